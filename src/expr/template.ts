@@ -1,0 +1,66 @@
+/**
+ * Text templates: literal text with `{{ expression }}` parts, used for publish topics, user
+ * properties and log messages. A template without `{{` is a plain literal and costs nothing per message.
+ */
+import type { Bindings, Expression, ExpressionEngine } from './expression.js';
+
+export interface TemplatePart {
+  /** Literal text, or the source of an embedded expression. */
+  readonly text: string;
+  readonly isExpression: boolean;
+  /** 0-based offset of `text` inside the template. */
+  readonly offset: number;
+}
+
+export interface Template {
+  readonly source: string;
+  /** The whole text when the template has no expressions. */
+  readonly literal: string | undefined;
+  readonly parts: readonly TemplatePart[];
+  render(input: unknown, bindings?: Bindings): Promise<string>;
+}
+
+/** Splits a template into parts; returns the reason when a `{{` is not closed. */
+export function splitTemplate(source: string): TemplatePart[] | { problem: string; offset: number } {
+  const parts: TemplatePart[] = [];
+  let at = 0;
+  while (at < source.length) {
+    const open = source.indexOf('{{', at);
+    if (open === -1) {
+      parts.push({ text: source.slice(at), isExpression: false, offset: at });
+      break;
+    }
+    if (open > at) parts.push({ text: source.slice(at, open), isExpression: false, offset: at });
+    const close = source.indexOf('}}', open + 2);
+    if (close === -1) return { problem: '"{{" is not closed by "}}"', offset: open };
+    const inner = source.slice(open + 2, close);
+    if (inner.trim() === '') return { problem: '"{{ }}" holds no expression', offset: open };
+    parts.push({ text: inner, isExpression: true, offset: open + 2 });
+    at = close + 2;
+  }
+  return parts;
+}
+
+/** Compiles a template whose parts were split already; throws the engine's syntax errors. */
+export function compileTemplate(source: string, parts: readonly TemplatePart[], engine: ExpressionEngine): Template {
+  const compiled: (string | Expression)[] = parts.map((p) => (p.isExpression ? engine.compile(p.text) : p.text));
+  const literal = compiled.every((p) => typeof p === 'string') ? compiled.join('') : undefined;
+  return {
+    source,
+    literal,
+    parts,
+    async render(input: unknown, bindings?: Bindings): Promise<string> {
+      if (literal !== undefined) return literal;
+      let out = '';
+      for (const part of compiled) out += typeof part === 'string' ? part : renderValue(await part.evaluate(input, bindings));
+      return out;
+    },
+  };
+}
+
+function renderValue(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
+}

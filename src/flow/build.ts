@@ -1,0 +1,96 @@
+/**
+ * The whole front half of mqflow for one folder: load → validate → compile. Returns the model
+ * (when the folder is valid) and every problem found, sorted, with secrets redacted.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { ExpressionEngine } from '../expr/expression.js';
+import { createJsonataEngine } from '../expr/jsonata-engine.js';
+import { compileFlow } from './compile.js';
+import type { CheckedFile } from './definitions.js';
+import { processEnvironment, type InterpolationEnvironment } from './interpolate.js';
+import { discoverFlowFiles, readFlowFile, type LoadedFile } from './load.js';
+import type { FlowModel } from './model.js';
+import { ProblemList, type FlowProblem } from './problem.js';
+import { checkSchema } from './schema-check.js';
+
+export interface BuildOptions {
+  readonly engine?: ExpressionEngine;
+  readonly environment?: InterpolationEnvironment;
+  /** Paths in problems are shown relative to this folder. Default: the working directory. */
+  readonly cwd?: string;
+}
+
+export interface BuildSummary {
+  readonly files: number;
+  readonly connections: number;
+  readonly triggers: number;
+  readonly services: number;
+  readonly errors: number;
+  readonly warnings: number;
+}
+
+export interface BuildResult {
+  /** Present only when there is no error. */
+  readonly model?: FlowModel;
+  readonly problems: readonly FlowProblem[];
+  readonly summary: BuildSummary;
+}
+
+export class FlowFolderError extends Error {
+  readonly code = 'MQFLOW_FOLDER';
+}
+
+/** Builds the model of the flow folder `dir`. Throws FlowFolderError only when the folder itself cannot be read. */
+export function buildFlowFolder(dir: string, options: BuildOptions = {}): BuildResult {
+  const absolute = resolve(options.cwd ?? process.cwd(), dir);
+  if (!existsSync(absolute) || !statSync(absolute).isDirectory()) throw new FlowFolderError(`flow folder ${dir} does not exist or is not a folder`);
+  const environment = options.environment ?? processEnvironment;
+  const problems = new ProblemList();
+  const loaded = discoverFlowFiles(absolute).map((path) => readFlowFile(path, environment, problems, options.cwd));
+  return buildFromFiles(loaded, problems, { engine: options.engine ?? createJsonataEngine(), readFile: environment.readFile });
+}
+
+/** The pure part: schema check and compile of files already loaded. */
+export function buildFromFiles(
+  loaded: readonly LoadedFile[],
+  problems: ProblemList,
+  options: { readonly engine: ExpressionEngine; readonly readFile: (path: string) => string },
+): BuildResult {
+  const checked: CheckedFile[] = [];
+  for (const file of loaded) {
+    if (file.data !== undefined) checked.push({ file, ...checkSchema(file, problems) });
+  }
+  const model = compileFlow(checked, options, problems);
+  const secrets = [...new Set(loaded.flatMap((f) => f.secrets))];
+  const sorted = problems.sorted().map((p) => redact(p, secrets));
+  const count = (kind: 'connections' | 'triggers' | 'services'): number =>
+    checked.reduce((n, f) => {
+      const map = (f.data as Record<string, unknown> | null)?.[kind];
+      return n + (map !== null && typeof map === 'object' ? Object.keys(map).length : 0);
+    }, 0);
+  return {
+    ...(model === undefined || problems.errorCount > 0 ? {} : { model }),
+    problems: sorted,
+    summary: {
+      files: loaded.length,
+      connections: count('connections'),
+      triggers: count('triggers'),
+      services: count('services'),
+      errors: sorted.filter((p) => p.severity === 'error').length,
+      warnings: sorted.filter((p) => p.severity === 'warning').length,
+    },
+  };
+}
+
+/** Last line of defence: a resolved secret never appears in a message, whatever produced it. */
+function redact(problem: FlowProblem, secrets: readonly string[]): FlowProblem {
+  let { message, hint } = problem;
+  for (const secret of secrets) {
+    if (secret.length < 3) continue;
+    message = message.split(secret).join('[secret]');
+    if (hint !== undefined) hint = hint.split(secret).join('[secret]');
+  }
+  return hint === undefined ? { ...problem, message } : { ...problem, message, hint };
+}
+

@@ -1,0 +1,51 @@
+/** What the compile stage shares between its parts: the expression engine, the problem list and collected references. */
+import type { ExpressionEngine } from '../expr/expression.js';
+import type { LoadedFile } from './load.js';
+import { formatPath, toPointer, type ValuePath } from './path.js';
+import type { ProblemList, Severity } from './problem.js';
+import { describeValue } from './interpolate.js';
+
+/** A definition as written: its name, schema-valid value, and where it is. */
+export interface Located<Value> {
+  readonly name: string;
+  readonly value: Value;
+  readonly file: LoadedFile;
+  readonly path: ValuePath;
+  /** True when the schema check found a problem at `path` or below; such parts are not compiled (their problem is reported already). */
+  readonly broken: (path: ValuePath) => boolean;
+}
+
+/** A name used somewhere that must be defined somewhere (checked once all files are compiled). */
+export interface Reference {
+  readonly kind: 'service' | 'connection';
+  readonly name: string;
+  /** The service whose step makes the reference, for invoke-cycle detection. */
+  readonly fromService?: string;
+  readonly file: LoadedFile;
+  readonly path: ValuePath;
+}
+
+export interface CompileContext {
+  readonly engine: ExpressionEngine;
+  readonly problems: ProblemList;
+  /** Reads files named by flows (TLS certificates); injected so compile stays testable without I/O. */
+  readonly readFile: (absolutePath: string) => string;
+  readonly references: Reference[];
+}
+
+export function report(
+  context: CompileContext,
+  file: LoadedFile,
+  path: ValuePath,
+  code: string,
+  message: string,
+  hint?: string,
+  severity: Severity = 'error',
+): void {
+  context.problems.add({ severity, code, ...file.source.locate(path), path: formatPath(path), message, ...(hint === undefined ? {} : { hint }) });
+}
+
+/** A value quoted for a message, or where it came from when it was resolved from a secret. */
+export function quote(file: LoadedFile, path: ValuePath, value: unknown): string {
+  return describeValue(value, toPointer(path), file.interpolated);
+}

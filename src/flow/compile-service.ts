@@ -1,0 +1,137 @@
+/**
+ * compile: services. Compiles every step through its kind's compile function, and every
+ * expression once, reporting syntax errors at their line and column in the flow file.
+ */
+import { ExpressionSyntaxError, type Expression } from '../expr/expression.js';
+import { compileTemplate, splitTemplate, type Template } from '../expr/template.js';
+import { STEP_KIND_NAMES, stepKind } from '../steps/kinds.js';
+import type { Step, StepCompiler } from '../steps/step.js';
+import { report, type CompileContext, type Located } from './compile-context.js';
+import { fingerprint } from './fingerprint.js';
+import type { Service } from './model.js';
+import { formatPath, toPointer, type ValuePath } from './path.js';
+import { compilePayloadSchema, type PayloadSchema } from './payload-schema.js';
+import type { SourcePosition } from './problem.js';
+import { sourceOffsetOf } from './scalar-offsets.js';
+
+export interface ServiceValue {
+  description?: string;
+  input?: Record<string, unknown>;
+  steps: unknown[];
+}
+
+export function compileService(context: CompileContext, def: Located<ServiceValue>): Service | undefined {
+  const { value, file, path } = def;
+  let ok = true;
+  const compiler = stepCompiler(context, def, () => (ok = false));
+  const input = value.input === undefined || def.broken([...path, 'input']) ? undefined : compiler.payloadSchema(value.input, [...path, 'input']);
+  const steps = compiler.steps(value.steps, [...path, 'steps']);
+  if (!ok) return undefined;
+  return {
+    name: def.name,
+    ...(value.description === undefined ? {} : { description: value.description }),
+    enabled: true,
+    at: file.source.locate(path),
+    fingerprint: fingerprint(value),
+    ...(input === undefined ? {} : { input }),
+    steps,
+  };
+}
+
+function stepCompiler(context: CompileContext, def: Located<ServiceValue>, failed: () => void): StepCompiler {
+  const { file, name: serviceName } = def;
+  const problem = (path: ValuePath, code: string, message: string, hint?: string): void => {
+    report(context, file, path, code, message, hint);
+    failed();
+  };
+
+  /** Where offset `index` of the string at `path` is in the file (the value's key when it cannot be mapped). */
+  const positionIn = (path: ValuePath, value: string, index: number): SourcePosition => {
+    const scalar = file.source.scalarAt(path);
+    if (scalar !== undefined && !file.interpolated.has(toPointer(path))) {
+      const offset = sourceOffsetOf(file.source.text, scalar.offset, scalar.end, value, index);
+      if (offset !== undefined) return file.source.positionAt(offset);
+    }
+    return file.source.locate(path);
+  };
+
+  const syntaxProblem = (path: ValuePath, value: string, offset: number, message: string): void => {
+    context.problems.add({
+      severity: 'error',
+      code: 'MQFLOW_EXPR_SYNTAX',
+      ...positionIn(path, value, offset),
+      path: formatPath(path),
+      message: `${formatPath(path)}: ${message}`,
+    });
+    failed();
+  };
+
+  const compileExpression = (source: string, path: ValuePath, within: string, offset: number): Expression | undefined => {
+    try {
+      return context.engine.compile(source);
+    } catch (error) {
+      if (!(error instanceof ExpressionSyntaxError)) throw error;
+      syntaxProblem(path, within, offset + error.offset, `JSONata syntax error ${error.code}: ${error.message}`);
+      return undefined;
+    }
+  };
+
+  const compiler: StepCompiler = {
+    problem,
+    expression: (source, path) => compileExpression(source, path, source, 0),
+    template(source, path): Template | undefined {
+      const parts = splitTemplate(source);
+      if (!Array.isArray(parts)) {
+        syntaxProblem(path, source, parts.offset, `template error: ${parts.problem}`);
+        return undefined;
+      }
+      let ok = true;
+      for (const part of parts) {
+        if (part.isExpression && compileExpression(part.text, path, source, part.offset) === undefined) ok = false;
+      }
+      return ok ? compileTemplate(source, parts, context.engine) : undefined;
+    },
+    steps(list, path): readonly Step[] {
+      const steps: Step[] = [];
+      list.forEach((raw, i) => {
+        if (def.broken([...path, i])) {
+          failed();
+          return;
+        }
+        const step = compileStep(raw as Record<string, unknown>, [...path, i]);
+        if (step !== undefined) steps.push(step);
+      });
+      return steps;
+    },
+    payloadSchema(schema, path): PayloadSchema | undefined {
+      try {
+        return compilePayloadSchema(schema);
+      } catch (error) {
+        problem(path, 'MQFLOW_JSON_SCHEMA', `${formatPath(path)} is not a valid JSON Schema: ${(error as Error).message}`);
+        return undefined;
+      }
+    },
+    refer(kind, name, path) {
+      context.references.push({ kind, name, file, path, ...(kind === 'service' ? { fromService: serviceName } : {}) });
+    },
+  };
+
+  const compileStep = (raw: Record<string, unknown>, path: ValuePath): Step | undefined => {
+    const kinds = Object.keys(raw).filter((k) => STEP_KIND_NAMES.includes(k));
+    if (kinds.length !== 1) {
+      const message = kinds.length === 0 ? `${formatPath(path)} has no step kind` : `${formatPath(path)} has ${kinds.map((k) => `"${k}"`).join(' and ')}: a step does one thing`;
+      const hint = kinds.length === 0 ? `give one of ${STEP_KIND_NAMES.join(', ')}` : 'split it into one step per kind, in the order they should run';
+      problem(path, 'MQFLOW_STEP_KIND', message, hint);
+      return undefined;
+    }
+    const kind = stepKind(kinds[0]!)!;
+    const header = {
+      ...(typeof raw.name === 'string' ? { name: raw.name } : {}),
+      at: file.source.locate(path),
+      path: formatPath(path),
+    };
+    return kind.compile(raw[kind.kind], header, [...path, kind.kind], compiler) as Step | undefined;
+  };
+
+  return compiler;
+}

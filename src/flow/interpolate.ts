@@ -1,0 +1,140 @@
+/**
+ * Resolves `${env:NAME}`, `${env:NAME:-default}` and `${file:path}` in string values at load time.
+ * Resolved values are secrets: they are recorded so that problems never print them, and so later
+ * stages can redact them from any output.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { ProblemList } from './problem.js';
+import { formatPath, toPointer, type PathSegment } from './path.js';
+import type { SourceFile } from './source.js';
+
+/** `$${…}` escapes a reference; group 1 is the escape, 2 the kind, 3 the rest. */
+const REFERENCE = /\$(\$?)\{(env|file):([^}]*)\}/g;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export interface Interpolation {
+  /** The document with every reference resolved. */
+  readonly value: unknown;
+  /** JSON pointer of each interpolated string → the references it used, as written (`${env:PASSWORD}`). */
+  readonly interpolated: ReadonlyMap<string, readonly string[]>;
+  /** Every resolved value, for redaction. */
+  readonly secrets: readonly string[];
+}
+
+export interface InterpolationEnvironment {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly readFile: (absolutePath: string) => string;
+}
+
+export const processEnvironment: InterpolationEnvironment = {
+  env: process.env,
+  readFile: (p) => readFileSync(p, 'utf8'),
+};
+
+export function interpolate(
+  data: unknown,
+  source: SourceFile,
+  environment: InterpolationEnvironment,
+  problems: ProblemList,
+): Interpolation {
+  const interpolated = new Map<string, string[]>();
+  const secrets: string[] = [];
+
+  const resolveString = (text: string, path: PathSegment[]): string => {
+    if (!text.includes('${')) return text;
+    const used: string[] = [];
+    const out = text.replace(REFERENCE, (whole: string, escape: string, kind: string, body: string) => {
+      if (escape === '$') return whole.slice(1);
+      used.push(whole);
+      return (kind === 'env' ? resolveEnv(whole, body, path) : resolveFile(whole, body, path)) ?? '';
+    });
+    if (used.length > 0) interpolated.set(toPointer(path), used);
+    return out;
+  };
+
+  const report = (reference: string, path: PathSegment[], message: string, hint: string): void => {
+    problems.add({
+      severity: 'error',
+      code: 'MQFLOW_INTERPOLATION',
+      ...referencePosition(source, path, reference),
+      path: formatPath(path),
+      message: `${formatPath(path)}: ${message}`,
+      hint,
+    });
+  };
+
+  const resolveEnv = (reference: string, body: string, path: PathSegment[]): string | undefined => {
+    const split = body.indexOf(':-');
+    const name = split === -1 ? body : body.slice(0, split);
+    const fallback = split === -1 ? undefined : body.slice(split + 2);
+    if (!ENV_NAME.test(name)) {
+      report(reference, path, `"${reference}" is not a valid environment reference`, 'write ${env:NAME} or ${env:NAME:-default}, where NAME is letters, digits and _');
+      return undefined;
+    }
+    const value = environment.env[name];
+    if (value !== undefined && value !== '') {
+      secrets.push(value);
+      return value;
+    }
+    // A default is written in the flow file itself, so it is not a secret.
+    if (fallback !== undefined) return fallback;
+    report(reference, path, `environment variable ${name} is not set`, `set ${name}, or give a default: \${env:${name}:-value}`);
+    return undefined;
+  };
+
+  const resolveFile = (reference: string, body: string, path: PathSegment[]): string | undefined => {
+    if (body.trim() === '') {
+      report(reference, path, `"${reference}" names no file`, 'write ${file:path}, with the path relative to this flow file');
+      return undefined;
+    }
+    const absolute = resolve(dirname(source.absolutePath), body);
+    try {
+      // One trailing newline is dropped: `echo secret > file` is how most secret files are made.
+      const value = environment.readFile(absolute).replace(/\r?\n$/, '');
+      if (value !== '') secrets.push(value);
+      return value;
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+      report(reference, path, `cannot read ${reference}: ${reason} (${absolute})`, 'the path is relative to the flow file that uses it');
+      return undefined;
+    }
+  };
+
+  const walk = (node: unknown, path: PathSegment[]): unknown => {
+    if (typeof node === 'string') return resolveString(node, path);
+    if (Array.isArray(node)) return node.map((item, i) => walk(item, [...path, i]));
+    if (node !== null && typeof node === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(node)) {
+        // defineProperty so that a key named __proto__ stays a plain key.
+        Object.defineProperty(out, key, { value: walk(value, [...path, key]), enumerable: true, writable: true, configurable: true });
+      }
+      return out;
+    }
+    return node;
+  };
+
+  return { value: walk(data, []), interpolated, secrets };
+}
+
+/** Points at the reference itself when it can be found inside the scalar's source text. */
+function referencePosition(source: SourceFile, path: PathSegment[], reference: string) {
+  const scalar = source.scalarAt(path);
+  if (scalar !== undefined) {
+    const at = source.text.indexOf(reference, scalar.offset);
+    if (at !== -1 && at < scalar.end) return source.positionAt(at);
+  }
+  return source.locate(path);
+}
+
+/** How a value is quoted in a message; values from `${env:…}`/`${file:…}` are never shown, only where they came from. */
+export function describeValue(value: unknown, pointer: string, interpolated: ReadonlyMap<string, readonly string[]>): string {
+  const references = interpolated.get(pointer);
+  if (references !== undefined) return `the value of ${references.join(' ')}`;
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a map';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value);
+  return JSON.stringify(value) ?? String(typeof value);
+}

@@ -1,0 +1,112 @@
+/**
+ * load: finds the flow files of a folder and parses each one into a document with source
+ * positions, secrets resolved. Discovery does I/O; parsing is pure.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
+import { LineCounter, parseDocument, type YAMLError } from 'yaml';
+import { interpolate, type InterpolationEnvironment } from './interpolate.js';
+import type { ProblemList } from './problem.js';
+import { SourceFile } from './source.js';
+
+const FLOW_FILE = /\.ya?ml$/i;
+const TEST_FILE = /\.test\.ya?ml$/i;
+/** YAML anchors may be reused; this bounds "billion laughs" documents. */
+const MAX_ALIAS_COUNT = 1000;
+
+export interface LoadedFile {
+  readonly source: SourceFile;
+  /** The file's data with `${…}` references resolved; undefined when the file could not be parsed. */
+  readonly data: unknown;
+  readonly interpolated: ReadonlyMap<string, readonly string[]>;
+  readonly secrets: readonly string[];
+}
+
+/**
+ * Every `*.yaml` / `*.yml` under `dir`, sorted, skipping dot-folders, node_modules and test files
+ * (`*.test.yaml`, which belong to `mqflow test`).
+ */
+export function discoverFlowFiles(dir: string): string[] {
+  const found: string[] = [];
+  const visit = (folder: string): void => {
+    const entries = readdirSync(folder, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      const full = join(folder, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== 'node_modules') visit(full);
+      } else if ((entry.isFile() || (entry.isSymbolicLink() && statSync(full).isFile())) && FLOW_FILE.test(entry.name) && !TEST_FILE.test(entry.name)) {
+        found.push(full);
+      }
+    }
+  };
+  visit(dir);
+  return found;
+}
+
+/** How a path is shown in problems: relative to the working directory when it is below it. */
+export function displayPath(absolutePath: string, cwd: string = process.cwd()): string {
+  const rel = relative(cwd, absolutePath);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : absolutePath;
+}
+
+export function readFlowFile(absolutePath: string, environment: InterpolationEnvironment, problems: ProblemList, cwd?: string): LoadedFile {
+  return parseFlowFile(absolutePath, displayPath(absolutePath, cwd), readFileSync(absolutePath, 'utf8'), environment, problems);
+}
+
+/** Parses one file's text. Pure apart from `${file:…}` reads, which go through `environment`. */
+export function parseFlowFile(
+  absolutePath: string,
+  shownAs: string,
+  text: string,
+  environment: InterpolationEnvironment,
+  problems: ProblemList,
+): LoadedFile {
+  const lines = new LineCounter();
+  const document = parseDocument(text, { lineCounter: lines, uniqueKeys: true, merge: true, prettyErrors: false });
+  const source = new SourceFile(absolutePath, shownAs, text, document, lines);
+  const empty: LoadedFile = { source, data: undefined, interpolated: new Map(), secrets: [] };
+
+  for (const error of document.errors) problems.add(yamlProblem(source, error));
+  // A duplicate key leaves a usable document; any other syntax error would only cause follow-on noise.
+  if (document.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return empty;
+
+  let data: unknown;
+  try {
+    data = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    problems.add({
+      severity: 'error',
+      code: 'MQFLOW_YAML_SYNTAX',
+      ...source.positionAt(0),
+      path: '',
+      message: `YAML error: ${(error as Error).message}`,
+    });
+    return empty;
+  }
+  if (data === null || data === undefined) return { ...empty, data: {} };
+  const resolved = interpolate(data, source, environment, problems);
+  return { source, data: resolved.value, interpolated: resolved.interpolated, secrets: resolved.secrets };
+}
+
+function yamlProblem(source: SourceFile, error: YAMLError) {
+  const position = source.positionAt(error.pos[0]);
+  if (error.code === 'DUPLICATE_KEY') {
+    const key = /^("(?:[^"\\]|\\.)*"|'[^']*'|[^:#\n]+?)(?=\s*:)/.exec(source.text.slice(error.pos[0]))?.[1] ?? 'key';
+    return {
+      severity: 'error' as const,
+      code: 'MQFLOW_DUPLICATE_KEY',
+      ...position,
+      path: '',
+      message: `duplicate key ${key}: a key may appear only once in a map`,
+      hint: 'remove or rename one of the two entries',
+    };
+  }
+  return {
+    severity: 'error' as const,
+    code: 'MQFLOW_YAML_SYNTAX',
+    ...position,
+    path: '',
+    message: `YAML syntax error: ${error.message.replace(/\s+at line \d+, column \d+:?[\s\S]*$/, '')}`,
+  };
+}

@@ -1,0 +1,64 @@
+/** Checks that every referenced connection and service exists, and that services do not invoke each other in a cycle. */
+import { report, type CompileContext, type Reference } from './compile-context.js';
+import { formatPath } from './path.js';
+import { didYouMean } from './suggest.js';
+
+export function checkReferences(
+  context: CompileContext,
+  /** Names defined in the folder, compiled or not: a reference to a definition with its own errors is not reported again. */
+  defined: { readonly connections: ReadonlySet<string>; readonly services: ReadonlySet<string> },
+): void {
+  for (const ref of context.references) {
+    const names = ref.kind === 'service' ? defined.services : defined.connections;
+    if (names.has(ref.name)) continue;
+    const suggestion = didYouMean(ref.name, names);
+    const list = [...names].sort();
+    report(
+      context,
+      ref.file,
+      ref.path,
+      'MQFLOW_UNKNOWN_REFERENCE',
+      `${formatPath(ref.path)}: no ${ref.kind} named "${ref.name}"${suggestion}`,
+      suggestion !== '' ? undefined : list.length === 0 ? `define it under ${ref.kind}s:` : `defined ${ref.kind}s: ${list.slice(0, 10).join(', ')}${list.length > 10 ? ', …' : ''}`,
+    );
+  }
+  checkInvokeCycles(context);
+}
+
+function checkInvokeCycles(context: CompileContext): void {
+  const edges = new Map<string, Reference[]>();
+  for (const ref of context.references) {
+    if (ref.kind !== 'service' || ref.fromService === undefined) continue;
+    edges.set(ref.fromService, [...(edges.get(ref.fromService) ?? []), ref]);
+  }
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const reported = new Set<string>();
+  const visit = (service: string): void => {
+    state.set(service, 'visiting');
+    stack.push(service);
+    for (const ref of edges.get(service) ?? []) {
+      const next = ref.name;
+      if (state.get(next) === 'visiting') {
+        const cycle = [...stack.slice(stack.indexOf(next)), next];
+        const key = normalizeCycle(cycle.slice(0, -1));
+        if (!reported.has(key)) {
+          reported.add(key);
+          report(context, ref.file, ref.path, 'MQFLOW_INVOKE_CYCLE', `invoke cycle: ${cycle.join(' → ')}`, 'a service may not invoke itself, directly or through other services');
+        }
+      } else if (state.get(next) === undefined) {
+        visit(next);
+      }
+    }
+    stack.pop();
+    state.set(service, 'done');
+  };
+  for (const service of [...edges.keys()].sort()) if (state.get(service) === undefined) visit(service);
+}
+
+/** The same cycle found from another start reads the same: rotate it to start at its smallest name. */
+function normalizeCycle(cycle: string[]): string {
+  let best = 0;
+  for (let i = 1; i < cycle.length; i++) if (cycle[i]! < cycle[best]!) best = i;
+  return [...cycle.slice(best), ...cycle.slice(0, best)].join('\0');
+}

@@ -1,0 +1,91 @@
+/** publish: sends a message to an MQTT topic (the counterpart of webMethods' pub.mqtt:publish). */
+import { formatPath } from '../flow/path.js';
+import type { Expression } from '../expr/expression.js';
+import type { Template } from '../expr/template.js';
+import type { QoS } from '../flow/model.js';
+import { topicNameProblem } from '../mqtt/topic-filter.js';
+import type { StepHeader, StepKind } from './step.js';
+
+export interface PublishStep extends StepHeader {
+  readonly kind: 'publish';
+  /** Undefined: the connection of the trigger that delivered the message. */
+  readonly connection?: string;
+  readonly topic: Template;
+  /** Undefined: the current payload. */
+  readonly payload?: Expression;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  readonly userProperties: readonly { readonly name: string; readonly value: Template }[];
+  readonly contentType?: string;
+}
+
+interface PublishValue {
+  connection?: string;
+  topic: string;
+  payload?: string;
+  qos?: QoS;
+  retain?: boolean;
+  userProperties?: Record<string, string>;
+  contentType?: string;
+}
+
+export const publish: StepKind<PublishValue, PublishStep> = {
+  kind: 'publish',
+  description: 'Publish a message to a topic through a connection.',
+  schema: {
+    type: 'object',
+    description: 'Publish a message. Objects and arrays are sent as JSON, strings as UTF-8 text, binary payloads as they are.',
+    required: ['topic'],
+    additionalProperties: false,
+    properties: {
+      connection: { type: 'string', description: 'The connection to publish through. Default: the connection of the trigger that delivered the message.', examples: ['plant-broker'] },
+      topic: {
+        type: 'string',
+        minLength: 1,
+        description: 'The topic: literal text with optional {{ JSONata }} parts evaluated against the payload. Must not contain + or #.',
+        examples: ['alerts/temperature', 'plant/{{ $wildcards[0] }}/normalized/{{ device }}'],
+      },
+      payload: { type: 'string', minLength: 1, description: 'A JSONata expression for the payload to send. Default: the current payload.', examples: ['{ "device": device, "alarm": true }'] },
+      qos: { enum: [0, 1, 2], description: 'Quality of service. Default: 1 (the publish is acknowledged by the broker before the incoming message is).' },
+      retain: { type: 'boolean', description: 'Ask the broker to retain the message. Default: false.' },
+      userProperties: {
+        type: 'object',
+        description: 'MQTT 5 user properties: name → text template with optional {{ JSONata }} parts. Ignored on MQTT 3.1.1 connections.',
+        additionalProperties: { type: 'string', description: 'A text template.' },
+        examples: [{ source: 'mqflow', site: '{{ $wildcards[0] }}' }],
+      },
+      contentType: { type: 'string', description: 'MQTT 5 content type. Default: application/json for JSON payloads.', examples: ['application/json'] },
+    },
+  },
+  compile(value, header, path, compiler) {
+    if (value.connection !== undefined) compiler.refer('connection', value.connection, [...path, 'connection']);
+    const topicPath = [...path, 'topic'];
+    const topic = compiler.template(value.topic, topicPath);
+    if (topic !== undefined) {
+      const problem = topic.literal !== undefined
+        ? topicNameProblem(topic.literal)
+        : topic.parts.some((p) => !p.isExpression && /[+#]/.test(p.text))
+          ? 'a topic to publish to must not contain the wildcards "+" or "#"'
+          : undefined;
+      if (problem !== undefined) compiler.problem(topicPath, 'MQFLOW_PUBLISH_TOPIC', `${formatPath(topicPath)}: ${problem}`);
+    }
+    const payload = value.payload === undefined ? undefined : compiler.expression(value.payload, [...path, 'payload']);
+    const userProperties: { name: string; value: Template }[] = [];
+    for (const [name, text] of Object.entries(value.userProperties ?? {})) {
+      const template = compiler.template(text, [...path, 'userProperties', name]);
+      if (template !== undefined) userProperties.push({ name, value: template });
+    }
+    if (topic === undefined || (value.payload !== undefined && payload === undefined)) return undefined;
+    return {
+      kind: 'publish',
+      ...header,
+      connection: value.connection,
+      topic,
+      payload,
+      qos: value.qos ?? 1,
+      retain: value.retain ?? false,
+      userProperties,
+      contentType: value.contentType,
+    };
+  },
+};

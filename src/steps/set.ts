@@ -1,0 +1,44 @@
+/** set: binds named variables, available to every later expression as `$name`. */
+import type { Expression } from '../expr/expression.js';
+import { CONTEXT_BINDINGS, JSONATA_FUNCTIONS, type StepHeader, type StepKind } from './step.js';
+
+export interface SetStep extends StepHeader {
+  readonly kind: 'set';
+  readonly variables: readonly { readonly name: string; readonly expression: Expression }[];
+}
+
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const set: StepKind<Record<string, string>, SetStep> = {
+  kind: 'set',
+  description: 'Bind variables from JSONata expressions; later steps read them as $name. The payload is unchanged.',
+  schema: {
+    type: 'object',
+    minProperties: 1,
+    description: 'Variable name → JSONata expression evaluated against the current payload.',
+    additionalProperties: { type: 'string', minLength: 1, description: 'A JSONata expression.' },
+    examples: [{ site: '$wildcards[0]', threshold: '80' }],
+  },
+  compile(value, header, path, compiler) {
+    const variables: { name: string; expression: Expression }[] = [];
+    let ok = true;
+    for (const [name, source] of Object.entries(value)) {
+      const at = [...path, name];
+      if (!VARIABLE_NAME.test(name)) {
+        compiler.problem(at, 'MQFLOW_VARIABLE_NAME', `variable name "${name}" must start with a letter or _ and hold only letters, digits and _`);
+        ok = false;
+        continue;
+      }
+      if (CONTEXT_BINDINGS.includes(name) || JSONATA_FUNCTIONS.includes(name)) {
+        const what = CONTEXT_BINDINGS.includes(name) ? 'a message context variable' : 'a JSONata function';
+        compiler.problem(at, 'MQFLOW_VARIABLE_NAME', `variable name "${name}" would hide $${name}, ${what}`, 'choose another name');
+        ok = false;
+        continue;
+      }
+      const expression = compiler.expression(source, at);
+      if (expression === undefined) ok = false;
+      else variables.push({ name, expression });
+    }
+    return ok ? { kind: 'set', ...header, variables } : undefined;
+  },
+};
