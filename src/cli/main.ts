@@ -24,9 +24,13 @@ function version(): string {
 
 export function main(argv: readonly string[], io: CommandIO = processIO): number {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+  if (command === undefined) {
+    io.stderr(help());
+    return EXIT.usage;
+  }
+  if (command === '--help' || command === '-h' || command === 'help') {
     io.stdout(help());
-    return command === undefined ? EXIT.usage : EXIT.ok;
+    return EXIT.ok;
   }
   if (command === '--version' || command === '-v') {
     io.stdout(`${version()}\n`);

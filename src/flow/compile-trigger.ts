@@ -31,8 +31,17 @@ export function compileTrigger(context: CompileContext, def: Located<TriggerValu
     ok = false;
   };
 
-  context.references.push({ kind: 'connection', name: value.connection, file, path: [...path, 'connection'] });
-  context.references.push({ kind: 'service', name: value.service, file, path: [...path, 'service'] });
+  const refer = (kind: 'connection' | 'service', name: unknown, at: ValuePath): void => {
+    if (typeof name === 'string' && !def.broken(at)) context.references.push({ kind, name, file, path: at });
+  };
+  refer('connection', value.connection, [...path, 'connection']);
+  refer('service', value.service, [...path, 'service']);
+  // The rest needs a schema-valid trigger; its schema problems are reported already.
+  if (def.broken(path)) {
+    refer('service', value.onError?.service, [...path, 'onError', 'service']);
+    refer('connection', value.onError?.publish?.connection, [...path, 'onError', 'publish', 'connection']);
+    return undefined;
+  }
 
   const topics = typeof value.topic === 'string' ? [value.topic] : value.topic;
   const topicPath = (i: number): ValuePath => (typeof value.topic === 'string' ? [...path, 'topic'] : [...path, 'topic', i]);

@@ -31,9 +31,13 @@ function entriesOf(checked: CheckedFile, kind: DefinitionKind): { name: string; 
   const map = (data as Record<string, unknown>)[kind];
   if (map === null || typeof map !== 'object' || Array.isArray(map)) return [];
   const broken = (name: string): boolean => checked.invalidPaths.some((p) => p[0] === kind && (p.length === 1 || p[1] === name));
-  // A service with a broken step is still compiled, step by step, so its other steps' problems are reported too.
-  const usable = (name: string, value: unknown): boolean =>
-    kind === 'services' ? isPlainObject(value) && !checked.invalidPaths.some((p) => p[0] === kind && p[1] === name && p.length <= 3) : !broken(name);
+  // A service with a broken step is still compiled, step by step, so its other steps' problems are
+  // reported too; a broken trigger still has its references checked.
+  const usable = (name: string, value: unknown): boolean => {
+    if (kind === 'services') return isPlainObject(value) && !checked.invalidPaths.some((p) => p[0] === kind && p[1] === name && p.length <= 3);
+    if (kind === 'triggers') return isPlainObject(value) && !checked.invalidPaths.some((p) => p[0] === kind && p[1] === name && p.length <= 2);
+    return !broken(name);
+  };
   return Object.entries(map as Record<string, unknown>).map(([name, value]) => ({ name, value, valid: usable(name, value) }));
 }
 
