@@ -1,9 +1,8 @@
 /** compile: connections. Checks broker URLs, reads TLS files, wraps credentials as secrets. */
 import { dirname, resolve } from 'node:path';
 import { topicNameProblem } from '../mqtt/topic-filter.js';
-import { quote, report, type CompileContext, type Located } from './compile-context.js';
+import { definitionHeader, quote, report, type CompileContext, type Located } from './compile-context.js';
 import { durationMs } from './duration.js';
-import { fingerprint } from './fingerprint.js';
 import type { Connection, MessageTemplate, QoS, TlsOptions } from './model.js';
 import { formatPath, type ValuePath } from './path.js';
 import { Secret } from './secret.js';
@@ -103,11 +102,7 @@ export function compileConnection(context: CompileContext, def: Located<Connecti
   if (!ok) return undefined;
 
   return {
-    name: def.name,
-    ...(value.description === undefined ? {} : { description: value.description }),
-    enabled: value.enabled ?? true,
-    at: file.source.locate(path),
-    fingerprint: fingerprint({ value, tlsFiles }),
+    ...definitionHeader(def, { value, tlsFiles }),
     urls,
     ...(value.clientId === undefined ? {} : { clientId: value.clientId }),
     ...(value.username === undefined ? {} : { username: new Secret(value.username) }),

@@ -4,6 +4,8 @@ import type { LoadedFile } from './load.js';
 import { formatPath, toPointer, type ValuePath } from './path.js';
 import type { ProblemList, Severity } from './problem.js';
 import { describeValue } from './interpolate.js';
+import { fingerprint } from './fingerprint.js';
+import type { Definition } from './model.js';
 
 /** A definition as written: its name, schema-valid value, and where it is. */
 export interface Located<Value> {
@@ -48,4 +50,15 @@ export function report(
 /** A value quoted for a message, or where it came from when it was resolved from a secret. */
 export function quote(file: LoadedFile, path: ValuePath, value: unknown): string {
   return describeValue(value, toPointer(path), file.interpolated);
+}
+
+/** The fields every compiled definition has; `identity` is what its fingerprint is computed from. */
+export function definitionHeader(def: Located<{ description?: string; enabled?: boolean }>, identity: unknown): Definition {
+  return {
+    name: def.name,
+    ...(def.value.description === undefined ? {} : { description: def.value.description }),
+    enabled: def.value.enabled ?? true,
+    at: def.file.source.locate(def.path),
+    fingerprint: fingerprint(identity),
+  };
 }

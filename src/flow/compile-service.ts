@@ -6,8 +6,7 @@ import { ExpressionSyntaxError, type Expression } from '../expr/expression.js';
 import { compileTemplate, splitTemplate, type Template } from '../expr/template.js';
 import { STEP_KIND_NAMES, stepKind } from '../steps/kinds.js';
 import type { Step, StepCompiler } from '../steps/step.js';
-import { report, type CompileContext, type Located } from './compile-context.js';
-import { fingerprint } from './fingerprint.js';
+import { definitionHeader, report, type CompileContext, type Located } from './compile-context.js';
 import type { Service } from './model.js';
 import { formatPath, toPointer, type ValuePath } from './path.js';
 import { compilePayloadSchema, type PayloadSchema } from './payload-schema.js';
@@ -21,18 +20,14 @@ export interface ServiceValue {
 }
 
 export function compileService(context: CompileContext, def: Located<ServiceValue>): Service | undefined {
-  const { value, file, path } = def;
+  const { value, path } = def;
   let ok = true;
   const compiler = stepCompiler(context, def, () => (ok = false));
   const input = value.input === undefined || def.broken([...path, 'input']) ? undefined : compiler.payloadSchema(value.input, [...path, 'input']);
   const steps = compiler.steps(value.steps, [...path, 'steps']);
   if (!ok) return undefined;
   return {
-    name: def.name,
-    ...(value.description === undefined ? {} : { description: value.description }),
-    enabled: true,
-    at: file.source.locate(path),
-    fingerprint: fingerprint(value),
+    ...definitionHeader(def, value),
     ...(input === undefined ? {} : { input }),
     steps,
   };

@@ -1,8 +1,7 @@
 /** compile: triggers. Checks topic filters, the shared-subscription group and the error route. */
 import { shareGroupProblem, splitSharedSubscription, topicFilterProblem, topicNameProblem } from '../mqtt/topic-filter.js';
-import { quote, report, type CompileContext, type Located } from './compile-context.js';
+import { definitionHeader, quote, report, type CompileContext, type Located } from './compile-context.js';
 import { durationMs } from './duration.js';
-import { fingerprint } from './fingerprint.js';
 import type { ErrorRoute, PayloadDecoding, QoS, Trigger } from './model.js';
 import { formatPath, type ValuePath } from './path.js';
 
@@ -74,11 +73,7 @@ export function compileTrigger(context: CompileContext, def: Located<TriggerValu
 
   if (!ok) return undefined;
   return {
-    name: def.name,
-    ...(value.description === undefined ? {} : { description: value.description }),
-    enabled: value.enabled ?? true,
-    at: file.source.locate(path),
-    fingerprint: fingerprint(value),
+    ...definitionHeader(def, value),
     connection: value.connection,
     topics,
     subscriptions: value.share === undefined ? topics : topics.map((t) => `$share/${value.share!}/${t}`),

@@ -5,6 +5,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { LoadedFile } from './load.js';
+import { DURATION_PATTERN } from './duration.js';
 import { describeValue } from './interpolate.js';
 import { formatPath, fromPointer, type PathSegment, type ValuePath } from './path.js';
 import type { FlowProblem, ProblemList } from './problem.js';
@@ -165,7 +166,9 @@ function describe(error: ErrorObject, data: unknown, file: LoadedFile): FlowProb
     case 'minProperties':
       return base('MQFLOW_SCHEMA_EMPTY', `${subject} must not be empty`);
     case 'pattern':
-      return base('MQFLOW_SCHEMA_FORMAT', `${subject} must be a duration such as "500ms", "10s", "5m" or a number of milliseconds (got ${got()})`);
+      return params.pattern === DURATION_PATTERN
+        ? base('MQFLOW_SCHEMA_FORMAT', `${subject} must be a duration such as "500ms", "10s", "5m" or a number of milliseconds (got ${got()})`)
+        : base('MQFLOW_SCHEMA_FORMAT', `${subject} must match ${String(params.pattern)} (got ${got()})`);
     default:
       return base('MQFLOW_SCHEMA', `${subject} ${error.message ?? 'is invalid'}`);
   }
