@@ -47,8 +47,22 @@ function toSyntaxError(source: string, failure: JsonataFailure): ExpressionSynta
   const position = typeof failure.position === 'number' ? failure.position : 0;
   const token = typeof failure.token === 'string' ? failure.token : undefined;
   let offset: number;
+  const last = source[position - 1];
   if (token === '(end)') offset = source.trimEnd().length;
+  else if (token !== undefined && (last === '"' || last === "'" || last === '`')) offset = openingQuote(source, position - 1);
   else if (token !== undefined && position >= token.length) offset = position - token.length;
   else offset = Math.max(0, position - 1);
   return new ExpressionSyntaxError(message, code, Math.min(offset, source.length));
+}
+
+/** A string or quoted-name token is reported without its quotes (and escapes); find where it opens. */
+function openingQuote(source: string, closing: number): number {
+  const quote = source[closing];
+  for (let i = closing - 1; i >= 0; i--) {
+    if (source[i] !== quote) continue;
+    let backslashes = 0;
+    for (let j = i - 1; j >= 0 && source[j] === '\\'; j--) backslashes++;
+    if (backslashes % 2 === 0) return i;
+  }
+  return Math.max(0, closing);
 }

@@ -11,6 +11,7 @@ import type { CheckedFile } from './definitions.js';
 import { processEnvironment, type InterpolationEnvironment } from './interpolate.js';
 import { discoverFlowFiles, readFlowFile, type LoadedFile } from './load.js';
 import type { FlowModel } from './model.js';
+import { formatPath, fromPointer } from './path.js';
 import { ProblemList, type FlowProblem } from './problem.js';
 import { checkSchema } from './schema-check.js';
 
@@ -61,9 +62,9 @@ export function buildFromFiles(
   for (const file of loaded) {
     if (file.data !== undefined) checked.push({ file, ...checkSchema(file, problems) });
   }
-  const model = compileFlow(checked, options, problems);
+  const model = compileFlow(checked, { ...options, parsedAll: checked.length === loaded.length }, problems);
   const secrets = [...new Set(loaded.flatMap((f) => f.secrets))];
-  const sorted = problems.sorted().map((p) => redact(p, secrets));
+  const sorted = problems.sorted().map((p) => (touchesInterpolated(p, loaded) ? redact(p, secrets) : p));
   const count = (kind: 'connections' | 'triggers' | 'services'): number =>
     checked.reduce((n, f) => {
       const map = (f.data as Record<string, unknown> | null)?.[kind];
@@ -83,7 +84,27 @@ export function buildFromFiles(
   };
 }
 
-/** Last line of defence: a resolved secret never appears in a message, whatever produced it. */
+/**
+ * Does the problem concern a value resolved from ${env:…}/${file:…} (or a map or list holding one)?
+ * Messages quote such values as "the value of ${env:NAME}"; for these problems the redaction below is
+ * a second line of defence. Other problems are left alone, so a name that happens to equal a secret
+ * is still shown as written.
+ */
+function touchesInterpolated(problem: FlowProblem, loaded: readonly LoadedFile[]): boolean {
+  const file = loaded.find((f) => f.source.displayPath === problem.file);
+  if (file === undefined) return true;
+  for (const pointer of file.interpolated.keys()) {
+    const path = formatPath(fromPointer(pointer, file.data));
+    if (path === problem.path || problem.path === '' || isBelow(path, problem.path) || isBelow(problem.path, path)) return true;
+  }
+  return false;
+}
+
+function isBelow(path: string, ancestor: string): boolean {
+  return path.startsWith(`${ancestor}.`) || path.startsWith(`${ancestor}[`);
+}
+
+/** A resolved secret never appears in a message about it, whatever produced the message. */
 function redact(problem: FlowProblem, secrets: readonly string[]): FlowProblem {
   let { message, hint } = problem;
   for (const secret of secrets) {

@@ -37,9 +37,11 @@ const TLS_SCHEMES = ['mqtts:', 'wss:'];
 export function compileConnection(context: CompileContext, def: Located<ConnectionValue>): Connection | undefined {
   const { value, file, path } = def;
   let ok = true;
-  const urls = typeof value.url === 'string' ? [value.url] : value.url;
+  // Each check runs on the parts that passed the schema, so one run reports every problem.
+  const urls = typeof value.url === 'string' ? [value.url] : Array.isArray(value.url) ? value.url : [];
   const urlPath = (i: number): ValuePath => (typeof value.url === 'string' ? [...path, 'url'] : [...path, 'url', i]);
   const schemes = urls.map((url, i) => {
+    if (def.broken(urlPath(i))) return undefined;
     const problem = brokerUrlProblem(url);
     if (problem !== undefined) {
       report(context, file, urlPath(i), 'MQFLOW_BROKER_URL', `${formatPath(urlPath(i))} ${problem} (got ${quote(file, urlPath(i), url)})`, 'for example mqtt://127.0.0.1:1883 or mqtts://broker.example.com:8883');
@@ -52,13 +54,13 @@ export function compileConnection(context: CompileContext, def: Located<Connecti
   let tls: TlsOptions | undefined;
   // File contents count for the fingerprint: a rotated certificate is a changed connection.
   let tlsFiles: Record<string, string | undefined> = {};
-  if (value.tls !== undefined) {
+  if (value.tls !== undefined && !def.brokenAt([...path, 'tls'])) {
     if (schemes.every((s) => s !== undefined && !TLS_SCHEMES.includes(s))) {
       report(context, file, [...path, 'tls'], 'MQFLOW_TLS_UNUSED', `${formatPath([...path, 'tls'])} is ignored: no URL of this connection uses mqtts:// or wss://`, 'use an mqtts:// or wss:// URL, or remove tls', 'warning');
     }
     const readPem = (key: 'ca' | 'cert' | 'key'): string | undefined => {
       const name = value.tls?.[key];
-      if (name === undefined) return undefined;
+      if (name === undefined || def.broken([...path, 'tls', key])) return undefined;
       const absolute = resolve(dirname(file.source.absolutePath), name);
       try {
         return context.readFile(absolute);
@@ -73,7 +75,8 @@ export function compileConnection(context: CompileContext, def: Located<Connecti
     const cert = readPem('cert');
     const key = readPem('key');
     if ((value.tls.cert === undefined) !== (value.tls.key === undefined)) {
-      report(context, file, [...path, 'tls'], 'MQFLOW_TLS_PAIR', `${formatPath([...path, 'tls'])} needs both cert and key for a client certificate`);
+      const [given, missing] = value.tls.cert === undefined ? ['key', 'cert'] : ['cert', 'key'];
+      report(context, file, [...path, 'tls'], 'MQFLOW_TLS_PAIR', `${formatPath([...path, 'tls'])} has ${given} but no ${missing}: a client certificate needs both`, `add ${missing}: <PEM file>, or remove ${given}`);
       ok = false;
     }
     tlsFiles = { ca, cert, key };
@@ -89,17 +92,18 @@ export function compileConnection(context: CompileContext, def: Located<Connecti
 
   const message = (key: 'will' | 'birth'): MessageTemplate | undefined => {
     const m = value[key];
-    if (m === undefined) return undefined;
-    const problem = topicNameProblem(m.topic);
+    const topicAt = [...path, key, 'topic'];
+    if (m === undefined || def.brokenAt([...path, key])) return undefined;
+    const problem = def.broken(topicAt) ? undefined : topicNameProblem(m.topic);
     if (problem !== undefined) {
-      report(context, file, [...path, key, 'topic'], 'MQFLOW_PUBLISH_TOPIC', `${formatPath([...path, key, 'topic'])}: ${problem}`);
+      report(context, file, topicAt, 'MQFLOW_PUBLISH_TOPIC', `${formatPath(topicAt)}: ${problem} (got ${quote(file, topicAt, m.topic)})`);
       ok = false;
     }
     return { topic: m.topic, payload: m.payload ?? '', qos: m.qos ?? 1, retain: m.retain ?? true };
   };
   const will = message('will');
   const birth = message('birth');
-  if (!ok) return undefined;
+  if (!ok || def.broken(path)) return undefined;
 
   return {
     ...definitionHeader(def, { value, tlsFiles }),

@@ -15,6 +15,8 @@ export interface Located<Value> {
   readonly path: ValuePath;
   /** True when the schema check found a problem at `path` or below; such parts are not compiled (their problem is reported already). */
   readonly broken: (path: ValuePath) => boolean;
+  /** True when the schema check found a problem at exactly `path` (its type, or a key inside it). */
+  readonly brokenAt: (path: ValuePath) => boolean;
 }
 
 /** A name used somewhere that must be defined somewhere (checked once all files are compiled). */

@@ -6,10 +6,11 @@ import { ExpressionSyntaxError, type Expression } from '../expr/expression.js';
 import { compileTemplate, splitTemplate, type Template } from '../expr/template.js';
 import { STEP_KIND_NAMES, stepKind } from '../steps/kinds.js';
 import type { Step, StepCompiler } from '../steps/step.js';
-import { definitionHeader, report, type CompileContext, type Located } from './compile-context.js';
+import { definitionHeader, quote, report, type CompileContext, type Located } from './compile-context.js';
 import type { Service } from './model.js';
 import { formatPath, toPointer, type ValuePath } from './path.js';
-import { compilePayloadSchema, type PayloadSchema } from './payload-schema.js';
+import { compilePayloadSchema, schemaErrors, type PayloadSchema } from './payload-schema.js';
+import { describeSchemaErrors } from './schema-check.js';
 import type { SourcePosition } from './problem.js';
 import { sourceOffsetOf } from './scalar-offsets.js';
 
@@ -24,7 +25,8 @@ export function compileService(context: CompileContext, def: Located<ServiceValu
   let ok = true;
   const compiler = stepCompiler(context, def, () => (ok = false));
   const input = value.input === undefined || def.broken([...path, 'input']) ? undefined : compiler.payloadSchema(value.input, [...path, 'input']);
-  const steps = compiler.steps(value.steps, [...path, 'steps']);
+  const steps = def.brokenAt([...path, 'steps']) ? [] : compiler.steps(value.steps, [...path, 'steps']);
+  if (def.broken(path)) ok = false;
   if (!ok) return undefined;
   return {
     ...definitionHeader(def, value),
@@ -62,6 +64,10 @@ function stepCompiler(context: CompileContext, def: Located<ServiceValue>, faile
   };
 
   const compileExpression = (source: string, path: ValuePath, within: string, offset: number): Expression | undefined => {
+    if (def.broken(path)) {
+      failed();
+      return undefined;
+    }
     try {
       return context.engine.compile(source);
     } catch (error) {
@@ -75,6 +81,10 @@ function stepCompiler(context: CompileContext, def: Located<ServiceValue>, faile
     problem,
     expression: (source, path) => compileExpression(source, path, source, 0),
     template(source, path): Template | undefined {
+      if (def.broken(path)) {
+        failed();
+        return undefined;
+      }
       const parts = splitTemplate(source);
       if (!Array.isArray(parts)) {
         syntaxProblem(path, source, parts.offset, `template error: ${parts.problem}`);
@@ -87,18 +97,28 @@ function stepCompiler(context: CompileContext, def: Located<ServiceValue>, faile
       return ok ? compileTemplate(source, parts, context.engine) : undefined;
     },
     steps(list, path): readonly Step[] {
+      if (def.brokenAt(path)) {
+        failed();
+        return [];
+      }
       const steps: Step[] = [];
       list.forEach((raw, i) => {
-        if (def.broken([...path, i])) {
-          failed();
-          return;
-        }
-        const step = compileStep(raw as Record<string, unknown>, [...path, i]);
+        const step = compileStep(raw, [...path, i]);
         if (step !== undefined) steps.push(step);
       });
       return steps;
     },
     payloadSchema(schema, path): PayloadSchema | undefined {
+      if (def.broken(path)) {
+        failed();
+        return undefined;
+      }
+      const errors = schemaErrors(schema);
+      if (errors !== undefined) {
+        for (const p of describeSchemaErrors(errors, schema, file, path)) context.problems.add(p);
+        failed();
+        return undefined;
+      }
       try {
         return compilePayloadSchema(schema);
       } catch (error) {
@@ -106,13 +126,25 @@ function stepCompiler(context: CompileContext, def: Located<ServiceValue>, faile
         return undefined;
       }
     },
+    broken: (path) => def.brokenAt(path),
+    quote: (path, value) => quote(file, path, value),
     refer(kind, name, path) {
+      if (def.broken(path)) return;
       context.references.push({ kind, name, file, path, ...(kind === 'service' ? { fromService: serviceName } : {}) });
     },
   };
 
-  const compileStep = (raw: Record<string, unknown>, path: ValuePath): Step | undefined => {
+  const compileStep = (raw: unknown, path: ValuePath): Step | undefined => {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      failed();
+      return undefined;
+    }
     const kinds = Object.keys(raw).filter((k) => STEP_KIND_NAMES.includes(k));
+    // A step whose only key is misspelt has its "unknown key … did you mean" problem already.
+    if (kinds.length === 0 && def.brokenAt(path)) {
+      failed();
+      return undefined;
+    }
     if (kinds.length !== 1) {
       const message = kinds.length === 0 ? `${formatPath(path)} has no step kind` : `${formatPath(path)} has ${kinds.map((k) => `"${k}"`).join(' and ')}: a step does one thing`;
       const hint = kinds.length === 0 ? `give one of ${STEP_KIND_NAMES.join(', ')}` : 'split it into one step per kind, in the order they should run';
@@ -120,12 +152,19 @@ function stepCompiler(context: CompileContext, def: Located<ServiceValue>, faile
       return undefined;
     }
     const kind = stepKind(kinds[0]!)!;
+    const value = (raw as Record<string, unknown>)[kind.kind];
+    // A value of the wrong shape is reported already; its compile function may rely on the shape.
+    if (def.brokenAt([...path, kind.kind])) {
+      failed();
+      return undefined;
+    }
+    const name = (raw as Record<string, unknown>).name;
     const header = {
-      ...(typeof raw.name === 'string' ? { name: raw.name } : {}),
+      ...(typeof name === 'string' ? { name } : {}),
       at: file.source.locate(path),
       path: formatPath(path),
     };
-    return kind.compile(raw[kind.kind], header, [...path, kind.kind], compiler) as Step | undefined;
+    return kind.compile(value, header, [...path, kind.kind], compiler) as Step | undefined;
   };
 
   return compiler;

@@ -35,18 +35,14 @@ export function compileTrigger(context: CompileContext, def: Located<TriggerValu
   };
   refer('connection', value.connection, [...path, 'connection']);
   refer('service', value.service, [...path, 'service']);
-  // The rest needs a schema-valid trigger; its schema problems are reported already.
-  if (def.broken(path)) {
-    refer('service', value.onError?.service, [...path, 'onError', 'service']);
-    refer('connection', value.onError?.publish?.connection, [...path, 'onError', 'publish', 'connection']);
-    return undefined;
-  }
 
-  const topics = typeof value.topic === 'string' ? [value.topic] : value.topic;
+  // Each check runs on the parts that passed the schema, so one run reports every problem.
+  const topics = typeof value.topic === 'string' ? [value.topic] : Array.isArray(value.topic) ? value.topic : [];
   const topicPath = (i: number): ValuePath => (typeof value.topic === 'string' ? [...path, 'topic'] : [...path, 'topic', i]);
   const seen = new Set<string>();
   topics.forEach((topic, i) => {
     const at = topicPath(i);
+    if (def.broken(at)) return;
     const problem = topicFilterProblem(topic);
     if (problem !== undefined) {
       fail(at, 'MQFLOW_TOPIC_FILTER', `${formatPath(at)}: ${problem} (got ${quote(file, at, topic)})`);
@@ -59,19 +55,19 @@ export function compileTrigger(context: CompileContext, def: Located<TriggerValu
     seen.add(topic);
   });
 
-  if (value.share !== undefined) {
+  if (value.share !== undefined && !def.broken([...path, 'share'])) {
     const problem = shareGroupProblem(value.share);
     if (problem !== undefined) fail([...path, 'share'], 'MQFLOW_SHARE_GROUP', `${formatPath([...path, 'share'])}: ${problem} (got ${quote(file, [...path, 'share'], value.share)})`);
   }
 
   const processing = value.processing ?? 'serial';
-  if (value.maxConcurrency !== undefined && processing !== 'concurrent') {
+  if (value.maxConcurrency !== undefined && processing !== 'concurrent' && !def.broken([...path, 'processing'])) {
     fail([...path, 'maxConcurrency'], 'MQFLOW_MAX_CONCURRENCY', `${formatPath([...path, 'maxConcurrency'])} applies only to concurrent processing`, 'add processing: concurrent, or remove maxConcurrency');
   }
 
   const onError = compileErrorRoute(context, def, () => (ok = false));
 
-  if (!ok) return undefined;
+  if (!ok || def.broken(path)) return undefined;
   return {
     ...definitionHeader(def, value),
     connection: value.connection,
@@ -95,8 +91,8 @@ export function compileTrigger(context: CompileContext, def: Located<TriggerValu
 function compileErrorRoute(context: CompileContext, def: Located<TriggerValue>, failed: () => void): ErrorRoute | undefined {
   const { value, file, path } = def;
   const route = value.onError;
-  if (route === undefined) return undefined;
   const at = [...path, 'onError'];
+  if (route === undefined || def.brokenAt(at)) return undefined;
   if ((route.publish === undefined) === (route.service === undefined)) {
     const message = route.publish === undefined ? 'needs publish or service' : 'takes publish or service, not both';
     report(context, file, at, 'MQFLOW_ON_ERROR', `${formatPath(at)} ${message}`, 'publish: { topic: dead/letters } sends failed messages to a topic; service: name runs a service with them');
@@ -104,13 +100,16 @@ function compileErrorRoute(context: CompileContext, def: Located<TriggerValue>, 
     return undefined;
   }
   if (route.service !== undefined) {
-    context.references.push({ kind: 'service', name: route.service, file, path: [...at, 'service'] });
+    if (!def.broken([...at, 'service'])) context.references.push({ kind: 'service', name: route.service, file, path: [...at, 'service'] });
     return { kind: 'service', service: route.service };
   }
   const publish = route.publish!;
-  if (publish.connection !== undefined) context.references.push({ kind: 'connection', name: publish.connection, file, path: [...at, 'publish', 'connection'] });
+  if (def.brokenAt([...at, 'publish'])) return undefined;
+  if (publish.connection !== undefined && !def.broken([...at, 'publish', 'connection'])) {
+    context.references.push({ kind: 'connection', name: publish.connection, file, path: [...at, 'publish', 'connection'] });
+  }
   const topicAt = [...at, 'publish', 'topic'];
-  const problem = topicNameProblem(publish.topic);
+  const problem = def.broken(topicAt) ? undefined : topicNameProblem(publish.topic);
   if (problem !== undefined) {
     report(context, file, topicAt, 'MQFLOW_PUBLISH_TOPIC', `${formatPath(topicAt)}: ${problem} (got ${quote(file, topicAt, publish.topic)})`);
     failed();

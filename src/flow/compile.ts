@@ -16,18 +16,20 @@ import { checkReferences } from './references.js';
 export interface CompileOptions {
   readonly engine: ExpressionEngine;
   readonly readFile: (absolutePath: string) => string;
+  /** False when some file of the folder could not be parsed (its definitions are unknown). */
+  readonly parsedAll: boolean;
 }
 
 /** Returns the model, or undefined when any error was reported. */
 export function compileFlow(files: readonly CheckedFile[], options: CompileOptions, problems: ProblemList): FlowModel | undefined {
   const context: CompileContext = { engine: options.engine, problems, readFile: options.readFile, references: [] };
   const errorsBefore = problems.errorCount;
-  const definitions = collectDefinitions(context, files);
+  const definitions = collectDefinitions(context, files, options.parsedAll);
 
   const connections = compileAll(definitions.connections, (d) => compileConnection(context, d));
   const triggers = compileAll(definitions.triggers, (d) => compileTrigger(context, d));
   const services = compileAll(definitions.services, (d) => compileService(context, d));
-  checkReferences(context, { connections: definitions.names.connections, services: definitions.names.services });
+  checkReferences(context, { connections: definitions.names.connections, services: definitions.names.services }, definitions.complete);
   warnAboutDisabledConnections(context, definitions.triggers, triggers, connections);
 
   if (problems.errorCount > errorsBefore) return undefined;

@@ -4,7 +4,7 @@
  * stages can redact them from any output.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { ProblemList } from './problem.js';
 import { formatPath, toPointer, type PathSegment } from './path.js';
 import type { SourceFile } from './source.js';
@@ -96,7 +96,9 @@ export function interpolate(
       return value;
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-      report(reference, path, `cannot read ${reference}: ${reason} (${absolute})`, 'the path is relative to the flow file that uses it');
+      // Shown relative to where the flow file is shown, like every other path in problems.
+      const shown = join(dirname(source.displayPath), body);
+      report(reference, path, `cannot read ${reference}: ${reason} (${shown})`, 'the path is relative to the flow file that uses it');
       return undefined;
     }
   };

@@ -4,9 +4,9 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
-import { LineCounter, parseDocument, type YAMLError } from 'yaml';
+import { isScalar, LineCounter, parseDocument, visit, type YAMLError } from 'yaml';
 import { interpolate, type InterpolationEnvironment } from './interpolate.js';
-import type { ProblemList } from './problem.js';
+import type { FlowProblem, ProblemList } from './problem.js';
 import { SourceFile } from './source.js';
 
 const FLOW_FILE = /\.ya?ml$/i;
@@ -89,24 +89,43 @@ export function parseFlowFile(
   return { source, data: resolved.value, interpolated: resolved.interpolated, secrets: resolved.secrets };
 }
 
-function yamlProblem(source: SourceFile, error: YAMLError) {
+function yamlProblem(source: SourceFile, error: YAMLError): FlowProblem {
   const position = source.positionAt(error.pos[0]);
   if (error.code === 'DUPLICATE_KEY') {
-    const key = /^("(?:[^"\\]|\\.)*"|'[^']*'|[^:#\n]+?)(?=\s*:)/.exec(source.text.slice(error.pos[0]))?.[1] ?? 'key';
+    const first = firstOccurrence(source, error.pos[0]);
+    const key = first?.key ?? /^("(?:[^"\\]|\\.)*"|'[^']*'|[^:#\n]+?)(?=\s*:)/.exec(source.text.slice(error.pos[0]))?.[1] ?? 'key';
+    const where = first === undefined ? '' : ` (first at line ${source.positionAt(first.offset).line})`;
     return {
-      severity: 'error' as const,
+      severity: 'error',
       code: 'MQFLOW_DUPLICATE_KEY',
       ...position,
       path: '',
-      message: `duplicate key ${key}: a key may appear only once in a map`,
+      message: `duplicate key "${key}"${where}: a key may appear only once in a map`,
       hint: 'remove or rename one of the two entries',
     };
   }
   return {
-    severity: 'error' as const,
+    severity: 'error',
     code: 'MQFLOW_YAML_SYNTAX',
     ...position,
     path: '',
     message: `YAML syntax error: ${error.message.replace(/\s+at line \d+, column \d+:?[\s\S]*$/, '')}`,
+    hint: 'check the indentation and quoting here; quote a value that contains ": " or " #", or starts with one of { [ * & ! | > % @ `',
   };
+}
+
+/** For a duplicate key at `offset`: the key and where it first appears in the same map. */
+function firstOccurrence(source: SourceFile, offset: number): { key: string; offset: number } | undefined {
+  let found: { key: string; offset: number } | undefined;
+  visit(source.document, {
+    Map(_, map) {
+      const keys = map.items.map((pair) => (isScalar(pair.key) ? pair.key : undefined));
+      const duplicate = keys.find((k) => k?.range?.[0] === offset);
+      if (duplicate === undefined) return undefined;
+      const first = keys.find((k) => k !== undefined && k !== duplicate && k.value === duplicate.value);
+      if (first?.range) found = { key: String(first.value), offset: first.range[0] };
+      return visit.BREAK;
+    },
+  });
+  return found;
 }

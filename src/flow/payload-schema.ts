@@ -9,7 +9,14 @@ export interface PayloadSchema {
 }
 
 // One instance for every payload schema; `strict: false` lets users keep annotations ajv does not know.
-const ajv = new Ajv({ allErrors: true, strict: false });
+// `verbose` gives errors their schema and data, which problem messages quote.
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+
+/** What is wrong with `schema` as a JSON Schema (checked against the meta-schema), or undefined. */
+export function schemaErrors(schema: unknown): readonly ErrorObject[] | undefined {
+  if (ajv.validateSchema(schema as object) === true) return undefined;
+  return ajv.errors ?? [];
+}
 
 /** Compiles `schema`; throws with ajv's reason when the schema itself is invalid. */
 export function compilePayloadSchema(schema: unknown): PayloadSchema {

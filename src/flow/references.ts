@@ -7,8 +7,10 @@ export function checkReferences(
   context: CompileContext,
   /** Names defined in the folder, compiled or not: a reference to a definition with its own errors is not reported again. */
   defined: { readonly connections: ReadonlySet<string>; readonly services: ReadonlySet<string> },
+  /** False when some definitions could not be read: then an unknown name may well be defined, so none is reported. */
+  complete: boolean,
 ): void {
-  for (const ref of context.references) {
+  for (const ref of complete ? context.references : []) {
     const names = ref.kind === 'service' ? defined.services : defined.connections;
     if (names.has(ref.name)) continue;
     const suggestion = didYouMean(ref.name, names);
@@ -40,8 +42,10 @@ function checkInvokeCycles(context: CompileContext): void {
     for (const ref of edges.get(service) ?? []) {
       const next = ref.name;
       if (state.get(next) === 'visiting') {
-        const cycle = [...stack.slice(stack.indexOf(next)), next];
-        const key = normalizeCycle(cycle.slice(0, -1));
+        // Read from the service whose step is pointed at: "a → b → a" reported in a.
+        const loop = stack.slice(stack.indexOf(next));
+        const cycle = [service, ...loop.slice(0, -1), service];
+        const key = normalizeCycle(loop);
         if (!reported.has(key)) {
           reported.add(key);
           report(context, ref.file, ref.path, 'MQFLOW_INVOKE_CYCLE', `invoke cycle: ${cycle.join(' → ')}`, 'a service may not invoke itself, directly or through other services');

@@ -7,10 +7,10 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { LoadedFile } from './load.js';
 import { DURATION_PATTERN } from './duration.js';
 import { describeValue } from './interpolate.js';
-import { formatPath, fromPointer, type PathSegment, type ValuePath } from './path.js';
+import { formatPath, fromPointer, toPointer, type PathSegment, type ValuePath } from './path.js';
 import type { FlowProblem, ProblemList } from './problem.js';
 import { FLOW_SCHEMA } from './schema.js';
-import { didYouMean } from './suggest.js';
+import { closestMatch, didYouMean } from './suggest.js';
 
 let compiled: ValidateFunction | undefined;
 
@@ -65,7 +65,27 @@ function coerceInterpolated(data: unknown, errors: readonly ErrorObject[], inter
 }
 
 function describeErrors(errors: readonly ErrorObject[], data: unknown, file: LoadedFile): { problem: FlowProblem; path: ValuePath }[] {
-  return collapseAlternatives(errors).map((error) => ({ problem: describe(error, data, file), path: fromPointer(error.instancePath, data) }));
+  return withoutMisspeltRequired(collapseAlternatives(errors)).map((error) => ({ problem: describe(error, data, file, []), path: fromPointer(error.instancePath, data) }));
+}
+
+/**
+ * Problems with a JSON Schema written inside a flow (a service's `input`, a validate step), found
+ * by checking it against the JSON Schema meta-schema. `schemaPath` is where the schema is written.
+ */
+export function describeSchemaErrors(errors: readonly ErrorObject[], schema: unknown, file: LoadedFile, schemaPath: ValuePath): FlowProblem[] {
+  return withoutMisspeltRequired(collapseAlternatives(errors)).map((error) => describe(error, schema, file, schemaPath));
+}
+
+/** A misspelt required key is reported once, as "unknown key … (did you mean …)", not also as missing. */
+function withoutMisspeltRequired(errors: ErrorObject[]): ErrorObject[] {
+  const suggested = new Set<string>();
+  for (const e of errors) {
+    if (e.keyword !== 'additionalProperties') continue;
+    const known = Object.keys((e.parentSchema?.properties as Record<string, unknown> | undefined) ?? {});
+    const match = closestMatch(String((e.params as { additionalProperty: unknown }).additionalProperty), known);
+    if (match !== undefined) suggested.add(`${e.instancePath}\0${match}`);
+  }
+  return errors.filter((e) => e.keyword !== 'required' || !suggested.has(`${e.instancePath}\0${String((e.params as { missingProperty: unknown }).missingProperty)}`));
 }
 
 /**
@@ -73,28 +93,45 @@ function describeErrors(errors: readonly ErrorObject[], data: unknown, file: Loa
  * branch's errors matter; when it matched none, one "must be A or B" error replaces them all.
  */
 function collapseAlternatives(errors: readonly ErrorObject[]): ErrorObject[] {
-  const alternatives = errors.filter((e) => e.keyword === 'anyOf');
-  const inBranch = (e: ErrorObject, alt: ErrorObject): boolean => e !== alt && e.schemaPath.startsWith(`${alt.schemaPath}/`);
-  const out = errors.filter((e) => e.keyword !== 'anyOf' && !alternatives.some((alt) => inBranch(e, alt)));
-  for (const alt of alternatives) {
-    // Nested alternatives are handled by their outermost anyOf.
-    if (alternatives.some((outer) => inBranch(alt, outer))) continue;
-    const branches = new Map<string, ErrorObject[]>();
-    for (const e of errors) {
-      if (!inBranch(e, alt)) continue;
-      const index = e.schemaPath.slice(alt.schemaPath.length + 1).split('/')[0]!;
-      branches.set(index, [...(branches.get(index) ?? []), e]);
+  // ajv pushes a failed anyOf's branch errors just before the anyOf error itself: the run of errors
+  // right before it, at or below its instance, belongs to it (schemaPath alone cannot tell, since
+  // it is relative to a $ref target).
+  const owner = new Map<ErrorObject, number>();
+  errors.forEach((alt, index) => {
+    if (alt.keyword !== 'anyOf') return;
+    for (let i = index - 1; i >= 0; i--) {
+      const e = errors[i]!;
+      if (e.instancePath !== alt.instancePath && !e.instancePath.startsWith(`${alt.instancePath}/`)) break;
+      if (!owner.has(e)) owner.set(e, index);
     }
-    const typeMismatch = (list: ErrorObject[]): boolean => list.every((e) => e.keyword === 'type' && e.instancePath === alt.instancePath);
-    const matched = [...branches.values()].find((list) => !typeMismatch(list));
-    if (matched !== undefined) {
-      out.push(...collapseAlternatives(matched));
-    } else {
-      const types = [...branches.values()].flat().map((e) => String((e.params as { type: unknown }).type));
-      out.push({ ...alt, keyword: 'type', params: { type: types.join(',') } });
+  });
+  const out: ErrorObject[] = [];
+  errors.forEach((error, index) => {
+    if (owner.has(error)) return; // handled with the anyOf that owns it
+    if (error.keyword !== 'anyOf') {
+      out.push(error);
+      return;
     }
-  }
+    out.push(...resolveAlternative(error, errors.filter((e) => owner.get(e) === index)));
+  });
   return out;
+}
+
+/**
+ * When the value's type matched a branch, only that branch's errors matter; when it matched none,
+ * one "must be A or B" error replaces them all.
+ */
+function resolveAlternative(alt: ErrorObject, branchErrors: readonly ErrorObject[]): ErrorObject[] {
+  const branches = new Map<string, ErrorObject[]>();
+  for (const e of branchErrors) {
+    const key = e.schemaPath.startsWith(`${alt.schemaPath}/`) ? e.schemaPath.slice(alt.schemaPath.length + 1).split('/')[0]! : e.schemaPath;
+    branches.set(key, [...(branches.get(key) ?? []), e]);
+  }
+  const typeMismatch = (list: ErrorObject[]): boolean => list.every((e) => e.keyword === 'type' && e.instancePath === alt.instancePath);
+  const matched = [...branches.values()].find((list) => !typeMismatch(list));
+  if (matched !== undefined) return collapseAlternatives(matched);
+  const types = branchErrors.map((e) => String((e.params as { type: unknown }).type));
+  return [{ ...alt, keyword: 'type', params: { type: types.join(',') } }];
 }
 
 const TYPE_NAMES: Record<string, string> = {
@@ -117,17 +154,23 @@ function oxford(items: readonly string[]): string {
   return `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]!}`;
 }
 
-function describe(error: ErrorObject, data: unknown, file: LoadedFile): FlowProblem {
-  const path = fromPointer(error.instancePath, data);
-  const where = formatPath(path);
-  const subject = where === '' ? 'the file' : where;
-  const got = (): string => describeValue(error.data, error.instancePath, file.interpolated);
+/**
+ * One ajv error as a problem. `prefix` is empty for the flow schema; for a JSON Schema written in a
+ * flow it is where that schema is, and the message says the schema itself is invalid.
+ */
+function describe(error: ErrorObject, data: unknown, file: LoadedFile, prefix: ValuePath): FlowProblem {
+  const inner = fromPointer(error.instancePath, data);
+  const path = [...prefix, ...inner];
+  const where = formatPath(prefix.length === 0 ? path : inner);
+  const subject = where === '' ? (prefix.length === 0 ? 'the file' : 'the schema') : where;
+  const got = (): string => describeValue(error.data, toPointer(path), file.interpolated);
+  const lead = prefix.length === 0 ? '' : `${formatPath(prefix)} is not a valid JSON Schema: `;
   const base = (code: string, message: string, at: PathSegment[] = path, hint?: string): FlowProblem => ({
     severity: 'error',
-    code,
+    code: prefix.length === 0 ? code : 'MQFLOW_JSON_SCHEMA',
     ...file.source.locate(at),
     path: formatPath(at),
-    message,
+    message: lead + message,
     ...(hint === undefined ? {} : { hint }),
   });
   const params = error.params as Record<string, unknown>;
@@ -136,7 +179,7 @@ function describe(error: ErrorObject, data: unknown, file: LoadedFile): FlowProb
       const key = String(params.additionalProperty);
       const known = Object.keys((error.parentSchema?.properties as Record<string, unknown> | undefined) ?? {});
       const suggestion = didYouMean(key, known);
-      const inWhat = where === '' ? 'at the top level of the file' : `in ${where}`;
+      const inWhat = where === '' ? (prefix.length === 0 ? 'at the top level of the file' : 'at the top of the schema') : `in ${where}`;
       return {
         ...base('MQFLOW_UNKNOWN_KEY', `unknown key "${key}" ${inWhat}${suggestion}`, [...path, key]),
         ...file.source.locateKey(path, key),

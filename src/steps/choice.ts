@@ -36,6 +36,10 @@ export const choice: StepKind<Branch[], ChoiceStep> = {
     let ok = true;
     value.forEach((branch, i) => {
       const at = [...path, i];
+      if (compiler.broken(at)) {
+        ok = false;
+        return;
+      }
       if (branch.otherwise !== undefined) {
         if (branch.when !== undefined || branch.steps !== undefined) {
           compiler.problem(at, 'MQFLOW_CHOICE_BRANCH', `${formatPath(at)}: an otherwise branch holds only "otherwise"`, 'move the condition into a branch of its own: { when: ..., steps: [...] }');

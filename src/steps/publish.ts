@@ -67,7 +67,7 @@ export const publish: StepKind<PublishValue, PublishStep> = {
         : topic.parts.some((p) => !p.isExpression && /[+#]/.test(p.text))
           ? 'a topic to publish to must not contain the wildcards "+" or "#"'
           : undefined;
-      if (problem !== undefined) compiler.problem(topicPath, 'MQFLOW_PUBLISH_TOPIC', `${formatPath(topicPath)}: ${problem}`);
+      if (problem !== undefined) compiler.problem(topicPath, 'MQFLOW_PUBLISH_TOPIC', `${formatPath(topicPath)}: ${problem} (got ${compiler.quote(topicPath, value.topic)})`);
     }
     const payload = value.payload === undefined ? undefined : compiler.expression(value.payload, [...path, 'payload']);
     const userProperties: { name: string; value: Template }[] = [];

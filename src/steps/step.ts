@@ -42,6 +42,10 @@ export interface StepCompiler {
   /** A nested list of steps (choice branches, split bodies). */
   steps(list: readonly unknown[], path: ValuePath): readonly Step[];
   payloadSchema(schema: unknown, path: ValuePath): PayloadSchema | undefined;
+  /** A value quoted for a message (`"text"`), or `the value of ${env:NAME}` when it came from a secret. */
+  quote(path: ValuePath, value: unknown): string;
+  /** True when the schema check found a problem at exactly `path`; such a part is skipped (its problem is reported). */
+  broken(path: ValuePath): boolean;
   /** Records a reference, checked once every definition of the folder is known. */
   refer(kind: 'service' | 'connection', name: string, path: ValuePath): void;
 }

@@ -25,6 +25,9 @@ describe('JSONata engine', () => {
   it('points syntax errors at the offending token', () => {
     const bracket = syntaxError('{ "a": b ]');
     expect([bracket.code, bracket.offset, bracket.message]).toEqual(['S0202', 9, 'Expected "}", got "]"']);
+    // String tokens are reported without their quotes and escapes: point at the opening quote.
+    const quoted = syntaxError('{ "a": 1 "si\\"te": 2 }');
+    expect([quoted.code, quoted.offset]).toEqual(['S0202', 9]);
     const unary = syntaxError('a = = b');
     expect([unary.code, unary.offset]).toEqual(['S0211', 4]);
   });

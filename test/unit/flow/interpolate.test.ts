@@ -41,7 +41,7 @@ describe('interpolation of ${env:…} and ${file:…}', () => {
     const { problems } = load('connections:\n  c:\n    url: mqtt://h\n    password: "x-${env:MQTT_PASSWORD}"\n    username: ${file:nope.txt}\n');
     expect(problems).toEqual([
       'plant.yaml:4:18 error: connections.c.password: environment variable MQTT_PASSWORD is not set\n  hint: set MQTT_PASSWORD, or give a default: ${env:MQTT_PASSWORD:-value}',
-      'plant.yaml:5:15 error: connections.c.username: cannot read ${file:nope.txt}: no such file (/flows/nope.txt)\n  hint: the path is relative to the flow file that uses it',
+      'plant.yaml:5:15 error: connections.c.username: cannot read ${file:nope.txt}: no such file (nope.txt)\n  hint: the path is relative to the flow file that uses it',
     ]);
   });
 
