@@ -48,7 +48,12 @@ export function buildFlowFolder(dir: string, options: BuildOptions = {}): BuildR
   if (!existsSync(absolute) || !statSync(absolute).isDirectory()) throw new FlowFolderError(`flow folder ${dir} does not exist or is not a folder`);
   const environment = options.environment ?? processEnvironment;
   const problems = new ProblemList();
-  const loaded = discoverFlowFiles(absolute).map((path) => readFlowFile(path, environment, problems, options.cwd));
+  const files = discoverFlowFiles(absolute);
+  if (files.length === 0) {
+    // An empty folder is almost always a wrong path; passing it would let a typo pass CI.
+    problems.add({ severity: 'error', code: 'MQFLOW_NO_FLOWS', file: dir, line: 1, column: 1, path: '', message: 'no flow files (*.yaml, *.yml) in this folder', hint: 'check the path; test files (*.test.yaml) and dot-folders are not flow files' });
+  }
+  const loaded = files.map((path) => readFlowFile(path, environment, problems, options.cwd));
   return buildFromFiles(loaded, problems, { engine: options.engine ?? createJsonataEngine(), readFile: environment.readFile });
 }
 

@@ -4,7 +4,7 @@ import { topicNameProblem } from '../mqtt/topic-filter.js';
 import { definitionHeader, quote, report, type CompileContext, type Located } from './compile-context.js';
 import { durationMs } from './duration.js';
 import type { Connection, MessageTemplate, QoS, TlsOptions } from './model.js';
-import { formatPath, type ValuePath } from './path.js';
+import { formatPath, toPointer, type ValuePath } from './path.js';
 import { Secret } from './secret.js';
 
 interface MessageValue {
@@ -101,6 +101,14 @@ export function compileConnection(context: CompileContext, def: Located<Connecti
     }
     return { topic: m.topic, payload: m.payload ?? '', qos: m.qos ?? 1, retain: m.retain ?? true };
   };
+  for (const secret of [['password'], ['tls', 'passphrase']] as const) {
+    const at = [...path, ...secret];
+    const written = secret.length === 1 ? value.password : value.tls?.passphrase;
+    if (written !== undefined && written !== '' && !file.interpolated.has(toPointer(at))) {
+      report(context, file, at, 'MQFLOW_SECRET_IN_FILE', `${formatPath(at)} is written in the flow file, where everyone who can read the repository sees it`, `take it from the environment or a file: \${env:MQTT_PASSWORD} or \${file:secrets/mqtt-password}`, 'warning');
+    }
+  }
+
   const will = message('will');
   const birth = message('birth');
   if (!ok || def.broken(path)) return undefined;

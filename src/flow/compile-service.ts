@@ -114,6 +114,11 @@ function stepCompiler(context: CompileContext, def: Located<ServiceValue>, faile
         return undefined;
       }
       const errors = schemaErrors(schema);
+      if (typeof errors === 'string') {
+        const at = errors.startsWith('$schema') ? [...path, '$schema'] : path;
+        problem(at, 'MQFLOW_JSON_SCHEMA', `${formatPath(path)} is not a valid JSON Schema: ${errors}`);
+        return undefined;
+      }
       if (errors !== undefined) {
         for (const p of describeSchemaErrors(errors, schema, file, path)) context.problems.add(p);
         failed();

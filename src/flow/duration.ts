@@ -6,7 +6,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 
 /** Milliseconds for a schema-valid duration. */
 export function durationMs(value: number | string): number {
-  if (typeof value === 'number') return value;
+  if (typeof value === 'number') return Math.round(value);
   const match = DURATION.exec(value);
   if (match === null) throw new Error(`not a duration: ${value}`);
   const unit = match[2]!;

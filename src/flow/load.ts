@@ -35,13 +35,23 @@ export function discoverFlowFiles(dir: string): string[] {
       const full = join(folder, entry.name);
       if (entry.isDirectory()) {
         if (entry.name !== 'node_modules') visit(full);
-      } else if ((entry.isFile() || (entry.isSymbolicLink() && statSync(full).isFile())) && FLOW_FILE.test(entry.name) && !TEST_FILE.test(entry.name)) {
+      } else if ((entry.isFile() || entry.isSymbolicLink()) && FLOW_FILE.test(entry.name) && !TEST_FILE.test(entry.name)) {
+        // A link to a folder is not followed (no loops); a dangling link is kept, so reading it reports the problem.
+        if (entry.isSymbolicLink() && isFolder(full)) continue;
         found.push(full);
       }
     }
   };
   visit(dir);
   return found;
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** How a path is shown in problems: relative to the working directory when it is below it. */
@@ -51,7 +61,17 @@ export function displayPath(absolutePath: string, cwd: string = process.cwd()): 
 }
 
 export function readFlowFile(absolutePath: string, environment: InterpolationEnvironment, problems: ProblemList, cwd?: string): LoadedFile {
-  return parseFlowFile(absolutePath, displayPath(absolutePath, cwd), readFileSync(absolutePath, 'utf8'), environment, problems);
+  const shownAs = displayPath(absolutePath, cwd);
+  let text: string;
+  try {
+    text = readFileSync(absolutePath, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file (a dangling link?)' : (error as Error).message;
+    problems.add({ severity: 'error', code: 'MQFLOW_READ', file: shownAs, line: 1, column: 1, path: '', message: `cannot read the file: ${reason}` });
+    // An empty document stands in for it; `data: undefined` keeps its (unknown) definitions from being checked against.
+    return { ...parseFlowFile(absolutePath, shownAs, '', environment, problems), data: undefined };
+  }
+  return parseFlowFile(absolutePath, shownAs, text, environment, problems);
 }
 
 /** Parses one file's text. Pure apart from `${file:…}` reads, which go through `environment`. */
@@ -91,6 +111,16 @@ export function parseFlowFile(
 
 function yamlProblem(source: SourceFile, error: YAMLError): FlowProblem {
   const position = source.positionAt(error.pos[0]);
+  if (error.code === 'MULTIPLE_DOCS') {
+    return {
+      severity: 'error',
+      code: 'MQFLOW_YAML_SYNTAX',
+      ...position,
+      path: '',
+      message: 'a flow file holds one YAML document, and this "---" starts a second one',
+      hint: 'move each document into a file of its own, or merge their maps',
+    };
+  }
   if (error.code === 'DUPLICATE_KEY') {
     const first = firstOccurrence(source, error.pos[0]);
     const key = first?.key ?? /^("(?:[^"\\]|\\.)*"|'[^']*'|[^:#\n]+?)(?=\s*:)/.exec(source.text.slice(error.pos[0]))?.[1] ?? 'key';

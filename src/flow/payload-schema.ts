@@ -1,5 +1,6 @@
 /** JSON Schemas that flows apply to message payloads (a service's `input`, the `validate` step). */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
 
 export interface PayloadSchema {
   /** The schema as written in the flow. */
@@ -10,11 +11,24 @@ export interface PayloadSchema {
 
 // One instance for every payload schema; `strict: false` lets users keep annotations ajv does not know.
 // `verbose` gives errors their schema and data, which problem messages quote.
-const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+// ajv-formats checks `format` (email, date-time, uri, …), which ajv alone ignores with a warning.
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, logger: false });
+// ajv-formats is CommonJS; its function is the default export's default.
+(addFormats as unknown as { default: (a: Ajv) => void }).default(ajv);
 
-/** What is wrong with `schema` as a JSON Schema (checked against the meta-schema), or undefined. */
-export function schemaErrors(schema: unknown): readonly ErrorObject[] | undefined {
-  if (ajv.validateSchema(schema as object) === true) return undefined;
+const DRAFT_07 = /^https?:\/\/json-schema\.org\/draft-07\/schema#?$/;
+
+/** What is wrong with `schema` as a JSON Schema (checked against the meta-schema): ajv errors, or a sentence. */
+export function schemaErrors(schema: unknown): readonly ErrorObject[] | string | undefined {
+  const declared = (schema as { $schema?: unknown }).$schema;
+  if (declared !== undefined && (typeof declared !== 'string' || !DRAFT_07.test(declared))) {
+    return `$schema must be http://json-schema.org/draft-07/schema# or left out (got ${JSON.stringify(declared)}): flows use JSON Schema draft-07`;
+  }
+  try {
+    if (ajv.validateSchema(schema as object) === true) return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
   return ajv.errors ?? [];
 }
 

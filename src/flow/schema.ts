@@ -128,7 +128,7 @@ const trigger: JsonSchema = {
             retain: { type: 'boolean', description: 'Retain the message. Default: false.' },
           },
         },
-        service: { type: 'string', minLength: 1, description: 'A service run with { error, message } as its payload.', examples: ['record-failure'] },
+        service: { type: 'string', minLength: 1, description: 'A service run with { error, message, trigger, attempts, failedAt } as its payload.', examples: ['record-failure'] },
       },
     },
   },
@@ -172,6 +172,9 @@ export function buildFlowSchema(): JsonSchema {
     description: 'A flow file declares named connections, triggers and services. Every file of a flow folder may hold any of the three maps.',
     type: 'object',
     additionalProperties: false,
+    patternProperties: {
+      '^x-': { description: 'Ignored: a place for YAML anchors shared by several definitions (as in docker-compose).' },
+    },
     properties: {
       connections: { type: 'object', description: 'Named MQTT connections.', additionalProperties: { $ref: '#/definitions/connection' } },
       triggers: { type: 'object', description: 'Named triggers: subscriptions that run a service per message.', additionalProperties: { $ref: '#/definitions/trigger' } },

@@ -38,7 +38,7 @@ export const publish: StepKind<PublishValue, PublishStep> = {
     required: ['topic'],
     additionalProperties: false,
     properties: {
-      connection: { type: 'string', description: 'The connection to publish through. Default: the connection of the trigger that delivered the message.', examples: ['plant-broker'] },
+      connection: { type: 'string', minLength: 1, description: 'The connection to publish through. Default: the connection of the trigger that delivered the message.', examples: ['plant-broker'] },
       topic: {
         type: 'string',
         minLength: 1,

@@ -1,5 +1,6 @@
 /** set: binds named variables, available to every later expression as `$name`. */
 import type { Expression } from '../expr/expression.js';
+import { formatPath } from '../flow/path.js';
 import { CONTEXT_BINDINGS, JSONATA_FUNCTIONS, type StepHeader, type StepKind } from './step.js';
 
 export interface SetStep extends StepHeader {
@@ -25,13 +26,13 @@ export const set: StepKind<Record<string, string>, SetStep> = {
     for (const [name, source] of Object.entries(value)) {
       const at = [...path, name];
       if (!VARIABLE_NAME.test(name)) {
-        compiler.problem(at, 'MQFLOW_VARIABLE_NAME', `variable name "${name}" must start with a letter or _ and hold only letters, digits and _`);
+        compiler.problem(at, 'MQFLOW_VARIABLE_NAME', `${formatPath(at)}: variable name "${name}" must start with a letter or _ and hold only letters, digits and _`);
         ok = false;
         continue;
       }
       if (CONTEXT_BINDINGS.includes(name) || JSONATA_FUNCTIONS.includes(name)) {
         const what = CONTEXT_BINDINGS.includes(name) ? 'a message context variable' : 'a JSONata function';
-        compiler.problem(at, 'MQFLOW_VARIABLE_NAME', `variable name "${name}" would hide $${name}, ${what}`, 'choose another name');
+        compiler.problem(at, 'MQFLOW_VARIABLE_NAME', `${formatPath(at)}: variable name "${name}" would hide $${name}, ${what}`, 'choose another name');
         ok = false;
         continue;
       }

@@ -90,6 +90,16 @@ describe('mqflow validate', () => {
     expect(report.problems.map((p) => p.code)).toEqual(['MQFLOW_SCHEMA_ENUM', 'MQFLOW_UNKNOWN_REFERENCE', 'MQFLOW_EXPR_SYNTAX']);
   });
 
+  it('rejects a folder without flow files (a wrong path must not pass CI)', () => {
+    const dir = folder('empty', { 'only.test.yaml': 'tests: []\n', 'README.md': '# nothing\n' });
+    const r = mqflow(['validate', '.'], { cwd: dir });
+    expect(r.stdout).toBe(
+      '.:1:1 error: no flow files (*.yaml, *.yml) in this folder\n  hint: check the path; test files (*.test.yaml) and dot-folders are not flow files\n' +
+        '.: 0 files, 0 connections, 0 triggers, 0 services: 1 error, 0 warnings (invalid)\n',
+    );
+    expect(r.status).toBe(1);
+  });
+
   it('never prints a secret from the environment', () => {
     const dir = folder('secret', {
       'c.yaml': 'connections:\n  c:\n    url: mqtt://h\n    password: ${env:PW}\n    keepalive: ${env:PW}\n',

@@ -138,3 +138,44 @@ services:
     expect(text[0]).toBe('a.yaml:2:8 error: connections.c.url must start with mqtt://, mqtts://, ws:// or wss:// (got the value of ${env:URL})\n  hint: for example mqtt://127.0.0.1:1883 or mqtts://broker.example.com:8883');
   });
 });
+
+describe('flow file conveniences and warnings', () => {
+  it('ignores top-level x- keys, a place for shared YAML anchors', () => {
+    const { model, text } = buildMemory({
+      files: {
+        'a.yaml': `x-broker: &broker
+  url: mqtt://h
+  keepalive: 10
+connections:
+  a: *broker
+  b:
+    <<: *broker
+    keepalive: 20
+`,
+      },
+    });
+    expect(text).toEqual([]);
+    expect(model!.connections.get('a')!.keepaliveSeconds).toBe(10);
+    expect(model!.connections.get('b')!.keepaliveSeconds).toBe(20);
+  });
+
+  it('warns about a password written in the file, not about one from the environment', () => {
+    const { model, text } = buildMemory({
+      env: { PW: 'from-env' },
+      files: { 'a.yaml': 'connections:\n  a: { url: mqtt://h, password: hunter2 }\n  b: { url: mqtt://h, password: "${env:PW}" }\n' },
+    });
+    expect(text).toEqual([
+      'a.yaml:2:23 warning: connections.a.password is written in the flow file, where everyone who can read the repository sees it\n  hint: take it from the environment or a file: ${env:MQTT_PASSWORD} or ${file:secrets/mqtt-password}',
+    ]);
+    expect(model).toBeDefined();
+  });
+
+  it('checks string formats in payload schemas', () => {
+    const { model } = buildMemory({
+      files: { 'a.yaml': 'services:\n  s:\n    input: { type: object, properties: { at: { type: string, format: date-time } } }\n    steps: [{ log: hi }]\n' },
+    });
+    const input = model!.services.get('s')!.input!;
+    expect(input.check({ at: '2026-11-25T16:00:00Z' })).toEqual([]);
+    expect(input.check({ at: 'yesterday' })).toEqual(['payload.at must match format "date-time"']);
+  });
+});
