@@ -1,10 +1,14 @@
 /** The mqflow command line: one file per command; this one only dispatches. */
 import { readFileSync } from 'node:fs';
 import { EXIT, processIO, UsageError, type CommandIO } from './io.js';
+import { runDev } from './dev.js';
+import { runRun } from './run.js';
 import { runSchema } from './schema.js';
 import { runValidate } from './validate.js';
 
-const COMMANDS: Record<string, { run: (args: readonly string[], io: CommandIO) => number; summary: string }> = {
+const COMMANDS: Record<string, { run: (args: readonly string[], io: CommandIO) => number | Promise<number>; summary: string }> = {
+  run: { run: runRun, summary: 'run the flows of a folder against their brokers' },
+  dev: { run: runDev, summary: 'run the flows with an embedded broker (and simulated sensors)' },
   validate: { run: runValidate, summary: 'check a flow folder and report every problem as file:line:col' },
   schema: { run: runSchema, summary: 'print the JSON Schema of flow files (for editors)' },
 };
@@ -22,7 +26,7 @@ function version(): string {
   return pkg.version;
 }
 
-export function main(argv: readonly string[], io: CommandIO = processIO): number {
+export async function main(argv: readonly string[], io: CommandIO = processIO): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined) {
     io.stderr(help());
@@ -39,7 +43,7 @@ export function main(argv: readonly string[], io: CommandIO = processIO): number
   const entry = COMMANDS[command];
   try {
     if (entry === undefined) throw new UsageError(`unknown command "${command}"`);
-    return entry.run(rest, io);
+    return await entry.run(rest, io);
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: unknown }).code?.toString().startsWith('ERR_PARSE_ARGS') === true) {
       io.stderr(`mqflow: ${(error as Error).message}\n${entry === undefined ? help() : `Run mqflow ${command} --help for usage.\n`}`);

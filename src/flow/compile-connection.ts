@@ -26,6 +26,7 @@ export interface ConnectionValue {
   keepalive?: number;
   connectTimeout?: number | string;
   reconnectPeriod?: number | string;
+  offlineQueueSize?: number;
   tls?: { ca?: string; cert?: string; key?: string; passphrase?: string; rejectUnauthorized?: boolean; servername?: string };
   will?: MessageValue;
   birth?: MessageValue;
@@ -124,6 +125,7 @@ export function compileConnection(context: CompileContext, def: Located<Connecti
     keepaliveSeconds: value.keepalive ?? 60,
     connectTimeoutMs: durationMs(value.connectTimeout ?? 30_000),
     reconnectPeriodMs: durationMs(value.reconnectPeriod ?? 1_000),
+    offlineQueueSize: value.offlineQueueSize ?? 1000,
     ...(tls === undefined ? {} : { tls }),
     ...(will === undefined ? {} : { will }),
     ...(birth === undefined ? {} : { birth }),

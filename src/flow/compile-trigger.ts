@@ -15,12 +15,16 @@ export interface TriggerValue {
   processing?: 'serial' | 'concurrent';
   maxConcurrency?: number;
   payload?: PayloadDecoding;
+  ack?: 'afterProcessing' | 'onReceipt';
+  queueSize?: number;
+  maxPayloadBytes?: number;
   share?: string;
   retry?: { maxAttempts?: number; delay?: number | string; backoff?: 'fixed' | 'exponential'; maxDelay?: number | string };
-  onError?: { publish?: { connection?: string; topic: string; qos?: QoS; retain?: boolean }; service?: string };
+  onError?: { publish?: { connection?: string; topic: string; qos?: QoS; retain?: boolean }; service?: string; suspend?: { resumeAfter?: number | string } };
 }
 
 const DEFAULT_MAX_CONCURRENCY = 10;
+const DEFAULT_QUEUE_SIZE = 100;
 
 export function compileTrigger(context: CompileContext, def: Located<TriggerValue>): Trigger | undefined {
   const { value, file, path } = def;
@@ -78,6 +82,9 @@ export function compileTrigger(context: CompileContext, def: Located<TriggerValu
     service: value.service,
     processing: processing === 'concurrent' ? { mode: 'concurrent', maxConcurrency: value.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY } : { mode: 'serial' },
     payload: value.payload ?? 'json',
+    ack: value.ack ?? 'afterProcessing',
+    queueSize: value.queueSize ?? DEFAULT_QUEUE_SIZE,
+    maxPayloadBytes: value.maxPayloadBytes ?? 1_048_576,
     retry: {
       maxAttempts: value.retry?.maxAttempts ?? 1,
       delayMs: durationMs(value.retry?.delay ?? 1_000),
@@ -93,11 +100,15 @@ function compileErrorRoute(context: CompileContext, def: Located<TriggerValue>, 
   const route = value.onError;
   const at = [...path, 'onError'];
   if (route === undefined || def.brokenAt(at)) return undefined;
-  if ((route.publish === undefined) === (route.service === undefined)) {
-    const message = route.publish === undefined ? 'needs publish or service' : 'takes publish or service, not both';
-    report(context, file, at, 'MQFLOW_ON_ERROR', `${formatPath(at)} ${message}`, 'publish: { topic: dead/letters } sends failed messages to a topic; service: name runs a service with them');
+  const given = (['publish', 'service', 'suspend'] as const).filter((k) => route[k] !== undefined);
+  if (given.length !== 1) {
+    const message = given.length === 0 ? 'needs publish, service or suspend' : `takes one of publish, service and suspend, not ${given.join(' and ')}`;
+    report(context, file, at, 'MQFLOW_ON_ERROR', `${formatPath(at)} ${message}`, 'publish: { topic: dead/letters } sends failed messages to a topic; service: name runs a service with them; suspend: {} stops the trigger and leaves the message with the broker');
     failed();
     return undefined;
+  }
+  if (route.suspend !== undefined) {
+    return { kind: 'suspend', resumeAfterMs: durationMs(route.suspend.resumeAfter ?? 30_000) };
   }
   if (route.service !== undefined) {
     if (!def.broken([...at, 'service'])) context.references.push({ kind: 'service', name: route.service, file, path: [...at, 'service'] });

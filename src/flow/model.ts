@@ -48,6 +48,7 @@ export interface Connection extends Definition {
   readonly connectTimeoutMs: number;
   readonly reconnectPeriodMs: number;
   readonly tls?: TlsOptions;
+  readonly offlineQueueSize: number;
   readonly will?: MessageTemplate;
   readonly birth?: MessageTemplate;
 }
@@ -63,7 +64,8 @@ export interface RetryPolicy {
 
 export type ErrorRoute =
   | { readonly kind: 'publish'; readonly connection?: string; readonly topic: string; readonly qos: QoS; readonly retain: boolean }
-  | { readonly kind: 'service'; readonly service: string };
+  | { readonly kind: 'service'; readonly service: string }
+  | { readonly kind: 'suspend'; readonly resumeAfterMs: number };
 
 export type PayloadDecoding = 'json' | 'text' | 'binary';
 
@@ -78,6 +80,9 @@ export interface Trigger extends Definition {
   readonly service: string;
   readonly processing: Processing;
   readonly payload: PayloadDecoding;
+  readonly ack: 'afterProcessing' | 'onReceipt';
+  readonly queueSize: number;
+  readonly maxPayloadBytes: number;
   readonly retry: RetryPolicy;
   readonly onError?: ErrorRoute;
 }

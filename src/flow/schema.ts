@@ -75,6 +75,12 @@ const connection: JsonSchema = {
         servername: { type: 'string', minLength: 1, description: 'Server name for SNI and certificate checks. Default: the URL host.', examples: ['broker.example.com'] },
       },
     },
+    offlineQueueSize: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 1000000,
+      description: 'Publishes that may wait while the connection is down; beyond this the publish fails and its message goes to the error route. Default: 1000.',
+    },
     will: message('Last will: published by the broker if this connection is lost without a clean disconnect.'),
     birth: message('Birth message: published by mqflow each time the connection is established.'),
   },
@@ -98,6 +104,21 @@ const trigger: JsonSchema = {
     service: { type: 'string', minLength: 1, description: 'The service to run for each message.', examples: ['normalize-temperature'] },
     processing: { enum: ['serial', 'concurrent'], description: 'serial: one message at a time, in arrival order. concurrent: up to maxConcurrency at once. Default: serial.' },
     maxConcurrency: { type: 'integer', minimum: 1, maximum: 10000, description: 'Messages processed at once in concurrent mode. Default: 10.' },
+    ack: {
+      enum: ['afterProcessing', 'onReceipt'],
+      description: 'When a QoS 1/2 message is acknowledged: afterProcessing (its service finished and its publishes were acknowledged: at-least-once) or onReceipt (at once: faster, but a crash loses messages in flight). Default: afterProcessing.',
+    },
+    queueSize: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      description: 'Messages the trigger holds at once (waiting plus in processing); when full, mqflow stops reading and the broker holds the rest. Default: 100.',
+    },
+    maxPayloadBytes: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Payloads larger than this fail (to the error route) without being decoded. Default: 1048576 (1 MiB).',
+    },
     payload: { enum: ['json', 'text', 'binary'], description: 'How the payload is decoded for the service: json (parsed), text (UTF-8 string) or binary (base64 string). Default: json.' },
     share: { type: 'string', minLength: 1, description: 'Shared-subscription group: subscribe as $share/<group>/<filter> so replicas split the messages.', examples: ['mqflow'] },
     retry: {
@@ -113,7 +134,7 @@ const trigger: JsonSchema = {
     },
     onError: {
       type: 'object',
-      description: 'Where a message goes when its service fails after all attempts: publish it with the error, or run a service. Give exactly one.',
+      description: 'Where a message goes when its service fails after all attempts: publish it with the error, run a service, or suspend the trigger. Give exactly one.',
       additionalProperties: false,
       properties: {
         publish: {
@@ -129,6 +150,14 @@ const trigger: JsonSchema = {
           },
         },
         service: { type: 'string', minLength: 1, description: 'A service run with { error, message, trigger, attempts, failedAt } as its payload.', examples: ['record-failure'] },
+        suspend: {
+          type: 'object',
+          description: 'Stop the trigger and leave the message unacknowledged; the trigger resumes after resumeAfter and the broker redelivers the message (webMethods "stop trigger").',
+          additionalProperties: false,
+          properties: {
+            resumeAfter: durationSchema('How long the trigger stays suspended. Default: 30s.', ['1m']),
+          },
+        },
       },
     },
   },

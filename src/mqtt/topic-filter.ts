@@ -94,3 +94,20 @@ export function topicMatches(filter: string, topic: string): boolean {
   }
   return f.length === t.length;
 }
+
+/**
+ * The values `filter`'s wildcards matched in `topic`: one per `+`, in order, then what `#` matched
+ * as one string ("" when it matched the parent level). Undefined when the filter does not match.
+ */
+export function wildcardValues(filter: string, topic: string): string[] | undefined {
+  if (!topicMatches(filter, topic)) return undefined;
+  const shared = splitSharedSubscription(filter);
+  const f = (shared !== undefined && typeof shared !== 'string' ? shared.filter : filter).split('/');
+  const t = topic.split('/');
+  const values: string[] = [];
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '+') values.push(t[i]!);
+    else if (f[i] === '#') values.push(t.slice(i).join('/'));
+  }
+  return values;
+}

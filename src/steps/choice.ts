@@ -1,4 +1,6 @@
 /** choice: runs the steps of the first branch whose condition is true, or the `otherwise` steps. */
+import { evaluate } from '../pipeline/evaluate.js';
+import { jsonataBoolean } from '../pipeline/execution.js';
 import { formatPath } from '../flow/path.js';
 import type { Expression } from '../expr/expression.js';
 import type { Step, StepHeader, StepKind } from './step.js';
@@ -64,5 +66,11 @@ export const choice: StepKind<Branch[], ChoiceStep> = {
       else branches.push({ when, steps });
     });
     return ok ? { kind: 'choice', ...header, branches, otherwise } : undefined;
+  },
+  async run(step, exec, _effects, runSteps) {
+    for (const branch of step.branches) {
+      if (jsonataBoolean(await evaluate(branch.when, exec.payload, exec, step))) return runSteps(branch.steps, exec);
+    }
+    return step.otherwise === undefined ? 'continue' : runSteps(step.otherwise, exec);
   },
 };

@@ -1,4 +1,6 @@
 /** filter: stops processing a message (successfully, nothing more is published) when a condition is false. */
+import { evaluate } from '../pipeline/evaluate.js';
+import { jsonataBoolean } from '../pipeline/execution.js';
 import type { Expression } from '../expr/expression.js';
 import type { StepHeader, StepKind } from './step.js';
 
@@ -19,5 +21,8 @@ export const filter: StepKind<string, FilterStep> = {
   compile(value, header, path, compiler) {
     const expression = compiler.expression(value, path);
     return expression && { kind: 'filter', ...header, expression };
+  },
+  async run(step, exec) {
+    return jsonataBoolean(await evaluate(step.expression, exec.payload, exec, step)) ? 'continue' : 'stop';
   },
 };

@@ -1,4 +1,5 @@
 /** invoke: runs another service with the current payload (or an expression's result); its result becomes the payload. */
+import { evaluate } from '../pipeline/evaluate.js';
 import type { Expression } from '../expr/expression.js';
 import type { StepHeader, StepKind } from './step.js';
 
@@ -36,5 +37,12 @@ export const invoke: StepKind<InvokeValue, InvokeStep> = {
     if (typeof value === 'string' || value.payload === undefined) return { kind: 'invoke', ...header, service };
     const payload = compiler.expression(value.payload, [...path, 'payload']);
     return payload && { kind: 'invoke', ...header, service, payload };
+  },
+  async run(step, exec, effects) {
+    const payload = step.payload === undefined ? exec.payload : await evaluate(step.payload, exec.payload, exec, step);
+    const result = await effects.invoke(step.service, payload, exec);
+    if (result.outcome === 'stop') return 'stop';
+    exec.payload = result.payload;
+    return 'continue';
   },
 };

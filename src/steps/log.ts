@@ -1,4 +1,5 @@
 /** log: writes a line to the runtime's log, with the trigger and topic of the message. */
+import { render } from '../pipeline/evaluate.js';
 import type { Template } from '../expr/template.js';
 import type { StepHeader, StepKind } from './step.js';
 
@@ -36,5 +37,9 @@ export const log: StepKind<LogValue, LogStep> = {
     const message = compiler.template(text, typeof value === 'string' ? path : [...path, 'message']);
     const level = typeof value === 'string' ? 'info' : (value.level ?? 'info');
     return message && { kind: 'log', ...header, level, message };
+  },
+  async run(step, exec, effects) {
+    effects.log(step.level, await render(step.message, exec, step), exec, step.path);
+    return 'continue';
   },
 };

@@ -1,4 +1,6 @@
 /** publish: sends a message to an MQTT topic (the counterpart of webMethods' pub.mqtt:publish). */
+import { encodePayload, evaluate, render } from '../pipeline/evaluate.js';
+import { MessageFailure } from '../pipeline/execution.js';
 import { formatPath } from '../flow/path.js';
 import type { Expression } from '../expr/expression.js';
 import type { Template } from '../expr/template.js';
@@ -87,5 +89,25 @@ export const publish: StepKind<PublishValue, PublishStep> = {
       userProperties,
       contentType: value.contentType,
     };
+  },
+  async run(step, exec, effects) {
+    const topic = await render(step.topic, exec, step);
+    const problem = topicNameProblem(topic);
+    if (problem !== undefined) {
+      throw new MessageFailure(`${step.path}: not published: ${problem} (topic ${JSON.stringify(topic)})`, 'MQFLOW_PUBLISH_TOPIC', { path: step.path, at: step.at });
+    }
+    const value = step.payload === undefined ? exec.payload : await evaluate(step.payload, exec.payload, exec, step);
+    const userProperties: Record<string, string> = {};
+    for (const p of step.userProperties) userProperties[p.name] = await render(p.value, exec, step);
+    await effects.publish({
+      ...(step.connection === undefined ? {} : { connection: step.connection }),
+      topic,
+      payload: encodePayload(value, step),
+      qos: step.qos,
+      retain: step.retain,
+      ...(step.userProperties.length === 0 ? {} : { userProperties }),
+      ...(step.contentType === undefined ? {} : { contentType: step.contentType }),
+    }, exec);
+    return 'continue';
   },
 };

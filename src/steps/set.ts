@@ -1,4 +1,5 @@
 /** set: binds named variables, available to every later expression as `$name`. */
+import { evaluate } from '../pipeline/evaluate.js';
 import type { Expression } from '../expr/expression.js';
 import { formatPath } from '../flow/path.js';
 import { CONTEXT_BINDINGS, JSONATA_FUNCTIONS, type StepHeader, type StepKind } from './step.js';
@@ -41,5 +42,10 @@ export const set: StepKind<Record<string, string>, SetStep> = {
       else variables.push({ name, expression });
     }
     return ok ? { kind: 'set', ...header, variables } : undefined;
+  },
+  async run(step, exec) {
+    // In order: a variable may use the ones set before it.
+    for (const v of step.variables) exec.set(v.name, await evaluate(v.expression, exec.payload, exec, step));
+    return 'continue';
   },
 };

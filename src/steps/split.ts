@@ -1,4 +1,5 @@
 /** split: runs steps once per element of an array; the payload after the split is the one before it. */
+import { evaluate } from '../pipeline/evaluate.js';
 import type { Expression } from '../expr/expression.js';
 import type { Step, StepHeader, StepKind } from './step.js';
 
@@ -25,5 +26,15 @@ export const split: StepKind<{ items: string; steps: unknown[] }, SplitStep> = {
     const items = compiler.expression(value.items, [...path, 'items']);
     const steps = compiler.steps(value.steps, [...path, 'steps']);
     return items && { kind: 'split', ...header, items, steps };
+  },
+  async run(step, exec, _effects, runSteps) {
+    const items = await evaluate(step.items, exec.payload, exec, step);
+    const list: readonly unknown[] = items === undefined ? [] : Array.isArray(items) ? items : [items];
+    // One element at a time, in order; a filter inside ends only that element's run.
+    for (let index = 0; index < list.length; index++) {
+      const item = list[index];
+      await runSteps(step.steps, exec.child(item, { item, index }));
+    }
+    return 'continue';
   },
 };

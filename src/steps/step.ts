@@ -4,6 +4,7 @@
  * each kind's run function beside its compile.
  */
 import type { Expression } from '../expr/expression.js';
+import type { Effects, Execution, Outcome } from '../pipeline/execution.js';
 import type { Template } from '../expr/template.js';
 import type { PayloadSchema } from '../flow/payload-schema.js';
 import type { SourcePosition } from '../flow/problem.js';
@@ -58,7 +59,12 @@ export interface StepKind<Value, Compiled extends StepHeader> {
   readonly schema: JsonSchema;
   /** `value` has passed `schema`; `path` points at it (…steps[2].transform). */
   compile(value: Value, header: StepHeader, path: ValuePath, compiler: StepCompiler): Compiled | undefined;
+  /** Runs the step for one message; 'stop' ends the message (successfully). Failures throw MessageFailure. */
+  run(step: Compiled, exec: Execution, effects: Effects, runSteps: RunSteps): Promise<Outcome>;
 }
+
+/** Runs nested steps (choice branches, split bodies) in the same pipeline. */
+export type RunSteps = (steps: readonly Step[], exec: Execution) => Promise<Outcome>;
 
 /** Names that expressions see as `$name` for every message; `set` may not reuse them. */
 export const CONTEXT_BINDINGS: readonly string[] = ['message', 'topic', 'levels', 'wildcards', 'item', 'index'];

@@ -1,4 +1,5 @@
 /** transform: replaces the payload with the result of a JSONata expression. */
+import { evaluate } from '../pipeline/evaluate.js';
 import type { Expression } from '../expr/expression.js';
 import type { StepHeader, StepKind } from './step.js';
 
@@ -19,5 +20,9 @@ export const transform: StepKind<string, TransformStep> = {
   compile(value, header, path, compiler) {
     const expression = compiler.expression(value, path);
     return expression && { kind: 'transform', ...header, expression };
+  },
+  async run(step, exec) {
+    exec.payload = await evaluate(step.expression, exec.payload, exec, step);
+    return 'continue';
   },
 };

@@ -1,4 +1,5 @@
 /** validate: checks the payload against a JSON Schema; a payload that fails goes to the error route. */
+import { MessageFailure } from '../pipeline/execution.js';
 import type { PayloadSchema } from '../flow/payload-schema.js';
 import type { StepHeader, StepKind } from './step.js';
 
@@ -22,5 +23,12 @@ export const validate: StepKind<{ schema: Record<string, unknown> }, ValidateSte
   compile(value, header, path, compiler) {
     const schema = compiler.payloadSchema(value.schema, [...path, 'schema']);
     return schema && { kind: 'validate', ...header, schema };
+  },
+  run(step, exec) {
+    const problems = step.schema.check(exec.payload);
+    if (problems.length > 0) {
+      return Promise.reject(new MessageFailure(`${step.path}: the payload does not match the schema: ${problems.join('; ')}`, 'MQFLOW_VALIDATE', { path: step.path, at: step.at }));
+    }
+    return Promise.resolve('continue');
   },
 };

@@ -1,0 +1,136 @@
+/** `mqflow run [dir]`: run the flows of a folder against their brokers until SIGINT/SIGTERM. */
+import { parseArgs } from 'node:util';
+import { Engine } from '../engine/engine.js';
+import { createLog, type Log, type LogLevel } from '../engine/log.js';
+import { createJsonataEngine } from '../expr/jsonata-engine.js';
+import { buildFlowFolder, FlowFolderError } from '../flow/build.js';
+import { DURATION_PATTERN, durationMs } from '../flow/duration.js';
+import { formatProblem } from '../flow/problem.js';
+import { EXIT, UsageError, type CommandIO } from './io.js';
+
+export const runHelp = `Usage: mqflow run [dir] [options]
+
+Runs the flows of dir (default: flows) until SIGINT or SIGTERM, then drains: no new messages
+are taken, those in flight finish and are acknowledged, connections close cleanly.
+
+Options:
+  --log-level LEVEL         trace, debug, info (default), warn, error, silent
+  --pretty                  human-readable log lines (default on a terminal; JSON lines otherwise)
+  --no-pretty               JSON log lines even on a terminal
+  --drain-timeout DURATION  how long in-flight messages may take at shutdown (default: 10s)
+  --instance ID             suffix for client ids, for replicas of the same flows
+  --expression-timeout DURATION  time limit of one expression evaluation (default: 1s)
+  --expression-depth N      depth limit of one expression evaluation (default: 500)
+`;
+
+export const RUN_OPTIONS = {
+  'log-level': { type: 'string' },
+  pretty: { type: 'boolean' },
+  'no-pretty': { type: 'boolean' },
+  'drain-timeout': { type: 'string', default: '10s' },
+  instance: { type: 'string' },
+  'expression-timeout': { type: 'string', default: '1s' },
+  'expression-depth': { type: 'string', default: '500' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export interface RuntimeSettings {
+  readonly dir: string;
+  readonly logLevel: LogLevel;
+  readonly pretty: boolean;
+  readonly drainTimeoutMs: number;
+  readonly instance?: string;
+  readonly expressionTimeoutMs: number;
+  readonly expressionDepth: number;
+}
+
+export function parseDuration(flag: string, text: string): number {
+  if (/^\d+$/.test(text)) return Number(text);
+  if (!new RegExp(DURATION_PATTERN).test(text)) throw new UsageError(`--${flag} must be a duration such as 500ms, 10s or 1m (got ${text})`);
+  return durationMs(text);
+}
+
+export function runtimeSettings(values: Record<string, string | boolean | undefined>, positionals: readonly string[], defaults: { logLevel: LogLevel; pretty: boolean }): RuntimeSettings {
+  if (positionals.length > 1) throw new UsageError(`takes one folder (got ${positionals.length})`);
+  const level = (values['log-level'] as string | undefined) ?? defaults.logLevel;
+  if (!LEVELS.includes(level as LogLevel)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')} (got ${level})`);
+  const depth = Number(values['expression-depth']);
+  if (!Number.isInteger(depth) || depth < 10) throw new UsageError(`--expression-depth must be a whole number of at least 10 (got ${String(values['expression-depth'])})`);
+  const instance = values.instance as string | undefined;
+  if (instance !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(instance)) throw new UsageError(`--instance may hold only letters, digits, "_" and "-" (got ${instance})`);
+  return {
+    dir: positionals[0] ?? 'flows',
+    logLevel: level as LogLevel,
+    pretty: values['no-pretty'] === true ? false : values.pretty === true ? true : defaults.pretty,
+    drainTimeoutMs: parseDuration('drain-timeout', String(values['drain-timeout'])),
+    ...(instance === undefined ? {} : { instance }),
+    expressionTimeoutMs: parseDuration('expression-timeout', String(values['expression-timeout'])),
+    expressionDepth: depth,
+  };
+}
+
+/** Loads the folder and starts the engine; prints the folder's problems and returns undefined when it is invalid. */
+export function startRuntime(settings: RuntimeSettings, io: CommandIO): { engine: Engine; log: Log } | undefined {
+  let result;
+  try {
+    result = buildFlowFolder(settings.dir, {
+      cwd: io.cwd,
+      engine: createJsonataEngine({ timeoutMs: settings.expressionTimeoutMs, maxDepth: settings.expressionDepth }),
+    });
+  } catch (error) {
+    if (error instanceof FlowFolderError) throw new UsageError(error.message);
+    throw error;
+  }
+  if (result.model === undefined) {
+    io.stderr(`${result.problems.map(formatProblem).join('\n')}\n${settings.dir}: ${result.summary.errors} error${result.summary.errors === 1 ? '' : 's'}; not started\n`);
+    return undefined;
+  }
+  const log = createLog({ level: settings.logLevel, pretty: settings.pretty, secrets: result.model.secrets });
+  for (const p of result.problems) log.warn({ event: 'flow-warning', file: p.file, line: p.line, column: p.column, code: p.code }, formatProblem(p));
+  const engine = new Engine(result.model, { log, ...(settings.instance === undefined ? {} : { instance: settings.instance }) });
+  engine.start();
+  const m = result.model;
+  log.info(
+    { event: 'started', folder: settings.dir, connections: m.connections.size, triggers: m.triggers.size, services: m.services.size },
+    `mqflow running ${settings.dir}: ${m.connections.size} connections, ${m.triggers.size} triggers, ${m.services.size} services`,
+  );
+  return { engine, log };
+}
+
+/** Resolves on the first SIGINT or SIGTERM, after draining; a second signal exits at once. */
+export function untilSignal(engine: Engine, log: Log, drainTimeoutMs: number, beforeExit?: () => Promise<void>): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) {
+        log.warn({ event: 'forced-exit', signal }, 'second signal: exiting without draining');
+        process.exit(EXIT.invalid);
+      }
+      stopping = true;
+      log.info({ event: 'stopping', signal, drainTimeoutMs }, `${signal}: draining (up to ${drainTimeoutMs} ms)`);
+      void engine.stop(drainTimeoutMs).then(async ({ drained }) => {
+        if (!drained) log.warn({ event: 'drain-timeout' }, 'drain timeout: messages still in flight were not acknowledged; the broker redelivers them');
+        await beforeExit?.();
+        log.info({ event: 'stopped' }, 'stopped');
+        log.flush();
+        resolve(EXIT.ok);
+      });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+export async function runRun(args: readonly string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...args], options: RUN_OPTIONS, allowPositionals: true, strict: true });
+  if (values.help === true) {
+    io.stdout(runHelp);
+    return EXIT.ok;
+  }
+  const settings = runtimeSettings(values, positionals, { logLevel: 'info', pretty: process.stdout.isTTY });
+  const started = startRuntime(settings, io);
+  if (started === undefined) return EXIT.invalid;
+  return untilSignal(started.engine, started.log, settings.drainTimeoutMs);
+}

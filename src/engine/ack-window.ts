@@ -1,0 +1,58 @@
+/**
+ * The acknowledgement window of one subscriber connection: messages in arrival order, each marked
+ * done when its processing ends. Acks leave from the head while the head is done (MQTT 3.1.1 §4.6:
+ * acknowledgements in the order the messages arrived), so a message finished early waits for the
+ * ones before it. A window belongs to one network connection; see docs/architecture.md.
+ */
+
+export interface WindowEntry {
+  readonly messageId: number | undefined;
+  readonly qos: 0 | 1 | 2;
+  done: boolean;
+}
+
+export class AckWindow {
+  readonly #entries: WindowEntry[] = [];
+  #head = 0;
+  #closed = false;
+
+  constructor(
+    /** Sends the acknowledgement of one QoS ≥ 1 message on the connection this window belongs to. */
+    private readonly sendAck: (entry: WindowEntry) => void,
+  ) {}
+
+  /** Messages received and not yet acknowledged (done or not). */
+  get size(): number {
+    return this.#entries.length - this.#head;
+  }
+
+  add(messageId: number | undefined, qos: 0 | 1 | 2): WindowEntry {
+    const entry: WindowEntry = { messageId, qos, done: false };
+    this.#entries.push(entry);
+    return entry;
+  }
+
+  /** Marks `entry` done and sends every ack that is now due. No-op after close (the connection is gone). */
+  complete(entry: WindowEntry): void {
+    entry.done = true;
+    if (this.#closed) return;
+    while (this.#head < this.#entries.length && this.#entries[this.#head]!.done) {
+      const head = this.#entries[this.#head++]!;
+      if (head.qos > 0) this.sendAck(head);
+    }
+    // Compact now and then so the array does not grow without bound.
+    if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
+      this.#entries.splice(0, this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** The connection ended: acks still due are never sent (the broker redelivers those messages). */
+  close(): void {
+    this.#closed = true;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+}

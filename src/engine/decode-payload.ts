@@ -1,0 +1,35 @@
+/** Decodes a message payload as its trigger says: json, text (UTF-8) or binary (base64 text). */
+import type { PayloadDecoding } from '../flow/model.js';
+import { MessageFailure } from '../pipeline/execution.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+export function decodePayload(bytes: Buffer, decoding: PayloadDecoding, maxBytes: number): unknown {
+  if (bytes.length > maxBytes) {
+    throw new MessageFailure(`the payload is ${bytes.length} bytes, over the trigger's maxPayloadBytes (${maxBytes})`, 'MQFLOW_PAYLOAD_TOO_LARGE');
+  }
+  if (decoding === 'binary') return bytes.toString('base64');
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new MessageFailure(`the payload is not valid UTF-8 text (${decoding} expected)`, 'MQFLOW_PAYLOAD_ENCODING');
+  }
+  if (decoding === 'text') return text;
+  if (text.trim() === '') throw new MessageFailure('the payload is empty, and the trigger expects JSON', 'MQFLOW_PAYLOAD_JSON');
+  try {
+    // JSON.parse keeps a "__proto__" key as plain data; nothing reaches Object.prototype.
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new MessageFailure(`the payload is not valid JSON: ${(error as Error).message}`, 'MQFLOW_PAYLOAD_JSON');
+  }
+}
+
+/** How a payload that failed is carried in an error report: its text when it is UTF-8, else base64. */
+export function payloadForReport(bytes: Buffer): { payload: string; payloadEncoding: 'utf8' | 'base64' } {
+  try {
+    return { payload: utf8.decode(bytes), payloadEncoding: 'utf8' };
+  } catch {
+    return { payload: bytes.toString('base64'), payloadEncoding: 'base64' };
+  }
+}

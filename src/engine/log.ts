@@ -1,0 +1,37 @@
+/** The runtime's structured log (pino): JSON lines, or human-readable lines with --pretty / on a TTY. */
+import { pino, transport, type DestinationStream, type Logger } from 'pino';
+
+export type Log = Logger;
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+export interface LogOptions {
+  readonly level: LogLevel;
+  readonly pretty: boolean;
+  /** Values that must never be printed (resolved secrets). */
+  readonly secrets: readonly string[];
+  /** Where JSON lines go (default: stdout). */
+  readonly destination?: NodeJS.WritableStream;
+}
+
+export function createLog(options: LogOptions): Log {
+  const redactSecrets = (text: string): string => {
+    let out = text;
+    for (const secret of options.secrets) if (secret.length >= 3) out = out.split(secret).join('[secret]');
+    return out;
+  };
+  const base = {
+    level: options.level,
+    base: undefined,
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: ['password', '*.password', 'token', '*.token', 'key', '*.key', 'passphrase', '*.passphrase'], censor: '[secret]' },
+    hooks: {
+      // Last line of defence: no resolved secret reaches a log line, whatever field it is in.
+      streamWrite: redactSecrets,
+    },
+  };
+  if (options.pretty) {
+    const pretty: DestinationStream = transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,event', singleLine: true } }) as DestinationStream;
+    return pino(base, pretty);
+  }
+  return options.destination === undefined ? pino(base) : pino(base, options.destination as DestinationStream);
+}

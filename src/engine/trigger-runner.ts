@@ -1,0 +1,242 @@
+/**
+ * One trigger at run time: takes deliveries from its subscriber client, keeps their order
+ * (serial) or runs up to maxConcurrency at once, retries, routes failures, and marks each
+ * message done only when it is (see docs/architecture.md, "At-least-once processing").
+ */
+import type { Trigger } from '../flow/model.js';
+import { wildcardValues } from '../mqtt/topic-filter.js';
+import type { Delivery, Subscriber } from '../mqtt/subscriber.js';
+import { Execution, MessageFailure, type MessageContext, type PublishRequest } from '../pipeline/execution.js';
+import type { Pipeline } from '../pipeline/run-service.js';
+import { decodePayload, payloadForReport } from './decode-payload.js';
+import type { Log } from './log.js';
+
+export interface TriggerDeps {
+  /** The pipeline of the flow version in force now; a message keeps the one it started with. */
+  readonly pipeline: () => Pipeline;
+  readonly publish: (request: PublishRequest, triggerConnection: string) => Promise<void>;
+  readonly log: Log;
+}
+
+export interface TriggerCounters {
+  received: number;
+  processed: number;
+  failed: number;
+  retried: number;
+  routed: number;
+}
+
+export class TriggerRunner {
+  readonly #queue: Delivery[] = [];
+  #running = 0;
+  #idle: (() => void)[] = [];
+  #subscriber: Subscriber | undefined;
+  readonly #log: Log;
+  readonly counters: TriggerCounters = { received: 0, processed: 0, failed: 0, retried: 0, routed: 0 };
+  lastError: string | undefined;
+
+  constructor(
+    readonly trigger: Trigger,
+    private readonly deps: TriggerDeps,
+  ) {
+    this.#log = deps.log.child({ trigger: trigger.name });
+  }
+
+  attach(subscriber: Subscriber): void {
+    this.#subscriber = subscriber;
+  }
+
+  get inFlight(): number {
+    return this.#running;
+  }
+
+  get queueDepth(): number {
+    return this.#queue.length;
+  }
+
+  readonly onDelivery = (delivery: Delivery): void => {
+    this.counters.received++;
+    this.#queue.push(delivery);
+    this.#pump();
+  };
+
+  #limit(): number {
+    return this.trigger.processing.mode === 'concurrent' ? this.trigger.processing.maxConcurrency : 1;
+  }
+
+  #pump(): void {
+    while (this.#running < this.#limit() && this.#queue.length > 0) {
+      const delivery = this.#queue.shift()!;
+      this.#running++;
+      void this.#process(delivery).finally(() => {
+        this.#running--;
+        this.#pump();
+        if (this.#running === 0 && this.#queue.length === 0) for (const resolve of this.#idle.splice(0)) resolve();
+      });
+    }
+  }
+
+  /** Resolves when nothing is queued or running (or after `timeoutMs`); true when idle. */
+  drain(timeoutMs: number): Promise<boolean> {
+    if (this.#running === 0 && this.#queue.length === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.#idle.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  async #process(delivery: Delivery): Promise<void> {
+    const pipeline = this.deps.pipeline();
+    const service = pipeline.services.get(this.trigger.service);
+    let context: MessageContext | undefined;
+    let failure: MessageFailure;
+    let attempts = 0;
+    try {
+      const payload = decodePayload(delivery.payload, this.trigger.payload, this.trigger.maxPayloadBytes);
+      context = this.#context(delivery, payload);
+    } catch (error) {
+      failure = asFailure(error);
+      await this.#fail(delivery, context, failure, 1);
+      return;
+    }
+    for (;;) {
+      attempts++;
+      try {
+        if (service === undefined) throw new MessageFailure(`no service named "${this.trigger.service}"`, 'MQFLOW_UNKNOWN_SERVICE');
+        await pipeline.run(service, new Execution(context.payload, context));
+        this.counters.processed++;
+        delivery.complete();
+        return;
+      } catch (error) {
+        failure = asFailure(error);
+      }
+      if (attempts >= this.trigger.retry.maxAttempts) break;
+      this.counters.retried++;
+      this.#log.warn({ event: 'retry', topic: delivery.topic, attempt: attempts, reason: failure.message }, `attempt ${attempts} failed; retrying`);
+      await sleep(this.#retryDelay(attempts));
+    }
+    await this.#fail(delivery, context, failure, attempts);
+  }
+
+  #retryDelay(attempt: number): number {
+    const { delayMs, backoff, maxDelayMs } = this.trigger.retry;
+    return Math.min(maxDelayMs, backoff === 'exponential' ? delayMs * 2 ** (attempt - 1) : delayMs);
+  }
+
+  #context(delivery: Delivery, payload: unknown): MessageContext {
+    let wildcards: string[] = [];
+    for (const filter of this.trigger.topics) {
+      const values = wildcardValues(filter, delivery.topic);
+      if (values !== undefined) {
+        wildcards = values;
+        break;
+      }
+    }
+    return {
+      topic: delivery.topic,
+      levels: delivery.topic.split('/'),
+      wildcards,
+      payload,
+      qos: delivery.qos,
+      retain: delivery.retain,
+      dup: delivery.dup,
+      ...(delivery.messageId === undefined ? {} : { messageId: delivery.messageId }),
+      receivedAt: delivery.receivedAt.toISOString(),
+      trigger: this.trigger.name,
+      connection: this.trigger.connection,
+      ...(delivery.properties === undefined ? {} : { properties: delivery.properties }),
+    };
+  }
+
+  /** After the last attempt: route the failure, then the message is done; if routing fails, it stays with the broker. */
+  async #fail(delivery: Delivery, context: MessageContext | undefined, failure: MessageFailure, attempts: number): Promise<void> {
+    this.counters.failed++;
+    this.lastError = failure.message;
+    const route = this.trigger.onError;
+    this.#log.error(
+      { event: 'message-failed', topic: delivery.topic, attempt: attempts, code: failure.code, reason: failure.message, ...(failure.step === undefined ? {} : { step: failure.step.path }) },
+      `message on ${delivery.topic} failed: ${failure.message}`,
+    );
+    if (route === undefined) {
+      delivery.complete();
+      return;
+    }
+    if (route.kind === 'suspend') {
+      this.#suspend(route.resumeAfterMs, 'onError: suspend');
+      return;
+    }
+    const report = this.#report(delivery, context, failure, attempts);
+    try {
+      if (route.kind === 'publish') {
+        await this.deps.publish(
+          { ...(route.connection === undefined ? {} : { connection: route.connection }), topic: route.topic, payload: JSON.stringify(report), qos: route.qos, retain: route.retain },
+          this.trigger.connection,
+        );
+      } else {
+        const pipeline = this.deps.pipeline();
+        const service = pipeline.services.get(route.service);
+        if (service === undefined) throw new MessageFailure(`no service named "${route.service}"`, 'MQFLOW_UNKNOWN_SERVICE');
+        const errorContext: MessageContext = context ?? this.#context(delivery, report.message.payload);
+        await pipeline.run(service, new Execution(report, errorContext));
+      }
+      this.counters.routed++;
+      delivery.complete();
+    } catch (error) {
+      // The message must go somewhere: leave it with the broker and try again later.
+      const reason = (error as Error).message;
+      this.lastError = `error route failed: ${reason}`;
+      this.#log.error({ event: 'error-route-failed', topic: delivery.topic, reason }, `error route of ${this.trigger.name} failed: ${reason}; suspending the trigger`);
+      this.#suspend(30_000, 'error route failed');
+    }
+  }
+
+  #report(delivery: Delivery, context: MessageContext | undefined, failure: MessageFailure, attempts: number) {
+    const raw = payloadForReport(delivery.payload);
+    return {
+      error: {
+        message: failure.message,
+        code: failure.code,
+        ...(failure.step === undefined ? {} : { step: failure.step.path, at: `${failure.step.at.file}:${failure.step.at.line}:${failure.step.at.column}` }),
+      },
+      message: {
+        topic: delivery.topic,
+        ...(context === undefined ? raw : { payload: context.payload }),
+        qos: delivery.qos,
+        retain: delivery.retain,
+        dup: delivery.dup,
+        receivedAt: delivery.receivedAt.toISOString(),
+      },
+      trigger: this.trigger.name,
+      attempts,
+      failedAt: new Date().toISOString(),
+    };
+  }
+
+  #suspend(resumeAfterMs: number, why: string): void {
+    const subscriber = this.#subscriber;
+    if (subscriber === undefined || subscriber.state === 'suspended' || subscriber.state === 'stopped') return;
+    this.#log.warn({ event: 'suspended', resumeAfterMs, reason: why }, `trigger ${this.trigger.name} suspended for ${resumeAfterMs} ms (${why})`);
+    // Queued messages were not acknowledged: the broker redelivers them when the trigger resumes.
+    this.#queue.length = 0;
+    void subscriber.suspend().then(() => {
+      setTimeout(() => {
+        if (subscriber.state !== 'suspended') return;
+        this.#log.info({ event: 'resumed' }, `trigger ${this.trigger.name} resumed`);
+        subscriber.resume();
+      }, resumeAfterMs).unref();
+    });
+  }
+}
+
+function asFailure(error: unknown): MessageFailure {
+  if (error instanceof MessageFailure) return error;
+  const e = error as { message?: unknown; code?: unknown };
+  return new MessageFailure(typeof e.message === 'string' ? e.message : String(error), typeof e.code === 'string' ? e.code : 'MQFLOW_FAILED', undefined, { cause: error });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
