@@ -87,7 +87,9 @@ export function parseFlowFile(
   const source = new SourceFile(absolutePath, shownAs, text, document, lines);
   const empty: LoadedFile = { source, data: undefined, interpolated: new Map(), secrets: [] };
 
-  for (const error of document.errors) problems.add(yamlProblem(source, error));
+  // After the first syntax error the parser's further errors are mostly its confusion: report the first only.
+  const firstSyntaxError = document.errors.find((e) => e.code !== 'DUPLICATE_KEY');
+  for (const error of document.errors) if (error.code === 'DUPLICATE_KEY' || error === firstSyntaxError) problems.add(yamlProblem(source, error));
   // A duplicate key leaves a usable document; any other syntax error would only cause follow-on noise.
   if (document.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return empty;
 
