@@ -5,6 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUN_MOSQUITTO } from '../support/brokers.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { TestClient } from '../support/mqtt.js';
 import { flowFolder, startMqflow, type MqflowProcess } from '../support/runtime.js';
@@ -33,7 +34,7 @@ services:
 `,
 };
 
-describe('crash safety (SIGKILL) with a persistent session, against mosquitto', () => {
+describe.runIf(RUN_MOSQUITTO)('crash safety (SIGKILL) with a persistent session, against mosquitto', () => {
   let mosquitto: Mosquitto;
   let dir: string;
   beforeAll(async () => {

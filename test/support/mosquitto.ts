@@ -15,7 +15,7 @@ export interface Mosquitto {
 }
 
 export function mosquittoAvailable(): boolean {
-  return spawnSync('mosquitto', ['-h'], { encoding: 'utf8' }).error === undefined || spawnSync('/usr/sbin/mosquitto', ['-h']).error === undefined;
+  return spawnSync('mosquitto', ['-h']).error === undefined || spawnSync('/usr/sbin/mosquitto', ['-h']).error === undefined;
 }
 
 function binary(): string {
