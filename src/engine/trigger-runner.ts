@@ -147,7 +147,7 @@ export class TriggerRunner {
       receivedAt: delivery.receivedAt.toISOString(),
       trigger: this.trigger.name,
       connection: this.trigger.connection,
-      ...(delivery.properties === undefined ? {} : { properties: delivery.properties }),
+      ...(delivery.properties === undefined ? {} : { properties: readableProperties(delivery.properties) }),
     };
   }
 
@@ -239,4 +239,11 @@ function asFailure(error: unknown): MessageFailure {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** MQTT 5 properties as expressions see them: binary correlation data as base64 text. */
+function readableProperties(properties: NonNullable<Delivery['properties']>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...properties };
+  if (Buffer.isBuffer(properties.correlationData)) out.correlationData = properties.correlationData.toString('base64');
+  return out;
 }

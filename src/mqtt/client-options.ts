@@ -27,6 +27,9 @@ export function clientOptions(connection: Connection, role: ClientRole): IClient
     reconnectPeriod: connection.reconnectPeriodMs,
     // mqflow resubscribes itself after a reconnect, so it knows when each subscription was granted.
     resubscribe: false,
+    // A refused CONNACK (bad credentials, server unavailable during a restart) is retried like any
+    // other failure, with backoff; mqtt.js would otherwise stop reconnecting for good.
+    reconnectOnConnackError: true,
     queueQoSZero: true,
     ...(connection.username === undefined ? {} : { username: connection.username.reveal() }),
     ...(connection.password === undefined ? {} : { password: connection.password.reveal() }),

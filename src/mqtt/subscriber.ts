@@ -113,21 +113,31 @@ export class Subscriber {
   async #subscribe(): Promise<void> {
     this.#attempt = 0;
     this.#client.options.reconnectPeriod = this.#options.connection.reconnectPeriodMs;
+    const filters = [...this.#options.subscriptions];
+    let codes: readonly number[];
     try {
-      const granted = await this.#client.subscribeAsync([...this.#options.subscriptions], { qos: this.#options.qos });
-      const refused = granted.filter((g) => g.qos === 128 || g.qos > 2);
-      for (const r of refused) {
-        const reason = `the broker refused the subscription to ${r.topic} (SUBACK 0x${r.qos.toString(16)})`;
-        this.#lastError = reason;
-        this.#log.error({ event: 'subscription-refused', filter: r.topic }, reason);
-        this.#options.onRefused?.(r.topic, reason);
-      }
-      this.#state = refused.length === 0 ? 'subscribed' : 'refused';
-      if (refused.length === 0) this.#log.info({ event: 'subscribed', filters: this.#options.subscriptions, qos: this.#options.qos }, 'subscribed');
+      const granted = await this.#client.subscribeAsync(filters, { qos: this.#options.qos });
+      codes = filters.map((f) => granted.find((g) => g.topic === f)?.qos ?? 0);
     } catch (error) {
-      this.#lastError = (error as Error).message;
-      this.#log.error({ event: 'subscribe-failed', err: { message: (error as Error).message } }, `subscribe failed: ${(error as Error).message}`);
+      // mqtt.js rejects when any SUBACK code is a failure (≥ 0x80); the codes are on the packet.
+      const granted = (error as { packet?: { granted?: unknown } }).packet?.granted;
+      if (!Array.isArray(granted)) {
+        this.#lastError = (error as Error).message;
+        this.#log.error({ event: 'subscribe-failed', err: { message: (error as Error).message } }, `subscribe failed: ${(error as Error).message}`);
+        return;
+      }
+      codes = granted.map((g) => (typeof g === 'number' ? g : (g as { qos: number }).qos));
     }
+    const refused = filters.filter((_, i) => (codes[i] ?? 0) >= 0x80);
+    for (const filter of refused) {
+      const code = codes[filters.indexOf(filter)]!;
+      const reason = `the broker refused the subscription to ${filter} (SUBACK 0x${code.toString(16)}${code === 0x87 ? ': not authorized' : ''})`;
+      this.#lastError = reason;
+      this.#log.error({ event: 'subscription-refused', filter, code }, reason);
+      this.#options.onRefused?.(filter, reason);
+    }
+    this.#state = refused.length === 0 ? 'subscribed' : 'refused';
+    if (refused.length === 0) this.#log.info({ event: 'subscribed', filters, qos: this.#options.qos }, 'subscribed');
   }
 
   #newWindow(): AckWindow {

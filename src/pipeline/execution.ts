@@ -1,5 +1,4 @@
 /** What a service works on for one message: the current payload, the variables set so far, and the message context. */
-import type { IPublishPacket } from 'mqtt';
 import type { Bindings } from '../expr/expression.js';
 import type { SourcePosition } from '../flow/problem.js';
 
@@ -18,7 +17,8 @@ export interface MessageContext {
   readonly receivedAt: string;
   readonly trigger: string;
   readonly connection: string;
-  readonly properties?: IPublishPacket['properties'];
+  /** MQTT 5 properties; correlationData as base64 text. */
+  readonly properties?: Readonly<Record<string, unknown>>;
 }
 
 /** One run of steps: the current payload, the variables in scope, and extra bindings ($item, $index in split). */

@@ -99,14 +99,17 @@ export const publish: StepKind<PublishValue, PublishStep> = {
     const value = step.payload === undefined ? exec.payload : await evaluate(step.payload, exec.payload, exec, step);
     const userProperties: Record<string, string> = {};
     for (const p of step.userProperties) userProperties[p.name] = await render(p.value, exec, step);
+    const payload = encodePayload(value, step);
+    // MQTT 5 content type: as given, else application/json for what was encoded as JSON.
+    const contentType = step.contentType ?? (typeof value === 'string' || Buffer.isBuffer(value) ? undefined : 'application/json');
     await effects.publish({
       ...(step.connection === undefined ? {} : { connection: step.connection }),
       topic,
-      payload: encodePayload(value, step),
+      payload,
       qos: step.qos,
       retain: step.retain,
       ...(step.userProperties.length === 0 ? {} : { userProperties }),
-      ...(step.contentType === undefined ? {} : { contentType: step.contentType }),
+      ...(contentType === undefined ? {} : { contentType }),
     }, exec);
     return 'continue';
   },
