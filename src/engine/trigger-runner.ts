@@ -179,7 +179,7 @@ export class TriggerRunner {
         const pipeline = this.deps.pipeline();
         const service = pipeline.services.get(route.service);
         if (service === undefined) throw new MessageFailure(`no service named "${route.service}"`, 'MQFLOW_UNKNOWN_SERVICE');
-        const errorContext: MessageContext = context ?? this.#context(delivery, report.message.payload);
+        const errorContext: MessageContext = context ?? report.message;
         await pipeline.run(service, new Execution(report, errorContext));
       }
       this.counters.routed++;
@@ -201,14 +201,8 @@ export class TriggerRunner {
         code: failure.code,
         ...(failure.step === undefined ? {} : { step: failure.step.path, at: `${failure.step.at.file}:${failure.step.at.line}:${failure.step.at.column}` }),
       },
-      message: {
-        topic: delivery.topic,
-        ...(context === undefined ? raw : { payload: context.payload }),
-        qos: delivery.qos,
-        retain: delivery.retain,
-        dup: delivery.dup,
-        receivedAt: delivery.receivedAt.toISOString(),
-      },
+      // The message as services saw it ($message); a payload that could not be decoded is carried raw.
+      message: context ?? { ...this.#context(delivery, undefined), ...raw },
       trigger: this.trigger.name,
       attempts,
       failedAt: new Date().toISOString(),

@@ -61,14 +61,15 @@ export class Subscriber {
     this.#log = options.log.child({ clientId: options.clientId });
     this.#window = this.#newWindow();
     const mqttOptions = clientOptions(options.connection, { clientId: options.clientId, receiveMaximum: Math.min(65535, options.capacity) });
-    mqttOptions.customHandleAcks = (_topic: string, _message: Buffer, packet: IPublishPacket, done: (error: Error | number, code?: number) => void) => {
-      // QoS 2: PUBREC is the acknowledgement; it waits until the message is done (see #deliver).
+    this.#client = connect(mqttOptions);
+    // QoS 2: PUBREC is the acknowledgement; it waits until the message is done (see #deliver).
+    // Set on the client, not in the options: mqtt.js honours the option on MQTT 5 connections only.
+    this.#client.options.customHandleAcks = (_topic: string, _message: Buffer, packet: IPublishPacket, done: (error: Error | number, code?: number) => void) => {
       if (packet.qos === 2 && options.ack === 'afterProcessing') this.#deliver(packet, (code) => done(code));
       else done(0);
     };
-    this.#client = connect(mqttOptions);
     this.#client.handleMessage = (packet, callback) => {
-      if (packet.qos === 2) {
+      if (packet.qos === 2 && options.ack === 'afterProcessing') {
         callback(); // delivered already at PUBLISH time (customHandleAcks); this is PUBREL → PUBCOMP
         return;
       }

@@ -1,6 +1,6 @@
 /** choice: runs the steps of the first branch whose condition is true, or the `otherwise` steps. */
 import { evaluate } from '../pipeline/evaluate.js';
-import { jsonataBoolean } from '../pipeline/execution.js';
+import { jsonataBoolean, type Execution } from '../pipeline/execution.js';
 import { formatPath } from '../flow/path.js';
 import type { Expression } from '../expr/expression.js';
 import type { Step, StepHeader, StepKind } from './step.js';
@@ -68,9 +68,20 @@ export const choice: StepKind<Branch[], ChoiceStep> = {
     return ok ? { kind: 'choice', ...header, branches, otherwise } : undefined;
   },
   async run(step, exec, _effects, runSteps) {
-    for (const branch of step.branches) {
-      if (jsonataBoolean(await evaluate(branch.when, exec.payload, exec, step))) return runSteps(branch.steps, exec);
-    }
-    return step.otherwise === undefined ? 'continue' : runSteps(step.otherwise, exec);
+    const branch = await firstMatch(step, exec);
+    const steps = branch === undefined ? step.otherwise : branch.steps;
+    if (steps === undefined) return 'continue';
+    // Variables set in a branch stay in it; the payload it leaves carries on after the choice.
+    const inner = exec.child(exec.payload, {});
+    const outcome = await runSteps(steps, inner);
+    exec.payload = inner.payload;
+    return outcome;
   },
 };
+
+async function firstMatch(step: ChoiceStep, exec: Execution): Promise<ChoiceStep['branches'][number] | undefined> {
+  for (const branch of step.branches) {
+    if (jsonataBoolean(await evaluate(branch.when, exec.payload, exec, step))) return branch;
+  }
+  return undefined;
+}
