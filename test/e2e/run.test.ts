@@ -31,10 +31,10 @@ describe.each(BROKERS)('mqflow run against the $name', ({ start }) => {
     for (const f of folders.splice(0)) rmSync(f, { recursive: true, force: true });
   });
 
-  async function run(files: Record<string, string>, triggers: string[]): Promise<MqflowProcess> {
+  async function run(files: Record<string, string>, triggers: string[], args: string[] = []): Promise<MqflowProcess> {
     const dir = flowFolder({ 'connections.yaml': connection, ...files });
     folders.push(dir);
-    const p = startMqflow(dir, { MQTT_URL: broker.url });
+    const p = startMqflow(dir, { MQTT_URL: broker.url }, args);
     processes.push(p);
     await p.ready(triggers);
     client = await TestClient.connect(broker.url);
@@ -106,5 +106,42 @@ services:
     expect(dead[2]!.error.message).toMatch(/^services\.convert\.steps\[0\]: JSONata error D3137: refused/);
     expect(dead.every((d) => d.trigger === 'readings' && d.attempts === 1)).toBe(true);
     expect(client.json('out/converted')).toEqual([{ double: 42 }]);
+  });
+
+  it('bounds expressions in time and depth: a runaway expression fails that message only', async () => {
+    await run(
+      {
+        'flow.yaml': `triggers:
+  compute:
+    connection: plant
+    topic: in/compute
+    service: compute
+    onError:
+      publish: { topic: dead/compute }
+services:
+  compute:
+    steps:
+      - choice:
+          - when: mode = "recurse"
+            steps:
+              - transform: '($f := function($n) { 1 + $f($n + 1) }; $f(0))'
+          - when: mode = "spin"
+            steps:
+              - transform: '$count([1..9000000].($ * 2))'
+      - publish: { topic: out/compute, payload: '{ "ok": value }' }
+`,
+      },
+      ['compute'],
+      ['--expression-timeout', '300ms', '--expression-depth', '200'],
+    );
+    await client.subscribe(['dead/compute', 'out/compute']);
+    await client.publish('in/compute', { mode: 'recurse' });
+    await client.publish('in/compute', { mode: 'spin' });
+    await client.publish('in/compute', { mode: 'plain', value: 7 });
+    await client.waitFor(3, () => true, 30_000);
+    const dead = client.json('dead/compute') as { error: { code: string; message: string } }[];
+    expect(dead.map((d) => d.error.code)).toEqual(['D1011', 'D1012']); // depth, then time
+    expect(dead[1]!.error.message).toMatch(/Evaluation timeout after 300 milliseconds/);
+    expect(client.json('out/compute')).toEqual([{ ok: 7 }]);
   });
 });
