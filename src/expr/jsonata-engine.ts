@@ -20,19 +20,26 @@ export function createJsonataEngine(limits: JsonataLimits = {}): ExpressionEngin
   const options: jsonata.JsonataOptions = {};
   if (limits.timeoutMs !== undefined) options.timeout = limits.timeoutMs;
   if (limits.maxDepth !== undefined) options.stack = limits.maxDepth;
+  // The same expression text is common across a folder ($wildcards[0], a shared transform):
+  // compile it once. A compiled jsonata expression holds no per-evaluation state.
+  const cache = new Map<string, Expression>();
   return {
     name: 'jsonata',
     compile(source: string): Expression {
+      const known = cache.get(source);
+      if (known !== undefined) return known;
       let compiled: jsonata.Expression;
       try {
         compiled = jsonata(source, options);
       } catch (error) {
         throw toSyntaxError(source, error as JsonataFailure);
       }
-      return {
+      const expression: Expression = {
         source,
         evaluate: (input: unknown, bindings?: Bindings): Promise<unknown> => compiled.evaluate(input, bindings),
       };
+      cache.set(source, expression);
+      return expression;
     },
   };
 }

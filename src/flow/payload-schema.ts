@@ -24,22 +24,45 @@ export function schemaErrors(schema: unknown): readonly ErrorObject[] | string |
   if (declared !== undefined && (typeof declared !== 'string' || !DRAFT_07.test(declared))) {
     return `$schema must be http://json-schema.org/draft-07/schema# or left out (got ${JSON.stringify(declared)}): flows use JSON Schema draft-07`;
   }
+  const text = JSON.stringify(schema);
+  if (validSchemaTexts.has(text)) return undefined;
   try {
-    if (ajv.validateSchema(schema as object) === true) return undefined;
+    if (ajv.validateSchema(schema as object) === true) {
+      validSchemaTexts.add(text);
+      return undefined;
+    }
   } catch (error) {
     return (error as Error).message;
   }
   return ajv.errors ?? [];
 }
 
-/** Compiles `schema`; throws with ajv's reason when the schema itself is invalid. */
+const validSchemaTexts = new Set<string>();
+
+// Flows repeat the same schemas (one per device type, copied across files): compile each text once.
+const compiledByText = new Map<string, ValidateFunction>();
+
+/**
+ * A payload schema that compiles on first use (ajv's code generation is the expensive part of
+ * loading a large folder); `schemaErrors` has already checked it at load. Throws with ajv's
+ * reason if it still cannot be compiled (e.g. an unresolvable $ref).
+ */
 export function compilePayloadSchema(schema: unknown): PayloadSchema {
-  const validate: ValidateFunction = ajv.compile(schema as object);
+  const text = JSON.stringify(schema);
+  let validate: ValidateFunction | undefined = compiledByText.get(text);
+  const compiled = (): ValidateFunction => {
+    if (validate === undefined) {
+      validate = ajv.compile(schema as object);
+      compiledByText.set(text, validate);
+    }
+    return validate;
+  };
   return {
     schema,
     check(value: unknown): readonly string[] {
-      if (validate(value)) return [];
-      return (validate.errors ?? []).map(describePayloadError);
+      const v = compiled();
+      if (v(value)) return [];
+      return (v.errors ?? []).map(describePayloadError);
     },
   };
 }
