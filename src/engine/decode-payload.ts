@@ -25,11 +25,20 @@ export function decodePayload(bytes: Buffer, decoding: PayloadDecoding, maxBytes
   }
 }
 
-/** How a payload that failed is carried in an error report: its text when it is UTF-8, else base64. */
-export function payloadForReport(bytes: Buffer): { payload: string; payloadEncoding: 'utf8' | 'base64' } {
+/** An error report carries at most this much of a payload that could not be decoded. */
+const REPORTED_BYTES = 4096;
+
+/**
+ * How a payload that failed is carried in an error report: its text when it is UTF-8, else base64;
+ * an oversized one only in part, so the report itself stays small enough to publish.
+ */
+export function payloadForReport(bytes: Buffer): { payload: string; payloadEncoding: 'utf8' | 'base64'; payloadBytes?: number; payloadTruncated?: true } {
+  const truncated = bytes.length > REPORTED_BYTES;
+  const part = truncated ? bytes.subarray(0, REPORTED_BYTES) : bytes;
+  const size = truncated ? { payloadBytes: bytes.length, payloadTruncated: true as const } : {};
   try {
-    return { payload: utf8.decode(bytes), payloadEncoding: 'utf8' };
+    return { payload: new TextDecoder('utf-8', { fatal: !truncated }).decode(part), payloadEncoding: 'utf8', ...size };
   } catch {
-    return { payload: bytes.toString('base64'), payloadEncoding: 'base64' };
+    return { payload: part.toString('base64'), payloadEncoding: 'base64', ...size };
   }
 }

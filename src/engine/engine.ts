@@ -63,6 +63,7 @@ export class Engine {
       pipeline: () => this.#pipeline,
       publish: (request, triggerConnection) => this.#publish(request, triggerConnection),
       log: this.#log,
+      sessionKept: !connection.cleanSession && trigger.ack === 'afterProcessing',
     });
     const subscriber = new Subscriber({
       connection,

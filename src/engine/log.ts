@@ -14,9 +14,12 @@ export interface LogOptions {
 }
 
 export function createLog(options: LogOptions): Log {
+  // Short or numeric values (a port, a QoS) are not secrets worth masking, and replacing them
+  // everywhere would corrupt timestamps and numbers in every line.
+  const secrets = options.secrets.filter((s) => s.length >= 4 && !/^[\d.:-]+$/.test(s) && s !== 'true' && s !== 'false');
   const redactSecrets = (text: string): string => {
     let out = text;
-    for (const secret of options.secrets) if (secret.length >= 3) out = out.split(secret).join('[secret]');
+    for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join('[secret]');
     return out;
   };
   const base = {

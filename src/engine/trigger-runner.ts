@@ -16,6 +16,8 @@ export interface TriggerDeps {
   readonly pipeline: () => Pipeline;
   readonly publish: (request: PublishRequest, triggerConnection: string) => Promise<void>;
   readonly log: Log;
+  /** True when the broker keeps unacknowledged messages for this trigger (cleanSession: false, ack after processing). */
+  readonly sessionKept: boolean;
 }
 
 export interface TriggerCounters {
@@ -169,6 +171,29 @@ export class TriggerRunner {
       return;
     }
     const report = this.#report(delivery, context, failure, attempts);
+    for (;;) {
+      const problem = await this.#route(route, report, context);
+      if (problem === undefined) {
+        this.counters.routed++;
+        delivery.complete();
+        return;
+      }
+      this.lastError = `error route failed: ${problem}`;
+      if (this.deps.sessionKept) {
+        // The message must go somewhere: leave it with the broker and try again later.
+        this.#log.error({ event: 'error-route-failed', topic: delivery.topic, reason: problem }, `error route of ${this.trigger.name} failed: ${problem}; suspending the trigger`);
+        this.#suspend(30_000, 'error route failed');
+        return;
+      }
+      // Without a kept session the broker would not redeliver: hold the message and retry the route.
+      this.#log.error({ event: 'error-route-failed', topic: delivery.topic, reason: problem }, `error route of ${this.trigger.name} failed: ${problem}; retrying in 5 s`);
+      await sleep(5_000);
+      if (this.#subscriber?.state === 'stopped') return;
+    }
+  }
+
+  /** Sends the report along the route; returns why it failed, or undefined. */
+  async #route(route: Exclude<Trigger['onError'], undefined | { kind: 'suspend' }>, report: FailureReport, context: MessageContext | undefined): Promise<string | undefined> {
     try {
       if (route.kind === 'publish') {
         await this.deps.publish(
@@ -182,18 +207,13 @@ export class TriggerRunner {
         const errorContext: MessageContext = context ?? report.message;
         await pipeline.run(service, new Execution(report, errorContext));
       }
-      this.counters.routed++;
-      delivery.complete();
+      return undefined;
     } catch (error) {
-      // The message must go somewhere: leave it with the broker and try again later.
-      const reason = (error as Error).message;
-      this.lastError = `error route failed: ${reason}`;
-      this.#log.error({ event: 'error-route-failed', topic: delivery.topic, reason }, `error route of ${this.trigger.name} failed: ${reason}; suspending the trigger`);
-      this.#suspend(30_000, 'error route failed');
+      return (error as Error).message;
     }
   }
 
-  #report(delivery: Delivery, context: MessageContext | undefined, failure: MessageFailure, attempts: number) {
+  #report(delivery: Delivery, context: MessageContext | undefined, failure: MessageFailure, attempts: number): FailureReport {
     const raw = payloadForReport(delivery.payload);
     return {
       error: {
@@ -240,4 +260,13 @@ function readableProperties(properties: NonNullable<Delivery['properties']>): Re
   const out: Record<string, unknown> = { ...properties };
   if (Buffer.isBuffer(properties.correlationData)) out.correlationData = properties.correlationData.toString('base64');
   return out;
+}
+
+/** What an error route receives: published as JSON, or the payload of the error service. */
+export interface FailureReport {
+  readonly error: { readonly message: string; readonly code: string; readonly step?: string; readonly at?: string };
+  readonly message: MessageContext;
+  readonly trigger: string;
+  readonly attempts: number;
+  readonly failedAt: string;
 }

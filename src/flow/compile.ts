@@ -61,7 +61,12 @@ function warnAboutDisabledConnections(
   for (const def of defs) {
     const trigger = triggers.get(def.name);
     if (trigger === undefined || !trigger.enabled) continue;
-    if (connections.get(trigger.connection)?.enabled === false) {
+    const connection = connections.get(trigger.connection);
+    if (trigger.onError?.kind === 'suspend' && (connection?.cleanSession === true || trigger.ack === 'onReceipt')) {
+      const why = trigger.ack === 'onReceipt' ? 'with ack: onReceipt the message was acknowledged already' : `connection "${trigger.connection}" has cleanSession: true, so the broker drops what was not acknowledged`;
+      report(context, def.file, [...def.path, 'onError', 'suspend'], 'MQFLOW_SUSPEND_LOSES', `suspending trigger "${trigger.name}" would lose the failed message: ${why}`, 'set cleanSession: false on the connection (and keep ack: afterProcessing), or route failures with publish or service', 'warning');
+    }
+    if (connection?.enabled === false) {
       report(context, def.file, [...def.path, 'connection'], 'MQFLOW_DISABLED_CONNECTION', `trigger "${trigger.name}" is enabled but its connection "${trigger.connection}" is disabled, so it will not run`, 'enable the connection, or set enabled: false on the trigger', 'warning');
     }
   }

@@ -42,25 +42,18 @@ const validSchemaTexts = new Set<string>();
 // Flows repeat the same schemas (one per device type, copied across files): compile each text once.
 const compiledByText = new Map<string, ValidateFunction>();
 
-/**
- * A payload schema that compiles on first use (ajv's code generation is the expensive part of
- * loading a large folder); `schemaErrors` has already checked it at load. Throws with ajv's
- * reason if it still cannot be compiled (e.g. an unresolvable $ref).
- */
+/** Compiles `schema` (each distinct schema text once); throws with ajv's reason when it cannot be compiled (e.g. an unresolvable $ref). */
 export function compilePayloadSchema(schema: unknown): PayloadSchema {
   const text = JSON.stringify(schema);
-  let validate: ValidateFunction | undefined = compiledByText.get(text);
-  const compiled = (): ValidateFunction => {
-    if (validate === undefined) {
-      validate = ajv.compile(schema as object);
-      compiledByText.set(text, validate);
-    }
-    return validate;
-  };
+  let validate = compiledByText.get(text);
+  if (validate === undefined) {
+    validate = ajv.compile(schema as object);
+    compiledByText.set(text, validate);
+  }
+  const v = validate;
   return {
     schema,
     check(value: unknown): readonly string[] {
-      const v = compiled();
       if (v(value)) return [];
       return (v.errors ?? []).map(describePayloadError);
     },

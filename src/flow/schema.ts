@@ -177,7 +177,7 @@ const service: JsonSchema = {
 
 function stepSchema(): JsonSchema {
   const properties: Record<string, JsonSchema> = {
-    name: { type: 'string', minLength: 1, description: 'A name for the step, shown in logs and errors.' },
+    name: { type: 'string', minLength: 1, description: 'A name for the step, for readers of the flow (logs and errors name a step by its path).' },
     description: { type: 'string', description: 'What the step does.' },
   };
   for (const kind of STEP_KINDS) {

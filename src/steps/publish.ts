@@ -36,7 +36,7 @@ export const publish: StepKind<PublishValue, PublishStep> = {
   description: 'Publish a message to a topic through a connection.',
   schema: {
     type: 'object',
-    description: 'Publish a message. Objects and arrays are sent as JSON, strings as UTF-8 text, binary payloads as they are.',
+    description: 'Publish a message. Strings are sent as UTF-8 text (a binary trigger\'s payload is its base64 text), everything else as JSON.',
     required: ['topic'],
     additionalProperties: false,
     properties: {
@@ -110,7 +110,10 @@ export const publish: StepKind<PublishValue, PublishStep> = {
       retain: step.retain,
       ...(step.userProperties.length === 0 ? {} : { userProperties }),
       ...(contentType === undefined ? {} : { contentType }),
-    }, exec);
+    }, exec).catch((error: unknown) => {
+      const e = error as { message?: unknown; code?: unknown };
+      throw new MessageFailure(`${step.path}: ${String(e.message)}`, typeof e.code === 'string' ? e.code : 'MQFLOW_PUBLISH_FAILED', { path: step.path, at: step.at }, { cause: error });
+    });
     return 'continue';
   },
 };

@@ -60,7 +60,8 @@ services:
     await plant.waitFor(3);
     const dead = plant.json('dead/letters') as { error: { code: string; message: string }; message: { payload: { seq: number } } }[];
     expect(dead.map((d) => d.error.code)).toEqual(['MQFLOW_PUBLISH_QUEUE_FULL', 'MQFLOW_PUBLISH_QUEUE_FULL', 'MQFLOW_PUBLISH_QUEUE_FULL']);
-    expect(dead[0]!.error.message).toBe('connection cloud is down and 2 publishes already wait (offlineQueueSize)');
+    expect(dead[0]!.error.message).toBe('services.to-cloud.steps[0]: connection cloud is down and 2 publishes already wait (offlineQueueSize)');
+    expect(dead[0]!.error).toMatchObject({ step: 'services.to-cloud.steps[0]' });
     const failed = dead.map((d) => d.message.payload.seq);
 
     // The cloud broker comes up, already listening for the readings in-process (no race with the

@@ -179,3 +179,27 @@ connections:
     expect(input.check({ at: 'yesterday' })).toEqual(['payload.at must match format "date-time"']);
   });
 });
+
+describe('onError: suspend', () => {
+  it('warns when suspending would lose the message', () => {
+    const flow = (clean: boolean, ack: string) => `connections:
+  plant: { url: mqtt://h, cleanSession: ${clean} }
+triggers:
+  t:
+    connection: plant
+    topic: a
+    service: s
+    ack: ${ack}
+    onError:
+      suspend: { resumeAfter: 5s }
+services:
+  s: { steps: [{ log: hi }] }
+`;
+    expect(buildMemory({ files: { 'a.yaml': flow(false, 'afterProcessing') } }).text).toEqual([]);
+    expect(buildMemory({ files: { 'a.yaml': flow(true, 'afterProcessing') } }).text).toEqual([
+      'a.yaml:10:7 warning: suspending trigger "t" would lose the failed message: connection "plant" has cleanSession: true, so the broker drops what was not acknowledged\n  hint: set cleanSession: false on the connection (and keep ack: afterProcessing), or route failures with publish or service',
+    ]);
+    expect(buildMemory({ files: { 'a.yaml': flow(false, 'onReceipt') } }).text[0]).toMatch(/with ack: onReceipt the message was acknowledged already/);
+    expect(buildMemory({ files: { 'a.yaml': flow(false, 'afterProcessing') } }).model!.triggers.get('t')!.onError).toEqual({ kind: 'suspend', resumeAfterMs: 5000 });
+  });
+});
