@@ -37,11 +37,14 @@ services:
 describe.runIf(RUN_MOSQUITTO)('crash safety (SIGKILL) with a persistent session, against mosquitto', () => {
   let mosquitto: Mosquitto;
   let dir: string;
+  let mqflow: MqflowProcess | undefined;
   beforeAll(async () => {
     mosquitto = await startMosquitto();
     dir = flowFolder(flows);
   });
   afterAll(async () => {
+    // A failed assertion must not leave mqflow running.
+    mqflow?.kill('SIGKILL');
     await mosquitto.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -52,7 +55,7 @@ describe.runIf(RUN_MOSQUITTO)('crash safety (SIGKILL) with a persistent session,
     await sink.subscribe('load/out', 1);
     const producer = await TestClient.connect(mosquitto.url);
 
-    let mqflow: MqflowProcess = startMqflow(dir, env, ['--log-level', 'info']);
+    mqflow = startMqflow(dir, env, ['--log-level', 'info']);
     await mqflow.ready(['load']);
 
     const distinct = (): number => new Set(sink.received.map((m) => (JSON.parse(m.text) as { seq: number }).seq)).size;
