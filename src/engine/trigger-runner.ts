@@ -20,6 +20,7 @@ export interface TriggerDeps {
   readonly sessionKept: boolean;
 }
 
+/** Per-trigger counts, read by status and metrics (the admin API) and in tests. */
 export interface TriggerCounters {
   received: number;
   processed: number;

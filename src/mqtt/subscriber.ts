@@ -106,11 +106,6 @@ export class Subscriber {
     return this.#lastError;
   }
 
-  /** Messages received and not yet acknowledged. */
-  get held(): number {
-    return this.#window.size;
-  }
-
   async #subscribe(): Promise<void> {
     this.#attempt = 0;
     this.#client.options.reconnectPeriod = this.#options.connection.reconnectPeriodMs;
