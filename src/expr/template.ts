@@ -2,7 +2,7 @@
  * Text templates: literal text with `{{ expression }}` parts, used for publish topics, user
  * properties and log messages. A template without `{{` is a plain literal and costs nothing per message.
  */
-import type { Bindings, Expression, ExpressionEngine } from './expression.js';
+import type { Bindings, Expression } from './expression.js';
 
 export interface TemplatePart {
   /** Literal text, or the source of an embedded expression. */
@@ -41,9 +41,17 @@ export function splitTemplate(source: string): TemplatePart[] | { problem: strin
   return parts;
 }
 
-/** Compiles a template whose parts were split already; throws the engine's syntax errors. */
-export function compileTemplate(source: string, parts: readonly TemplatePart[], engine: ExpressionEngine): Template {
-  const compiled: (string | Expression)[] = parts.map((p) => (p.isExpression ? engine.compile(p.text) : p.text));
+/**
+ * Builds a template from parts split already; `compilePart` compiles each expression part once
+ * (and reports its syntax errors). Undefined when any part did not compile; every part is tried.
+ */
+export function compileTemplate(source: string, parts: readonly TemplatePart[], compilePart: (part: TemplatePart) => Expression | undefined): Template | undefined {
+  const compiled: (string | Expression | undefined)[] = parts.map((p) => (p.isExpression ? compilePart(p) : p.text));
+  if (compiled.includes(undefined)) return undefined;
+  return fromCompiled(source, parts, compiled as (string | Expression)[]);
+}
+
+function fromCompiled(source: string, parts: readonly TemplatePart[], compiled: readonly (string | Expression)[]): Template {
   const literal = compiled.every((p) => typeof p === 'string') ? compiled.join('') : undefined;
   return {
     source,

@@ -90,11 +90,7 @@ function stepCompiler(context: CompileContext, def: Located<ServiceValue>, faile
         syntaxProblem(path, source, parts.offset, `template error: ${parts.problem}`);
         return undefined;
       }
-      let ok = true;
-      for (const part of parts) {
-        if (part.isExpression && compileExpression(part.text, path, source, part.offset) === undefined) ok = false;
-      }
-      return ok ? compileTemplate(source, parts, context.engine) : undefined;
+      return compileTemplate(source, parts, (part) => compileExpression(part.text, path, source, part.offset));
     },
     steps(list, path): readonly Step[] {
       if (def.brokenAt(path)) {

@@ -60,13 +60,13 @@ describe('templates', () => {
     const source = 'out/{{ s }}/{{ n }}/{{ missing }}/{{ o }}';
     const parts = splitTemplate(source);
     if (!Array.isArray(parts)) throw new Error('split failed');
-    const t = compileTemplate(source, parts, engine);
+    const t = compileTemplate(source, parts, (p) => engine.compile(p.text))!;
     expect(t.literal).toBeUndefined();
     expect(await t.render({ s: 'a', n: 1.5, o: { k: true } })).toBe('out/a/1.5//{"k":true}');
   });
 
   it('treats a template without {{ as a literal', async () => {
-    const t = compileTemplate('alerts/all', [{ text: 'alerts/all', isExpression: false, offset: 0 }], engine);
+    const t = compileTemplate('alerts/all', [{ text: 'alerts/all', isExpression: false, offset: 0 }], (p) => engine.compile(p.text))!;
     expect(t.literal).toBe('alerts/all');
     expect(await t.render({})).toBe('alerts/all');
   });
