@@ -1,16 +1,15 @@
 /** The mqflow command line: one file per command; this one only dispatches. */
 import { readFileSync } from 'node:fs';
 import { EXIT, processIO, UsageError, type CommandIO } from './io.js';
-import { runDev } from './dev.js';
-import { runRun } from './run.js';
-import { runSchema } from './schema.js';
-import { runValidate } from './validate.js';
 
-const COMMANDS: Record<string, { run: (args: readonly string[], io: CommandIO) => number | Promise<number>; summary: string }> = {
-  run: { run: runRun, summary: 'run the flows of a folder against their brokers' },
-  dev: { run: runDev, summary: 'run the flows with an embedded broker (and simulated sensors)' },
-  validate: { run: runValidate, summary: 'check a flow folder and report every problem as file:line:col' },
-  schema: { run: runSchema, summary: 'print the JSON Schema of flow files (for editors)' },
+type Command = (args: readonly string[], io: CommandIO) => number | Promise<number>;
+
+// Each command loads its modules when it runs: `mqflow run` carries no embedded broker (aedes).
+const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }> = {
+  run: { load: async () => (await import('./run.js')).runRun, summary: 'run the flows of a folder against their brokers' },
+  dev: { load: async () => (await import('./dev.js')).runDev, summary: 'run the flows with an embedded broker (and simulated sensors)' },
+  validate: { load: async () => (await import('./validate.js')).runValidate, summary: 'check a flow folder and report every problem as file:line:col' },
+  schema: { load: async () => (await import('./schema.js')).runSchema, summary: 'print the JSON Schema of flow files (for editors)' },
 };
 
 function help(): string {
@@ -43,7 +42,8 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
   const entry = COMMANDS[command];
   try {
     if (entry === undefined) throw new UsageError(`unknown command "${command}"`);
-    return await entry.run(rest, io);
+    const run = await entry.load();
+    return await run(rest, io);
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: unknown }).code?.toString().startsWith('ERR_PARSE_ARGS') === true) {
       io.stderr(`mqflow: ${(error as Error).message}\n${entry === undefined ? help() : `Run mqflow ${command} --help for usage.\n`}`);

@@ -1,26 +1,22 @@
 /** Decodes a message payload as its trigger says: json, text (UTF-8) or binary (base64 text). */
+import { isUtf8 } from 'node:buffer';
 import type { PayloadDecoding } from '../flow/model.js';
 import { MessageFailure } from '../pipeline/execution.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 export function decodePayload(bytes: Buffer, decoding: PayloadDecoding, maxBytes: number): unknown {
   if (bytes.length > maxBytes) {
     throw new MessageFailure(`the payload is ${bytes.length} bytes, over the trigger's maxPayloadBytes (${maxBytes})`, 'MQFLOW_PAYLOAD_TOO_LARGE');
   }
   if (decoding === 'binary') return bytes.toString('base64');
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    throw new MessageFailure(`the payload is not valid UTF-8 text (${decoding} expected)`, 'MQFLOW_PAYLOAD_ENCODING');
-  }
+  if (!isUtf8(bytes)) throw new MessageFailure(`the payload is not valid UTF-8 text (${decoding} expected)`, 'MQFLOW_PAYLOAD_ENCODING');
+  let text = bytes.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte order mark is not part of the text
   if (decoding === 'text') return text;
-  if (text.trim() === '') throw new MessageFailure('the payload is empty, and the trigger expects JSON', 'MQFLOW_PAYLOAD_JSON');
   try {
     // JSON.parse keeps a "__proto__" key as plain data; nothing reaches Object.prototype.
     return JSON.parse(text) as unknown;
   } catch (error) {
+    if (text.trim() === '') throw new MessageFailure('the payload is empty, and the trigger expects JSON', 'MQFLOW_PAYLOAD_JSON');
     throw new MessageFailure(`the payload is not valid JSON: ${(error as Error).message}`, 'MQFLOW_PAYLOAD_JSON');
   }
 }

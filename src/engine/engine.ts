@@ -90,8 +90,8 @@ export class Engine {
     const properties = v5 && (request.userProperties !== undefined || request.contentType !== undefined)
       ? { ...(request.userProperties === undefined ? {} : { userProperties: { ...request.userProperties } }), ...(request.contentType === undefined ? {} : { contentType: request.contentType }) }
       : undefined;
-    this.#log.debug({ event: 'publish', connection: publisher.connection.name, topic: request.topic, qos: request.qos }, `publish ${request.topic}`);
-    return publisher.publish({ topic: request.topic, payload: request.payload, qos: request.qos, retain: request.retain, ...(properties === undefined ? {} : { properties }) });
+    if (this.#log.isLevelEnabled('debug')) this.#log.debug({ event: 'publish', connection: publisher.connection.name, topic: request.topic, qos: request.qos }, `publish ${request.topic}`);
+    return publisher.publish(properties === undefined ? request : { topic: request.topic, payload: request.payload, qos: request.qos, retain: request.retain, properties });
   }
 
   get triggers(): ReadonlyMap<string, { readonly runner: TriggerRunner; readonly subscriber: Subscriber }> {

@@ -4,7 +4,7 @@
  * message done only when it is (see docs/architecture.md, "At-least-once processing").
  */
 import type { Trigger } from '../flow/model.js';
-import { wildcardValues } from '../mqtt/topic-filter.js';
+import { wildcardMatcher } from '../mqtt/topic-filter.js';
 import type { Delivery, Subscriber } from '../mqtt/subscriber.js';
 import { Execution, MessageFailure, type MessageContext, type PublishRequest } from '../pipeline/execution.js';
 import type { Pipeline } from '../pipeline/run-service.js';
@@ -35,6 +35,7 @@ export class TriggerRunner {
   #idle: (() => void)[] = [];
   #subscriber: Subscriber | undefined;
   readonly #log: Log;
+  readonly #matchers: readonly ((topic: string) => string[] | undefined)[];
   readonly counters: TriggerCounters = { received: 0, processed: 0, failed: 0, retried: 0, routed: 0 };
   lastError: string | undefined;
 
@@ -43,6 +44,7 @@ export class TriggerRunner {
     private readonly deps: TriggerDeps,
   ) {
     this.#log = deps.log.child({ trigger: trigger.name });
+    this.#matchers = trigger.topics.map(wildcardMatcher);
   }
 
   attach(subscriber: Subscriber): void {
@@ -109,7 +111,9 @@ export class TriggerRunner {
       attempts++;
       try {
         if (service === undefined) throw new MessageFailure(`no service named "${this.trigger.service}"`, 'MQFLOW_UNKNOWN_SERVICE');
-        await pipeline.run(service, new Execution(context.payload, context));
+        const exec = new Execution(context.payload, context);
+        if (this.trigger.payload === 'json') exec.receivedBytes = delivery.payload;
+        await pipeline.run(service, exec);
         this.counters.processed++;
         delivery.complete();
         return;
@@ -130,15 +134,16 @@ export class TriggerRunner {
   }
 
   #context(delivery: Delivery, payload: unknown): MessageContext {
-    let wildcards: string[] = [];
-    for (const filter of this.trigger.topics) {
-      const values = wildcardValues(filter, delivery.topic);
+    let wildcards: readonly string[] = [];
+    for (const match of this.#matchers) {
+      const values = match(delivery.topic);
       if (values !== undefined) {
         wildcards = values;
         break;
       }
     }
-    return {
+    // Built eagerly and without spreads: an object literal with getters costs more than the values.
+    const context: { -readonly [K in keyof MessageContext]: MessageContext[K] } = {
       topic: delivery.topic,
       levels: delivery.topic.split('/'),
       wildcards,
@@ -146,12 +151,13 @@ export class TriggerRunner {
       qos: delivery.qos,
       retain: delivery.retain,
       dup: delivery.dup,
-      ...(delivery.messageId === undefined ? {} : { messageId: delivery.messageId }),
-      receivedAt: delivery.receivedAt.toISOString(),
+      receivedAt: new Date(delivery.receivedAt).toISOString(),
       trigger: this.trigger.name,
       connection: this.trigger.connection,
-      ...(delivery.properties === undefined ? {} : { properties: readableProperties(delivery.properties) }),
     };
+    if (delivery.messageId !== undefined) context.messageId = delivery.messageId;
+    if (delivery.properties !== undefined) context.properties = readableProperties(delivery.properties);
+    return context;
   }
 
   /** After the last attempt: route the failure, then the message is done; if routing fails, it stays with the broker. */

@@ -1,6 +1,9 @@
 /** The JSONata engine, backed by the `jsonata` package's own parser and evaluator. */
 import jsonata from 'jsonata';
 import { ExpressionSyntaxError, type Bindings, type Expression, type ExpressionEngine } from './expression.js';
+import { JSONATA_FUNCTIONS } from './jsonata-functions.js';
+
+const BUILT_IN = new Set(JSONATA_FUNCTIONS);
 
 export interface JsonataLimits {
   /** Evaluation time limit per call, in milliseconds. */
@@ -34,14 +37,31 @@ export function createJsonataEngine(limits: JsonataLimits = {}): ExpressionEngin
       } catch (error) {
         throw toSyntaxError(source, error as JsonataFailure);
       }
-      const expression: Expression = {
-        source,
-        evaluate: (input: unknown, bindings?: Bindings): Promise<unknown> => compiled.evaluate(input, bindings),
-      };
+      // jsonata reads every binding on every call; an expression that names none of them (most
+      // transforms and filters) is evaluated without, so lazily computed context stays uncomputed.
+      const expression: Expression = readsBindings(compiled.ast())
+        ? { source, evaluate: (input: unknown, bindings?: Bindings): Promise<unknown> => compiled.evaluate(input, bindings) }
+        : { source, evaluate: (input: unknown): Promise<unknown> => compiled.evaluate(input) };
       cache.set(source, expression);
       return expression;
     },
   };
+}
+
+/**
+ * Whether an expression may read a binding: it names a variable other than `$`, `$$` and the
+ * built-in functions, or calls `$eval` (which can name any variable at run time).
+ */
+function readsBindings(ast: unknown): boolean {
+  const seen = new Set<object>();
+  const visit = (node: unknown): boolean => {
+    if (node === null || typeof node !== 'object' || seen.has(node)) return false;
+    seen.add(node);
+    const { type, value } = node as { type?: unknown; value?: unknown };
+    if (type === 'variable' && typeof value === 'string' && value !== '' && value !== '$' && (value === 'eval' || !BUILT_IN.has(value))) return true;
+    return Object.values(node).some(visit);
+  };
+  return visit(ast);
 }
 
 /**

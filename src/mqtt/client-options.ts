@@ -1,5 +1,5 @@
-/** mqtt.js client options for a connection of the flow model. */
-import type { IClientOptions } from 'mqtt';
+/** mqtt.js client options for a connection of the flow model, and the socket settings mqtt.js has no option for. */
+import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Connection, MessageTemplate } from '../flow/model.js';
 
 /** The default client id base: stable across restarts, so persistent sessions survive them. */
@@ -16,6 +16,8 @@ export interface ClientRole {
   readonly will?: MessageTemplate;
 }
 
+const noLog = (): void => {};
+
 export function clientOptions(connection: Connection, role: ClientRole): IClientOptions {
   const [first, ...rest] = connection.urls.map((u) => new URL(u));
   const options: IClientOptions = {
@@ -31,6 +33,11 @@ export function clientOptions(connection: Connection, role: ClientRole): IClient
     // other failure, with backoff; mqtt.js would otherwise stop reconnecting for good.
     reconnectOnConnackError: true,
     queueQoSZero: true,
+    // Hot path: mqtt.js reschedules its ping timer on every packet and calls `debug` dozens of
+    // times per message (together ~5 % of a busy trigger's CPU). Pings then go out every
+    // keepalive period whatever the traffic, which the protocol allows; DEBUG=mqttjs* still works.
+    reschedulePings: false,
+    ...(process.env.DEBUG === undefined ? { log: noLog } : {}),
     ...(connection.username === undefined ? {} : { username: connection.username.reveal() }),
     ...(connection.password === undefined ? {} : { password: connection.password.reveal() }),
   };
@@ -77,4 +84,16 @@ function endpoint(url: URL): { host: string; port: number; protocol: 'mqtt' | 'm
 export function reconnectDelay(baseMs: number, attempt: number, random: () => number = Math.random): number {
   const ceiling = Math.min(30_000, baseMs * 2 ** Math.min(attempt, 16));
   return Math.round(baseMs / 2 + random() * (ceiling - baseMs / 2));
+}
+
+/**
+ * TCP no-delay on every (re)connection: MQTT packets are small and latency matters more than
+ * coalescing; with Nagle on, a lone PUBACK can wait for the peer's delayed ACK (~40 ms).
+ * WebSocket streams have no such switch and are left as they are.
+ */
+export function useNoDelay(client: MqttClient): void {
+  client.on('connect', () => {
+    const stream = client.stream as { setNoDelay?: (noDelay: boolean) => unknown } | undefined;
+    if (typeof stream?.setNoDelay === 'function') stream.setNoDelay(true);
+  });
 }

@@ -6,7 +6,7 @@
 import { connect, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { Connection } from '../flow/model.js';
 import type { Log } from '../engine/log.js';
-import { clientOptions, reconnectDelay } from './client-options.js';
+import { clientOptions, reconnectDelay, useNoDelay } from './client-options.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'stopped';
 
@@ -45,6 +45,7 @@ export class Publisher {
   ) {
     this.#log = log.child({ connection: connection.name, clientId });
     this.#client = connect(clientOptions(connection, { clientId, ...(connection.will === undefined ? {} : { will: connection.will }) }));
+    useNoDelay(this.#client);
     this.#client.on('connect', () => {
       if (this.#state !== 'connecting') this.reconnects.count++;
       this.#state = 'connected';

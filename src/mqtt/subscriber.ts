@@ -7,7 +7,7 @@ import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
 import { AckWindow, type WindowEntry } from '../engine/ack-window.js';
 import type { Log } from '../engine/log.js';
 import type { Connection, QoS } from '../flow/model.js';
-import { clientOptions, reconnectDelay } from './client-options.js';
+import { clientOptions, reconnectDelay, useNoDelay } from './client-options.js';
 
 export interface Delivery {
   readonly topic: string;
@@ -17,7 +17,8 @@ export interface Delivery {
   readonly dup: boolean;
   readonly messageId: number | undefined;
   readonly properties: IPublishPacket['properties'];
-  readonly receivedAt: Date;
+  /** Date.now() when the message arrived. */
+  readonly receivedAt: number;
   /** Marks the message done: its acknowledgement goes out when every earlier message is done too. */
   complete(): void;
 }
@@ -62,6 +63,7 @@ export class Subscriber {
     this.#window = this.#newWindow();
     const mqttOptions = clientOptions(options.connection, { clientId: options.clientId, receiveMaximum: Math.min(65535, options.capacity) });
     this.#client = connect(mqttOptions);
+    useNoDelay(this.#client);
     // QoS 2: PUBREC is the acknowledgement; it waits until the message is done (see #deliver).
     // Set on the client, not in the options: mqtt.js honours the option on MQTT 5 connections only.
     this.#client.options.customHandleAcks = (_topic: string, _message: Buffer, packet: IPublishPacket, done: (error: Error | number, code?: number) => void) => {
@@ -161,7 +163,7 @@ export class Subscriber {
       dup: packet.dup,
       messageId: packet.messageId,
       properties: packet.properties,
-      receivedAt: new Date(),
+      receivedAt: Date.now(),
       complete: () => {
         if (completed) return;
         completed = true;

@@ -100,14 +100,33 @@ export function topicMatches(filter: string, topic: string): boolean {
  * as one string ("" when it matched the parent level). Undefined when the filter does not match.
  */
 export function wildcardValues(filter: string, topic: string): string[] | undefined {
-  if (!topicMatches(filter, topic)) return undefined;
+  return wildcardMatcher(filter)(topic);
+}
+
+/**
+ * `wildcardValues` for one filter, with the filter split once: a trigger calls it per message.
+ * A filter without wildcards matches only its own topic and yields no values.
+ */
+export function wildcardMatcher(filter: string): (topic: string) => string[] | undefined {
   const shared = splitSharedSubscription(filter);
-  const f = (shared !== undefined && typeof shared !== 'string' ? shared.filter : filter).split('/');
-  const t = topic.split('/');
-  const values: string[] = [];
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '+') values.push(t[i]!);
-    else if (f[i] === '#') values.push(t.slice(i).join('/'));
-  }
-  return values;
+  const plain = shared !== undefined && typeof shared !== 'string' ? shared.filter : filter;
+  if (!plain.includes('+') && !plain.includes('#')) return (topic) => (topic === plain ? [] : undefined);
+  const f = plain.split('/');
+  const dollarBlocked = plain.startsWith('+') || plain.startsWith('#');
+  return (topic) => {
+    if (dollarBlocked && topic.startsWith('$')) return undefined;
+    const t = topic.split('/');
+    const values: string[] = [];
+    for (let i = 0; i < f.length; i++) {
+      const level = f[i];
+      if (level === '#') {
+        values.push(t.slice(i).join('/'));
+        return values;
+      }
+      if (i >= t.length) return undefined;
+      if (level === '+') values.push(t[i]!);
+      else if (level !== t[i]) return undefined;
+    }
+    return f.length === t.length ? values : undefined;
+  };
 }

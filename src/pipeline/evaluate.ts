@@ -28,9 +28,14 @@ function expressionFailure(error: unknown, step: StepHeader): MessageFailure {
   return new MessageFailure(`${step.path}: JSONata error ${code}: ${text}`, code, { path: step.path, at: step.at }, { cause: error });
 }
 
-/** The bytes a payload is published as: text as UTF-8, bytes as they are, anything else as JSON. */
-export function encodePayload(value: unknown, step: StepHeader): Buffer | string {
+/**
+ * The bytes a payload is published as: text as UTF-8, bytes as they are, a JSON object or array
+ * passed on unchanged (the very value decoded: expressions never modify their input) as the bytes
+ * received, which spares a JSON.stringify and keeps the sender's exact text; anything else as JSON.
+ */
+export function encodePayload(value: unknown, step: StepHeader, exec: Execution): Buffer | string {
   if (typeof value === 'string' || Buffer.isBuffer(value)) return value;
+  if (exec.receivedBytes !== undefined && value === exec.message.payload && typeof value === 'object' && value !== null) return exec.receivedBytes;
   if (value === undefined) {
     throw new MessageFailure(`${step.path}: the payload to publish evaluated to nothing`, 'MQFLOW_PUBLISH_EMPTY', { path: step.path, at: step.at });
   }

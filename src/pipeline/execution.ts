@@ -24,6 +24,8 @@ export interface MessageContext {
 /** One run of steps: the current payload, the variables in scope, and extra bindings ($item, $index in split). */
 export class Execution {
   payload: unknown;
+  /** The bytes `message.payload` was decoded from, when it is JSON (see encodePayload). */
+  receivedBytes: Buffer | undefined;
   readonly #vars: Record<string, unknown>;
   readonly #extra: Bindings;
   #bindings: Bindings | undefined;
@@ -46,12 +48,16 @@ export class Execution {
 
   /** A nested run (a split element) that sees the variables set so far; what it sets stays inside it. */
   child(payload: unknown, extra: Bindings): Execution {
-    return new Execution(payload, this.message, { ...this.#vars }, { ...this.#extra, ...extra });
+    const child = new Execution(payload, this.message, { ...this.#vars }, { ...this.#extra, ...extra });
+    child.receivedBytes = this.receivedBytes;
+    return child;
   }
 
   /** A fresh run for an invoked service: same message, own variables. */
   invoked(payload: unknown): Execution {
-    return new Execution(payload, this.message);
+    const run = new Execution(payload, this.message);
+    run.receivedBytes = this.receivedBytes;
+    return run;
   }
 
   /** `$message`, `$topic`, `$levels`, `$wildcards`, the set variables and `$item`/`$index`. */

@@ -99,7 +99,7 @@ export const publish: StepKind<PublishValue, PublishStep> = {
     const value = step.payload === undefined ? exec.payload : await evaluate(step.payload, exec.payload, exec, step);
     const userProperties: Record<string, string> = {};
     for (const p of step.userProperties) userProperties[p.name] = await render(p.value, exec, step);
-    const payload = encodePayload(value, step);
+    const payload = encodePayload(value, step, exec);
     // MQTT 5 content type: as given, else application/json for what was encoded as JSON.
     const contentType = step.contentType ?? (typeof value === 'string' || Buffer.isBuffer(value) ? undefined : 'application/json');
     await effects.publish({

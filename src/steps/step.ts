@@ -70,12 +70,4 @@ export type RunSteps = (steps: readonly Step[], exec: Execution) => Promise<Outc
 export const CONTEXT_BINDINGS: readonly string[] = ['message', 'topic', 'levels', 'wildcards', 'item', 'index'];
 
 /** JSONata's built-in functions; a `set` variable with one of these names would hide it. */
-export const JSONATA_FUNCTIONS: readonly string[] = [
-  'sum', 'count', 'max', 'min', 'average', 'string', 'substring', 'substringBefore', 'substringAfter', 'lowercase',
-  'uppercase', 'length', 'trim', 'pad', 'match', 'contains', 'replace', 'split', 'join', 'formatNumber', 'formatBase',
-  'formatInteger', 'parseInteger', 'number', 'floor', 'ceil', 'round', 'abs', 'sqrt', 'power', 'random', 'boolean',
-  'not', 'map', 'zip', 'filter', 'single', 'reduce', 'sift', 'keys', 'lookup', 'append', 'exists', 'spread', 'merge',
-  'reverse', 'each', 'error', 'assert', 'type', 'sort', 'shuffle', 'distinct', 'base64encode', 'base64decode',
-  'encodeUrlComponent', 'encodeUrl', 'decodeUrlComponent', 'decodeUrl', 'eval', 'toMillis', 'fromMillis', 'clone',
-  'now', 'millis',
-];
+export { JSONATA_FUNCTIONS } from '../expr/jsonata-functions.js';

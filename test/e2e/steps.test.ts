@@ -321,6 +321,44 @@ services:
     ]);
   });
 
+  flow('publish-raw', ['publish-raw-in'], `triggers:
+  publish-raw-in:
+    connection: plant
+    topic: publish-raw/in
+    service: publish-raw-svc
+services:
+  publish-raw-svc:
+    steps:
+      - set:
+          seen: value
+      - publish:
+          topic: out/publish-raw/unchanged
+      - publish:
+          topic: out/publish-raw/dollar
+          payload: $
+      - publish:
+          topic: out/publish-raw/inner
+          payload: inner
+      - transform: '$merge([$, {"checked": true}])'
+      - publish:
+          topic: out/publish-raw/changed
+`);
+
+  it('publish: a JSON payload passed on unchanged goes out as the bytes received; a new or partial value is encoded as JSON', async () => {
+    const c = await subscriber('out/publish-raw/#');
+    const p = await TestClient.connect(broker.url);
+    clients.push(p);
+    const text = '{ "device" : "oven-3",\n  "value": 42.0, "inner": {"a" : [1, 2]} }';
+    await p.publish('publish-raw/in', text);
+    await c.waitFor(4);
+    expect(c.received.map((m) => [m.topic, m.text])).toEqual([
+      ['out/publish-raw/unchanged', text],
+      ['out/publish-raw/dollar', text],
+      ['out/publish-raw/inner', '{"a":[1,2]}'],
+      ['out/publish-raw/changed', '{"device":"oven-3","value":42,"inner":{"a":[1,2]},"checked":true}'],
+    ]);
+  });
+
   flow('publish-qos', ['publish-qos-in'], `triggers:
   publish-qos-in:
     connection: plant

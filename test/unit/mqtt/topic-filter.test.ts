@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { splitSharedSubscription, topicFilterProblem, topicMatches, topicNameProblem } from '../../../src/mqtt/topic-filter.js';
+import { splitSharedSubscription, topicFilterProblem, topicMatches, topicNameProblem, wildcardValues } from '../../../src/mqtt/topic-filter.js';
 
 // A topic level as MQTT allows it: any characters but "/", the wildcards and NUL (empty levels are allowed).
 const level = fc.string({ maxLength: 6, unit: fc.constantFrom('a', 'b', 'Z', '0', '-', '_', ' ', 'é', '€', '$', '😀') });
@@ -125,6 +125,26 @@ describe('topic matching', () => {
         expect(topicMatches(filter, t)).toBe(false);
       }),
     );
+  });
+
+  it('wildcard values exist exactly when the filter matches, and put the topic back together', () => {
+    fc.assert(
+      fc.property(validFilter, topic, fc.boolean(), (filter, t, shared) => {
+        const values = wildcardValues(shared ? `$share/g/${filter}` : filter, t);
+        expect(values !== undefined).toBe(topicMatches(filter, t));
+        if (values === undefined) return;
+        // Substituting the values for the wildcards gives the topic back ("#" that matched the parent level drops out).
+        let next = 0;
+        const rebuilt = filter.split('/').map((l) => (l === '+' || l === '#' ? values[next++]! : l));
+        if (filter.endsWith('#') && values[values.length - 1] === '' && rebuilt.length > t.split('/').length) rebuilt.pop();
+        expect(rebuilt.join('/')).toBe(t);
+        expect(next).toBe(values.length);
+      }),
+    );
+    expect(wildcardValues('plant/+/sensors/#', 'plant/north/sensors/t1/temp')).toEqual(['north', 't1/temp']);
+    expect(wildcardValues('plant/+/sensors/#', 'plant/north/sensors')).toEqual(['north', '']);
+    expect(wildcardValues('plant/line', 'plant/line')).toEqual([]);
+    expect(wildcardValues('plant/line', 'plant/line2')).toBeUndefined();
   });
 
   it('wildcards at the first level do not match $-topics (§4.7.2), literal $ levels do', () => {
