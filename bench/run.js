@@ -2,11 +2,13 @@
  * Benchmark runner (`npm run bench`, which builds dist/ first). Runs every benchmark module in
  * bench/ — each `*.js` file except this one and helpers whose name starts with "_" — in name
  * order, then prints one results table. A module exports `name`, `description` and
- * `async run({ log })`, which returns `{ rows, summary }` and throws when a run's result is wrong.
+ * `async run({ log, argv })`, which returns `{ rows, summary }` and throws when a run's result is wrong.
  *
  *   npm run bench                       every benchmark
  *   npm run bench -- --only loader      one (or several: --only loader,runtime)
  *   node bench/run.js --list            the benchmarks found
+ *   npm run bench:peers                 also runs the peers (Node-RED, installed on demand) where a
+ *                                       benchmark has them: node bench/run.js --peers
  *
  * Exits 1 when a benchmark fails, 2 on bad arguments.
  */
@@ -23,16 +25,17 @@ export function benchmarkFiles() {
 }
 
 function parseArgs(argv) {
-  const options = { only: undefined, list: false };
+  const options = { only: undefined, list: false, passthrough: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--list') options.list = true;
+    else if (arg === '--peers') options.passthrough.push(arg);
     else if (arg === '--only' || arg.startsWith('--only=')) {
       const value = arg === '--only' ? argv[++i] : arg.slice('--only='.length);
       if (value === undefined || value === '') throw new UsageError('--only needs a benchmark name');
       options.only = [...(options.only ?? []), ...value.split(',').filter((v) => v !== '')];
     } else if (arg === '--help' || arg === '-h') {
-      throw new UsageError('usage: node bench/run.js [--only name[,name…]] [--list]');
+      throw new UsageError('usage: node bench/run.js [--only name[,name…]] [--peers] [--list]');
     } else {
       throw new UsageError(`unknown argument ${arg}`);
     }
@@ -100,7 +103,7 @@ async function main(argv) {
     console.log(`== ${m.name}: ${m.description ?? ''}`);
     const started = performance.now();
     try {
-      const outcome = await m.run({ log: (line) => console.log(line) });
+      const outcome = await m.run({ log: (line) => console.log(line), argv: options.passthrough });
       results.push({ name: m.name, rows: outcome.rows ?? [], summary: outcome.summary ?? [] });
       console.log(`== ${m.name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     } catch (error) {

@@ -1,165 +1,85 @@
 /**
- * Runtime benchmark: message throughput, CPU per message, latency and memory of `mqflow run`
- * against a plain mqtt.js relay, on one Mosquitto started for the run.
+ * Runtime benchmark: throughput, CPU per message, latency and memory of `mqflow run` against plain
+ * mqtt.js relays and (with --peers, `npm run bench:peers`) Node-RED 4.1, on one Mosquitto started
+ * for the run (unbounded queues, TCP no-delay).
  *
  * Systems under test (each a fresh process per run, on its own):
- *   relay     – bench/_relay.js: load/in → load/out, same QoS, mqtt.js default acknowledgement
- *   identity  – mqflow: trigger load/in → publish load/out, payload unchanged
- *   transform – mqflow: {device, celsius, ts, seq} published to out/{{ device }}
- * For QoS 0 and QoS 1, in rounds that alternate the systems, bench/_load.js (its own process)
- * publishes N ~200-byte readings as fast as the broker takes them (QoS 1: 100 in flight) and
- * bench/_sink.js (its own process) counts the outputs. CPU time of the system under test is read
- * from /proc/<pid>/stat (utime + stime, all threads) just before the load starts and after the
- * sink is done, so start-up is excluded; peak RSS is VmHWM. mqflow triggers use
- * processing: concurrent, maxConcurrency 64, queueSize 256.
+ *   relay            – bench/_relay.js: load/in → load/out unchanged, mqtt.js default acknowledgement
+ *   relay+jsonata    – bench/_relay.js with the transform below, evaluated by the jsonata package
+ *   mqflow identity  – trigger load/in → publish load/out, payload unchanged
+ *   mqflow transform – {device, celsius, ts, seq} published to out/{{ device }}
+ *   mqflow fourstep  – filter, transform, choice (sets level hot/normal), publish to out/… and
+ *                      site/<site>/<level>: two outputs per input
+ *   node-red …       – the same three flows in Node-RED 4.1 (bench/_nodered.js), with --peers
+ * For QoS 0 and QoS 1, at the maximum rate and at a fixed 5,000 msg/s, in rounds that alternate
+ * the order of the systems, bench/_load.js (its own process) publishes N ~200-byte readings and
+ * bench/_sink.js (its own process) counts the outputs and measures latency from the send time in
+ * the payload. CPU time of the system under test is read from /proc/<pid>/stat (utime + stime, all
+ * threads) just before the load starts and after the sink is done, so start-up is excluded; peak
+ * RSS is VmHWM. mqflow triggers use processing: concurrent, maxConcurrency 64, queueSize 256, and
+ * acknowledge a QoS 1 message only after its outputs are acknowledged (at-least-once); the relays
+ * and Node-RED acknowledge on receipt.
  *
  * Every QoS 1 run throws unless every message arrived (lost == 0); QoS 0 losses are reported.
  *
- *   npm run bench -- --only runtime
- *   node bench/runtime.js [--messages 20000] [--rounds 3] [--profile]      (after npm run build)
+ *   npm run bench -- --only runtime          npm run bench:peers (adds Node-RED)
+ *   node bench/runtime.js [--messages 20000] [--rounds 3] [--peers] [--mode max|rate]
+ *                         [--systems name,name] [--profile [system]]         (after npm run build)
  *   MQFLOW_BENCH_MESSAGES / MQFLOW_BENCH_ROUNDS set the same through run.js.
- * --profile runs the transform flow at QoS 1 once under `node --cpu-prof` and prints the top
- * self-time functions (profile kept as bench/results/runtime.cpuprofile).
+ * --profile runs one mqflow system (default transform) at QoS 1 at the maximum rate once under
+ * `node --cpu-prof` and prints the top self-time functions (kept as bench/results/runtime.cpuprofile).
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { BENCH, MQFLOW, ROOT, cpuMicros, median, mosquittoVersion, peakRssMb, r1, r2, spawnNode, startBroker, stopChild } from './_harness.js';
 import { codeVersion, machine } from './loader.js';
 
 export const name = 'runtime';
-export const description = 'mqflow run vs a plain mqtt.js relay on Mosquitto: msg/s, CPU/msg, latency, RSS';
+export const description = 'mqflow run vs plain mqtt.js relays (and Node-RED with --peers) on Mosquitto: msg/s, CPU/msg, latency, RSS';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BENCH = fileURLToPath(new URL('.', import.meta.url));
 const RESULTS = join(ROOT, 'bench', 'results', 'runtime.json');
-const MQFLOW = join(ROOT, 'bin', 'mqflow.js');
-const SYSTEMS = ['relay', 'identity', 'transform'];
+const TRANSFORM = '{"device": deviceId, "celsius": (temp_f - 32) * 5 / 9, "ts": ts, "seq": seq}';
+const FIXED_RATE = 5000;
 const QOS_LEVELS = [0, 1];
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const MODES = [
+  { name: 'max', rate: 0 },
+  { name: `${FIXED_RATE / 1000}k/s`, rate: FIXED_RATE },
+];
+/** What each flow publishes: the sink's filters and outputs per input. */
+const OUTPUTS = { identity: { filters: 'load/out', copies: 1 }, transform: { filters: 'out/#', copies: 1 }, fourstep: { filters: 'out/#,site/#', copies: 2 } };
+const SYSTEMS = [
+  { name: 'relay', kind: 'relay', flow: 'identity' },
+  { name: 'relay+jsonata', kind: 'relay', flow: 'transform' },
+  { name: 'mqflow identity', kind: 'mqflow', flow: 'identity' },
+  { name: 'mqflow transform', kind: 'mqflow', flow: 'transform' },
+  { name: 'mqflow fourstep', kind: 'mqflow', flow: 'fourstep' },
+];
+const PEERS = [
+  { name: 'node-red identity', kind: 'nodered', flow: 'identity' },
+  { name: 'node-red transform', kind: 'nodered', flow: 'transform' },
+  { name: 'node-red fourstep', kind: 'nodered', flow: 'fourstep' },
+];
 
-function mosquittoBinary() {
-  return spawnSync('mosquitto', ['-h']).error === undefined ? 'mosquitto' : '/usr/sbin/mosquitto';
+/** The steps of each mqflow flow at a QoS. */
+function mqflowSteps(flow, qos) {
+  const publish = (topic) => `      - publish:\n          topic: ${topic}\n          qos: ${qos}\n`;
+  if (flow === 'identity') return publish('load/out');
+  if (flow === 'transform') return `      - transform: '${TRANSFORM}'\n${publish('out/{{ device }}')}`;
+  return `      - filter: $exists(temp_f) and $exists(deviceId)
+      - transform: '{"device": deviceId, "celsius": (temp_f - 32) * 5 / 9, "ts": ts, "seq": seq, "site": site}'
+      - choice:
+          - when: celsius > 90
+            steps:
+              - transform: '$merge([$, {"level": "hot"}])'
+          - otherwise:
+              - transform: '$merge([$, {"level": "normal"}])'
+${publish('out/{{ device }}')}${publish('site/{{ site }}/{{ level }}')}`;
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on port ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Starts Mosquitto with the benchmark's config; returns { url, pid, stop }. */
-async function startBroker(dir) {
-  const port = await freePort();
-  const config = join(dir, 'mosquitto.conf');
-  writeFileSync(
-    config,
-    `listener ${port} 127.0.0.1
-allow_anonymous true
-persistence false
-max_queued_messages 0
-max_inflight_messages 20
-set_tcp_nodelay true
-log_dest stderr
-log_type error
-log_type warning
-`,
-  );
-  const child = spawn(mosquittoBinary(), ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let output = '';
-  child.stderr.on('data', (d) => (output += d.toString()));
-  try {
-    await waitForPort(port);
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw new Error(`mosquitto did not start: ${error.message}\n${output}`);
-  }
-  return { url: `mqtt://127.0.0.1:${port}`, pid: child.pid, output: () => output, stop: () => stopChild(child, 'SIGTERM') };
-}
-
-function stopChild(child, signal = 'SIGTERM', timeoutMs = 15000) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill(signal);
-  });
-}
-
-/** Spawns a node process; resolves once a stdout line satisfies `ready`. Collects all output. */
-function spawnNode(args, { ready, env, timeoutMs = 20000, label }) {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = { stdout: '', stderr: '' };
-  child.stdout.on('data', (d) => (out.stdout += d.toString()));
-  child.stderr.on('data', (d) => (out.stderr += d.toString()));
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const started =
-    ready === undefined
-      ? Promise.resolve()
-      : new Promise((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`${label}: not ready after ${timeoutMs} ms\n${out.stderr}${out.stdout.slice(-2000)}`)), timeoutMs);
-          const check = () => {
-            if (ready(out.stdout)) {
-              clearTimeout(timer);
-              child.stdout.off('data', check);
-              resolve();
-            }
-          };
-          child.stdout.on('data', check);
-          void exited.then(({ code, signal }) => {
-            clearTimeout(timer);
-            reject(new Error(`${label}: exited (${code ?? signal}) before ready\n${out.stderr}${out.stdout.slice(-2000)}`));
-          });
-        });
-  return { child, out, exited, started };
-}
-
-/** utime + stime of a process (all its threads), in µs. */
-function cpuMicros(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
-}
-
-function peakRssMb(pid) {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-/** The flow folder of an mqflow system at a QoS. */
-function writeFlows(dir, system, qos, url) {
+function writeMqflowFlows(dir, flow, qos, url) {
   mkdirSync(dir, { recursive: true });
-  const publish =
-    system === 'identity'
-      ? `      - publish:\n          topic: load/out\n          qos: ${qos}\n`
-      : `      - transform: '{"device": deviceId, "celsius": (temp_f - 32) * 5 / 9, "ts": ts, "seq": seq}'\n      - publish:\n          topic: out/{{ device }}\n          qos: ${qos}\n`;
   writeFileSync(
     join(dir, 'flow.yaml'),
     `connections:
@@ -177,99 +97,186 @@ triggers:
 services:
   relay:
     steps:
-${publish}`,
+${mqflowSteps(flow, qos)}`,
   );
 }
 
-function startSystem(system, qos, url, work, { profileDir } = {}) {
-  if (system === 'relay') return spawnNode([join(BENCH, '_relay.js'), url, String(qos)], { ready: (s) => s.includes('ready\n'), label: 'relay' });
-  const dir = join(work, `flows-${system}-${qos}`);
-  writeFlows(dir, system, qos, url);
+/** Starts a system under test; resolves once its subscription was acknowledged. */
+async function startSystem(system, qos, url, work, { profileDir, nodeRed } = {}) {
+  const dir = join(work, `${system.name.replace(/\W+/g, '-')}-${qos}`);
+  if (system.kind === 'relay') {
+    const args = system.flow === 'identity' ? [] : ['jsonata', TRANSFORM];
+    const sut = spawnNode([join(BENCH, '_relay.js'), url, String(qos), ...args], { ready: (s) => s.includes('ready\n'), label: system.name });
+    await sut.started;
+    return sut;
+  }
+  if (system.kind === 'nodered') {
+    const { nodeRedSystem } = await import('./_nodered.js');
+    const { args, ready } = await nodeRedSystem({ redJs: nodeRed.redJs, dir, system: system.flow, qos, url });
+    const sut = spawnNode(args, { ready, label: system.name, timeoutMs: 60000 });
+    await sut.started;
+    return sut;
+  }
+  writeMqflowFlows(dir, system.flow, qos, url);
   const prof = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-  return spawnNode([...prof, MQFLOW, 'run', dir, '--no-pretty', '--log-level', 'info'], { ready: (s) => s.includes('"event":"subscribed"'), label: `mqflow ${system}` });
+  const sut = spawnNode([...prof, MQFLOW, 'run', dir, '--no-pretty', '--log-level', 'info'], { ready: (s) => s.includes('"event":"subscribed"'), label: system.name });
+  await sut.started;
+  return sut;
 }
 
-/** One measured run of one system at one QoS. */
-async function measure(system, qos, { url, work, messages, profileDir }) {
-  const sut = startSystem(system, qos, url, work, { profileDir });
-  const sink = { child: undefined };
+/** One measured run of one system at one QoS and rate. */
+async function measure(system, qos, mode, { url, work, messages, profileDir, nodeRed }) {
+  const { filters, copies } = OUTPUTS[system.flow];
+  let sut;
+  let sink;
   try {
-    await sut.started;
-    const filter = system === 'transform' ? 'out/#' : 'load/out';
-    const s = spawnNode([join(BENCH, '_sink.js'), url, String(qos), filter, String(messages), '2000'], { ready: (o) => o.includes('ready\n'), label: 'sink' });
-    sink.child = s.child;
-    await s.started;
+    sut = await startSystem(system, qos, url, work, { profileDir, nodeRed });
+    sink = spawnNode([join(BENCH, '_sink.js'), url, String(qos), filters, String(messages), '2000', String(copies)], { ready: (o) => o.includes('ready\n'), label: 'sink' });
+    await sink.started;
     const cpuBefore = cpuMicros(sut.child.pid);
-    const load = spawnNode([join(BENCH, '_load.js'), url, String(qos), String(messages), qos === 0 ? '1000' : '100'], { label: 'load' });
+    const load = spawnNode([join(BENCH, '_load.js'), url, String(qos), String(messages), qos === 0 ? '1000' : '100', String(mode.rate)], { label: 'load' });
     const loadExit = await load.exited;
     if (loadExit.code !== 0) throw new Error(`load generator failed (${loadExit.code ?? loadExit.signal}): ${load.out.stderr}`);
     const loadResult = JSON.parse(load.out.stdout.trim().split('\n').pop());
-    const sinkExit = await s.exited;
-    if (sinkExit.code !== 0) throw new Error(`sink failed (${sinkExit.code ?? sinkExit.signal}): ${s.out.stderr}`);
+    const sinkExit = await sink.exited;
+    if (sinkExit.code !== 0) throw new Error(`sink failed (${sinkExit.code ?? sinkExit.signal}): ${sink.out.stderr}`);
     const cpuAfter = cpuMicros(sut.child.pid);
-    const rssMb = peakRssMb(sut.child.pid);
-    const result = JSON.parse(s.out.stdout.trim().split('\n').pop());
-    const lost = loadResult.sent - result.distinct;
+    const result = JSON.parse(sink.out.stdout.trim().split('\n').pop());
+    const inputs = Math.max(1, result.received / copies);
     return {
-      system,
+      system: system.name,
       qos,
+      mode: mode.name,
       sent: loadResult.sent,
       loadMs: loadResult.ms,
       ...result,
-      lost,
-      cpuUsPerMsg: (cpuAfter - cpuBefore) / Math.max(1, result.received),
+      lost: loadResult.sent - result.distinct,
+      cpuUsPerMsg: (cpuAfter - cpuBefore) / inputs,
       cpuMs: (cpuAfter - cpuBefore) / 1000,
-      rssMb,
+      rssMb: peakRssMb(sut.child.pid),
       sutErrors: sut.out.stdout.split('\n').filter((l) => /"level":(50|60)/.test(l) || /message-failed/.test(l)).length,
     };
   } finally {
-    if (sink.child) await stopChild(sink.child);
-    await stopChild(sut.child);
+    if (sink) await stopChild(sink.child);
+    if (sut) await stopChild(sut.child);
   }
 }
 
-const sortedCopy = (values) => [...values].sort((a, b) => a - b);
-function median(values) {
-  const s = sortedCopy(values);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-const r1 = (x) => Math.round(x * 10) / 10;
-const r2 = (x) => Math.round(x * 100) / 100;
-
 function optionsFrom(argv) {
-  const value = (flag, env, fallback) => {
+  const text = (flag) => {
     const i = argv.indexOf(flag);
-    const text = i === -1 ? process.env[env] : argv[i + 1];
-    const n = text === undefined ? fallback : Number(text);
+    return i === -1 ? undefined : argv[i + 1];
+  };
+  const positive = (flag, env, fallback) => {
+    const raw = text(flag) ?? process.env[env];
+    const n = raw === undefined ? fallback : Number(raw);
     if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer`);
     return n;
   };
-  return { messages: value('--messages', 'MQFLOW_BENCH_MESSAGES', 20000), rounds: value('--rounds', 'MQFLOW_BENCH_ROUNDS', 3), profile: argv.includes('--profile') };
+  const peers = argv.includes('--peers') || process.env.MQFLOW_BENCH_PEERS === '1';
+  const all = [...SYSTEMS, ...(peers ? PEERS : [])];
+  const only = text('--systems')?.split(',');
+  const unknown = (only ?? []).filter((n) => !all.some((s) => s.name === n));
+  if (unknown.length > 0) throw new Error(`unknown system ${unknown.join(', ')}; known: ${all.map((s) => s.name).join(', ')}`);
+  const mode = text('--mode');
+  if (mode !== undefined && mode !== 'max' && mode !== 'rate') throw new Error('--mode is max or rate');
+  return {
+    messages: positive('--messages', 'MQFLOW_BENCH_MESSAGES', 20000),
+    rounds: positive('--rounds', 'MQFLOW_BENCH_ROUNDS', 3),
+    peers,
+    systems: only === undefined ? all : all.filter((s) => only.includes(s.name)),
+    modes: mode === undefined ? MODES : MODES.filter((m) => (mode === 'max' ? m.rate === 0 : m.rate > 0)),
+    profile: argv.includes('--profile') ? (text('--profile')?.startsWith('-') === false ? text('--profile') : 'transform') : undefined,
+  };
 }
 
-/** Runs the benchmark; throws when a QoS 1 run lost a message. */
+/** Medians (and spread) per system, QoS and mode. */
+function tabulate(runs, systems, modes) {
+  const table = [];
+  for (const mode of modes) {
+    for (const qos of QOS_LEVELS) {
+      for (const system of systems) {
+        const rs = runs.filter((r) => r.qos === qos && r.system === system.name && r.mode === mode.name);
+        if (rs.length === 0) continue;
+        const stat = (key) => ({ median: median(rs.map((r) => r[key])), min: Math.min(...rs.map((r) => r[key])), max: Math.max(...rs.map((r) => r[key])), runs: rs.length });
+        table.push({ system: system.name, flow: system.flow, kind: system.kind, qos, mode: mode.name, msgPerSec: stat('msgPerSec'), cpuUsPerMsg: stat('cpuUsPerMsg'), p50Ms: stat('p50Ms'), p99Ms: stat('p99Ms'), rssMb: stat('rssMb'), lost: stat('lost'), duplicates: stat('duplicates') });
+      }
+    }
+  }
+  return table;
+}
+
+/** mqflow ÷ relay and mqflow ÷ Node-RED, per flow, QoS and mode. */
+function ratiosOf(table) {
+  const find = (system, qos, mode) => table.find((t) => t.system === system && t.qos === qos && t.mode === mode);
+  const ratios = [];
+  for (const t of table.filter((row) => row.kind === 'mqflow')) {
+    for (const baseName of ['relay', `node-red ${t.flow}`]) {
+      const base = find(baseName, t.qos, t.mode);
+      if (base === undefined) continue;
+      ratios.push({
+        system: t.system,
+        versus: baseName,
+        qos: t.qos,
+        mode: t.mode,
+        throughput: t.msgPerSec.median / base.msgPerSec.median,
+        cpu: t.cpuUsPerMsg.median / base.cpuUsPerMsg.median,
+        p50: t.p50Ms.median / base.p50Ms.median,
+      });
+    }
+  }
+  return ratios;
+}
+
+/** The issue's targets, checked against this run's medians (only those this run measured). */
+function targetsOf(table, ratios) {
+  const targets = [];
+  const ratio = (system, versus, qos, mode) => ratios.find((r) => r.system === system && r.versus === versus && r.qos === qos && r.mode === mode);
+  const row = (system, qos, mode) => table.find((t) => t.system === system && t.qos === qos && t.mode === mode);
+  const rate = MODES[1].name;
+  for (const qos of QOS_LEVELS) {
+    const id = ratio('mqflow identity', 'relay', qos, 'max');
+    if (id) targets.push({ target: `identity throughput ≥ 0.9 × relay, QoS ${qos}`, value: r2(id.throughput), met: id.throughput >= 0.9 });
+    for (const mode of ['max', rate]) {
+      const tr = ratio('mqflow transform', 'node-red transform', qos, mode);
+      if (tr) targets.push({ target: `transform CPU/msg ≤ 0.5 × Node-RED, QoS ${qos}, ${mode}`, value: r2(tr.cpu), met: tr.cpu <= 0.5 });
+    }
+    const trMax = ratio('mqflow transform', 'node-red transform', qos, 'max');
+    if (trMax) targets.push({ target: `transform throughput ≥ Node-RED, QoS ${qos}`, value: r2(trMax.throughput), met: trMax.throughput >= 1 });
+    const fixed = row('mqflow transform', qos, rate);
+    if (fixed) {
+      targets.push({ target: `transform p50 ≤ 1 ms at ${rate}, QoS ${qos}`, value: r2(fixed.p50Ms.median), met: fixed.p50Ms.median <= 1 });
+      targets.push({ target: `transform p99 ≤ 5 ms at ${rate}, QoS ${qos}`, value: r2(fixed.p99Ms.median), met: fixed.p99Ms.median <= 5 });
+    }
+  }
+  return targets;
+}
+
+/** Runs the benchmark; throws when a QoS 1 run lost a message or a flow produced nothing valid. */
 export async function run({ log = console.log, argv = [] } = {}) {
-  const { messages, rounds } = optionsFrom(argv);
+  const { messages, rounds, peers, systems, modes } = optionsFrom(argv);
+  const nodeRed = peers && systems.some((s) => s.kind === 'nodered') ? await (await import('./_nodered.js')).ensureNodeRed(log) : undefined;
   const work = mkdtempSync(join(tmpdir(), 'mqflow-bench-runtime-'));
   const loadBefore = loadavg();
   const broker = await startBroker(work);
   const runs = [];
   try {
-    log(`runtime: Mosquitto at ${broker.url}; ${messages} messages per run, ${rounds} rounds, systems ${SYSTEMS.join(', ')}`);
-    for (const qos of QOS_LEVELS) {
-      for (let round = 0; round < rounds; round++) {
-        // Alternate the order so no system always runs first (or last) in a round.
-        const order = round % 2 === 0 ? SYSTEMS : [...SYSTEMS].reverse();
-        for (const system of order) {
-          const m = await measure(system, qos, { url: broker.url, work, messages });
-          runs.push(m);
-          log(
-            `runtime: qos ${qos} round ${round + 1} ${system.padEnd(9)} ${Math.round(m.msgPerSec)} msg/s, ${r1(m.cpuUsPerMsg)} µs CPU/msg, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms, RSS ${r1(m.rssMb)} MB, received ${m.received}, lost ${m.lost}, dup ${m.duplicates}, load ${Math.round(m.loadMs)} ms`,
-          );
-          if (qos >= 1 && m.lost !== 0) throw new Error(`qos ${qos} ${system}: lost ${m.lost} of ${m.sent} messages (at-least-once broken)`);
-          if (m.invalid !== 0) throw new Error(`qos ${qos} ${system}: ${m.invalid} outputs without a valid seq/ts`);
-          if (system === 'transform' && m.received === 0) throw new Error('transform produced nothing');
+    log(`runtime: Mosquitto ${mosquittoVersion()} at ${broker.url}; ${messages} messages per run, ${rounds} rounds; systems ${systems.map((s) => s.name).join(', ')}${nodeRed ? ` (Node-RED ${nodeRed.version})` : ''}`);
+    for (const mode of modes) {
+      for (const qos of QOS_LEVELS) {
+        for (let round = 0; round < rounds; round++) {
+          // Alternate the order so no system always runs first (or last) in a round.
+          const order = round % 2 === 0 ? systems : [...systems].reverse();
+          for (const system of order) {
+            const m = await measure(system, qos, mode, { url: broker.url, work, messages, nodeRed });
+            runs.push(m);
+            log(
+              `runtime: ${mode.name.padEnd(6)} qos ${qos} round ${round + 1} ${system.name.padEnd(18)} ${String(Math.round(m.msgPerSec)).padStart(6)} msg/s, ${r1(m.cpuUsPerMsg)} µs CPU/msg, p50 ${r2(m.p50Ms)} ms, p99 ${r2(m.p99Ms)} ms, RSS ${r1(m.rssMb)} MB, lost ${m.lost}, dup ${m.duplicates}`,
+            );
+            if (qos >= 1 && m.lost !== 0) throw new Error(`qos ${qos} ${system.name}: lost ${m.lost} of ${m.sent} messages (at-least-once broken)`);
+            if (m.invalid !== 0) throw new Error(`qos ${qos} ${system.name}: ${m.invalid} outputs without a valid seq/ts`);
+            if (m.received === 0) throw new Error(`${system.name} produced nothing`);
+          }
         }
       }
     }
@@ -279,31 +286,29 @@ export async function run({ log = console.log, argv = [] } = {}) {
   }
   const loadAfter = loadavg();
 
-  const table = [];
-  for (const qos of QOS_LEVELS) {
-    for (const system of SYSTEMS) {
-      const rs = runs.filter((r) => r.qos === qos && r.system === system);
-      const stat = (key) => ({ median: median(rs.map((r) => r[key])), min: Math.min(...rs.map((r) => r[key])), max: Math.max(...rs.map((r) => r[key])), runs: rs.length });
-      table.push({ system, qos, msgPerSec: stat('msgPerSec'), cpuUsPerMsg: stat('cpuUsPerMsg'), p50Ms: stat('p50Ms'), p99Ms: stat('p99Ms'), rssMb: stat('rssMb'), lost: stat('lost'), duplicates: stat('duplicates') });
-    }
-  }
-  const find = (system, qos) => table.find((t) => t.system === system && t.qos === qos);
-  const ratios = table
-    .filter((t) => t.system !== 'relay')
-    .map((t) => {
-      const base = find('relay', t.qos);
-      return { system: t.system, qos: t.qos, throughput: t.msgPerSec.median / base.msgPerSec.median, cpu: t.cpuUsPerMsg.median / base.cpuUsPerMsg.median };
-    });
-
+  const table = tabulate(runs, systems, modes);
+  const ratios = ratiosOf(table);
+  const targets = targetsOf(table, ratios);
   const results = {
     benchmark: name,
     date: new Date().toISOString(),
     machine: machine(),
     code: codeVersion(),
+    versions: { mosquitto: mosquittoVersion(), nodeRed: nodeRed?.version },
     loadAverage: { before: loadBefore.map(r2), after: loadAfter.map(r2) },
-    workload: { messages, rounds, payloadBytes: 200, qos0Window: 1000, qos1Window: 100, mosquitto: 'max_queued_messages 0, max_inflight_messages 20, set_tcp_nodelay true', mqflowTrigger: 'processing concurrent, maxConcurrency 64, queueSize 256' },
+    workload: {
+      messages,
+      rounds,
+      payloadBytes: 200,
+      fixedRate: FIXED_RATE,
+      qos0Window: 1000,
+      qos1Window: 100,
+      mosquitto: 'max_queued_messages 0 (unbounded), max_inflight_messages 20, set_tcp_nodelay true',
+      mqflowTrigger: 'processing concurrent, maxConcurrency 64, queueSize 256',
+    },
     table,
     ratios,
+    targets,
     runs,
   };
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
@@ -311,9 +316,9 @@ export async function run({ log = console.log, argv = [] } = {}) {
 
   const rows = [];
   for (const t of table) {
-    const label = `q${t.qos} ${t.system}`;
+    const label = `${t.mode} q${t.qos} ${t.system}`;
     const row = (metric, s, unit, note = '') => ({ metric: `${label}: ${metric}`, median: s.median, min: s.min, max: s.max, runs: s.runs, unit, note });
-    rows.push(row('throughput', t.msgPerSec, 'msg/s'));
+    if (t.mode === 'max') rows.push(row('throughput', t.msgPerSec, 'msg/s'));
     rows.push(row('CPU per message', t.cpuUsPerMsg, 'µs'));
     rows.push(row('latency p50', t.p50Ms, 'ms'));
     rows.push(row('latency p99', t.p99Ms, 'ms'));
@@ -323,22 +328,25 @@ export async function run({ log = console.log, argv = [] } = {}) {
   return {
     rows,
     summary: [
-      ...ratios.map((r) => `QoS ${r.qos} ${r.system} ÷ relay: throughput ×${r2(r.throughput)}, CPU per message ×${r2(r.cpu)}`),
-      `workload: ${messages} messages of ~200 bytes per run, ${rounds} alternating rounds per QoS, each system a fresh process per run`,
+      ...ratios.map((r) => `${r.mode} QoS ${r.qos} ${r.system} ÷ ${r.versus}: throughput ×${r2(r.throughput)}, CPU per message ×${r2(r.cpu)}, p50 ×${r2(r.p50)}`),
+      ...targets.map((t) => `target ${t.met ? 'met' : 'MISSED'}: ${t.target} (${t.value})`),
+      `workload: ${messages} messages of ~200 bytes per run, ${rounds} alternating rounds per QoS and rate, each system a fresh process per run`,
       `load average (1/5/15 min) on ${results.machine.cpus} CPUs: before ${results.loadAverage.before.join(' ')}, after ${results.loadAverage.after.join(' ')}; load generator, sink, broker and system share the CPUs`,
       `code: commit ${results.code.commit}${results.code.srcModified ? ' with uncommitted changes in src/' : ''}; results written to ${RESULTS}`,
     ],
   };
 }
 
-/** Runs the transform flow at QoS 1 once under --cpu-prof and prints the top self-time functions. */
-async function profile(messages) {
+/** Runs one mqflow flow at QoS 1 once under --cpu-prof and prints the top self-time functions. */
+async function profile(flow, messages) {
+  const system = SYSTEMS.find((s) => s.kind === 'mqflow' && s.flow === flow);
+  if (system === undefined) throw new Error(`--profile takes identity, transform or fourstep`);
   const { summarise } = await import('./_cpuprofile-summary.js');
   const work = mkdtempSync(join(tmpdir(), 'mqflow-bench-runtime-prof-'));
   const broker = await startBroker(work);
   try {
     const profileDir = join(work, 'prof');
-    const m = await measure('transform', 1, { url: broker.url, work, messages, profileDir });
+    const m = await measure(system, 1, MODES[0], { url: broker.url, work, messages, profileDir });
     console.log(`profiled run: ${Math.round(m.msgPerSec)} msg/s, ${r1(m.cpuUsPerMsg)} µs CPU/msg (profiling adds overhead), lost ${m.lost}`);
     const file = join(profileDir, readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile')));
     mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
@@ -348,7 +356,7 @@ async function profile(messages) {
     const pct = (x) => `${(x * 100).toFixed(1)}%`.padStart(6);
     for (const [title, list] of [['self time by group', s.groups], ['self time by area', s.areas], ['self time by function', s.functions]]) {
       console.log(`\n${title}`);
-      for (const r of list.slice(0, 20)) console.log(`  ${String(r.ms).padStart(6)} ms ${pct(r.share)}  ${r.name}`);
+      for (const r of list.slice(0, 25)) console.log(`  ${String(r.ms).padStart(6)} ms ${pct(r.share)}  ${r.name}`);
     }
   } finally {
     await broker.stop();
@@ -359,7 +367,8 @@ async function profile(messages) {
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const argv = process.argv.slice(2);
   try {
-    if (argv.includes('--profile')) await profile(optionsFrom(argv).messages);
+    const options = optionsFrom(argv);
+    if (options.profile !== undefined) await profile(options.profile, options.messages);
     else {
       const { printResults } = await import('./run.js');
       printResults([{ name, ...(await run({ argv })) }]);
