@@ -8,19 +8,21 @@ import { startSimulator } from './simulator.js';
 export const devHelp = `Usage: mqflow dev [dir] [options]
 
 Starts an embedded MQTT broker (default 127.0.0.1:1883), sets MQTT_URL to it, and runs the flows
-of dir (default: flows) with readable debug logs. Stop with Ctrl-C.
+of dir (default: flows) with readable debug logs, reloading them whenever a flow file changes.
+Stop with Ctrl-C.
 
 Options:
   --host HOST          broker address (default: 127.0.0.1)
   --port PORT          broker port (default: 1883; 0 picks a free one)
   --simulate FILE      publish the messages of FILE periodically (see examples/sensors.yaml)
+  --no-watch           do not reload when flow files change
   and every option of mqflow run (--log-level, --no-pretty, --drain-timeout, ...)
 `;
 
 export async function runDev(args: readonly string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...args],
-    options: { ...RUN_OPTIONS, host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '1883' }, simulate: { type: 'string' } },
+    options: { ...RUN_OPTIONS, 'no-watch': { type: 'boolean' }, host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '1883' }, simulate: { type: 'string' } },
     allowPositionals: true,
     strict: true,
   });
@@ -30,7 +32,7 @@ export async function runDev(args: readonly string[], io: CommandIO): Promise<nu
   }
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number (got ${values.port})`);
-  const settings = runtimeSettings(values, positionals, { logLevel: 'debug', pretty: true });
+  const settings = runtimeSettings(values, positionals, { logLevel: 'debug', pretty: true, watch: true });
   let broker;
   try {
     broker = await startEmbeddedBroker(values.host, port);
@@ -46,7 +48,7 @@ export async function runDev(args: readonly string[], io: CommandIO): Promise<nu
   }
   started.log.info({ event: 'broker', port: broker.port }, `embedded broker listening on ${values.host}:${broker.port} (MQTT_URL)`);
   const simulator = values.simulate === undefined ? undefined : startSimulator(values.simulate, broker.url, started.log);
-  return untilSignal(started.engine, started.log, settings.drainTimeoutMs, async () => {
+  return untilSignal(started, settings.drainTimeoutMs, async () => {
     await simulator?.stop();
     await broker.close();
   });

@@ -12,6 +12,7 @@ export const processIO: CommandIO = {
 };
 
 /** Exit codes shared by every command. */
-export const EXIT = { ok: 0, invalid: 1, usage: 2 } as const;
+/** Exit codes; `changes` is `mqflow plan`'s "the folders differ". */
+export const EXIT = { ok: 0, invalid: 1, usage: 2, changes: 3 } as const;
 
 export class UsageError extends Error {}

@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   run: { load: async () => (await import('./run.js')).runRun, summary: 'run the flows of a folder against their brokers' },
   dev: { load: async () => (await import('./dev.js')).runDev, summary: 'run the flows with an embedded broker (and simulated sensors)' },
   validate: { load: async () => (await import('./validate.js')).runValidate, summary: 'check a flow folder and report every problem as file:line:col' },
+  plan: { load: async () => (await import('./plan.js')).runPlan, summary: 'print what reloading from one flow folder to another would change' },
   schema: { load: async () => (await import('./schema.js')).runSchema, summary: 'print the JSON Schema of flow files (for editors)' },
 };
 

@@ -1,19 +1,26 @@
 /** `mqflow run [dir]`: run the flows of a folder against their brokers until SIGINT/SIGTERM. */
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine } from '../engine/engine.js';
 import { createLog, type Log, type LogLevel } from '../engine/log.js';
+import { Reloader } from '../engine/reloader.js';
 import { createJsonataEngine } from '../expr/jsonata-engine.js';
 import { buildFlowFolder, FlowFolderError } from '../flow/build.js';
 import { DURATION_PATTERN, durationMs } from '../flow/duration.js';
+import { FlowFileCache } from '../flow/file-cache.js';
 import { formatProblem } from '../flow/problem.js';
+import { watchFlowFolder, type FlowWatcher } from '../flow/watch.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 
 export const runHelp = `Usage: mqflow run [dir] [options]
 
 Runs the flows of dir (default: flows) until SIGINT or SIGTERM, then drains: no new messages
-are taken, those in flight finish and are acknowledged, connections close cleanly.
+are taken, those in flight finish and are acknowledged, connections close cleanly. SIGHUP
+reloads the folder: the difference is applied live (see docs/hot-reload.md).
 
 Options:
+  --watch                   reload whenever a flow file in dir changes (mqflow dev always does)
+  --watch-debounce DURATION quiet time after the last change before reloading (default: 100ms)
   --log-level LEVEL         trace, debug, info (default), warn, error, silent
   --pretty                  human-readable log lines (default on a terminal; JSON lines otherwise)
   --no-pretty               JSON log lines even on a terminal
@@ -24,6 +31,8 @@ Options:
 `;
 
 export const RUN_OPTIONS = {
+  watch: { type: 'boolean' },
+  'watch-debounce': { type: 'string', default: '100ms' },
   'log-level': { type: 'string' },
   pretty: { type: 'boolean' },
   'no-pretty': { type: 'boolean' },
@@ -44,6 +53,8 @@ export interface RuntimeSettings {
   readonly instance?: string;
   readonly expressionTimeoutMs: number;
   readonly expressionDepth: number;
+  readonly watch: boolean;
+  readonly watchDebounceMs: number;
 }
 
 export function parseDuration(flag: string, text: string): number {
@@ -52,7 +63,11 @@ export function parseDuration(flag: string, text: string): number {
   return durationMs(text);
 }
 
-export function runtimeSettings(values: Record<string, string | boolean | undefined>, positionals: readonly string[], defaults: { logLevel: LogLevel; pretty: boolean }): RuntimeSettings {
+export function runtimeSettings(
+  values: Record<string, string | boolean | undefined>,
+  positionals: readonly string[],
+  defaults: { logLevel: LogLevel; pretty: boolean; watch: boolean },
+): RuntimeSettings {
   if (positionals.length > 1) throw new UsageError(`takes one folder (got ${positionals.length})`);
   const level = (values['log-level'] as string | undefined) ?? defaults.logLevel;
   if (!LEVELS.includes(level as LogLevel)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')} (got ${level})`);
@@ -68,17 +83,28 @@ export function runtimeSettings(values: Record<string, string | boolean | undefi
     ...(instance === undefined ? {} : { instance }),
     expressionTimeoutMs: parseDuration('expression-timeout', String(values['expression-timeout'])),
     expressionDepth: depth,
+    watch: values['no-watch'] === true ? false : values.watch === true ? true : defaults.watch,
+    watchDebounceMs: parseDuration('watch-debounce', String(values['watch-debounce'])),
   };
 }
 
+export interface Runtime {
+  readonly engine: Engine;
+  readonly log: Log;
+  readonly reloader: Reloader;
+  /** Stops watching (before the engine drains). */
+  close(): Promise<void>;
+}
+
 /** Loads the folder and starts the engine; prints the folder's problems and returns undefined when it is invalid. */
-export function startRuntime(settings: RuntimeSettings, io: CommandIO): { engine: Engine; log: Log } | undefined {
+export function startRuntime(settings: RuntimeSettings, io: CommandIO): Runtime | undefined {
+  // One expression engine and one file cache for the process: a reload compiles only what is new.
+  const expressions = createJsonataEngine({ timeoutMs: settings.expressionTimeoutMs, maxDepth: settings.expressionDepth });
+  const cache = new FlowFileCache();
+  const build = (): ReturnType<typeof buildFlowFolder> => buildFlowFolder(settings.dir, { cwd: io.cwd, engine: expressions, cache });
   let result;
   try {
-    result = buildFlowFolder(settings.dir, {
-      cwd: io.cwd,
-      engine: createJsonataEngine({ timeoutMs: settings.expressionTimeoutMs, maxDepth: settings.expressionDepth }),
-    });
+    result = build();
   } catch (error) {
     if (error instanceof FlowFolderError) throw new UsageError(error.message);
     throw error;
@@ -89,18 +115,46 @@ export function startRuntime(settings: RuntimeSettings, io: CommandIO): { engine
   }
   const log = createLog({ level: settings.logLevel, pretty: settings.pretty, secrets: result.model.secrets });
   for (const p of result.problems) log.warn({ event: 'flow-warning', file: p.file, line: p.line, column: p.column, code: p.code }, formatProblem(p));
-  const engine = new Engine(result.model, { log, ...(settings.instance === undefined ? {} : { instance: settings.instance }) });
+  const engine = new Engine(result.model, { log, drainTimeoutMs: settings.drainTimeoutMs, ...(settings.instance === undefined ? {} : { instance: settings.instance }) });
   engine.start();
   const m = result.model;
   log.info(
     { event: 'started', folder: settings.dir, connections: m.connections.size, triggers: m.triggers.size, services: m.services.size },
     `mqflow running ${settings.dir}: ${m.connections.size} connections, ${m.triggers.size} triggers, ${m.services.size} services`,
   );
-  return { engine, log };
+  const reloader = new Reloader(engine, build, log);
+  const reload = (reason: string): void => {
+    reloader.request(reason).catch((error: unknown) => log.error({ event: 'reload-error', err: error }, `reload failed: ${(error as Error).message}`));
+  };
+  const onHangup = (): void => reload('SIGHUP');
+  process.on('SIGHUP', onHangup);
+  let watcher: FlowWatcher | undefined;
+  if (settings.watch) {
+    watcher = watchFlowFolder(resolveDir(settings.dir, io.cwd), {
+      debounceMs: settings.watchDebounceMs,
+      onChange: (paths) => reload(paths.length === 1 ? `${paths[0]} changed` : `${paths.length} files changed`),
+      onError: (error) => log.error({ event: 'watch-error', err: { message: error.message } }, `watching ${settings.dir}: ${error.message}`),
+    });
+    void watcher.ready.then(() => log.info({ event: 'watching', folder: settings.dir }, `watching ${settings.dir} for changes`));
+  }
+  return {
+    engine,
+    log,
+    reloader,
+    async close() {
+      process.off('SIGHUP', onHangup);
+      await watcher?.close();
+    },
+  };
+}
+
+function resolveDir(dir: string, cwd: string | undefined): string {
+  return resolve(cwd ?? process.cwd(), dir);
 }
 
 /** Resolves on the first SIGINT or SIGTERM, after draining; a second signal exits at once. */
-export function untilSignal(engine: Engine, log: Log, drainTimeoutMs: number, beforeExit?: () => Promise<void>): Promise<number> {
+export function untilSignal(runtime: Runtime, drainTimeoutMs: number, beforeExit?: () => Promise<void>): Promise<number> {
+  const { engine, log } = runtime;
   return new Promise((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
@@ -110,13 +164,15 @@ export function untilSignal(engine: Engine, log: Log, drainTimeoutMs: number, be
       }
       stopping = true;
       log.info({ event: 'stopping', signal, drainTimeoutMs }, `${signal}: draining (up to ${drainTimeoutMs} ms)`);
-      void engine.stop(drainTimeoutMs).then(async ({ drained }) => {
+      void (async () => {
+        await runtime.close();
+        const { drained } = await engine.stop(drainTimeoutMs);
         if (!drained) log.warn({ event: 'drain-timeout' }, 'drain timeout: messages still in flight were not acknowledged; the broker redelivers them');
         await beforeExit?.();
         log.info({ event: 'stopped' }, 'stopped');
         log.flush();
         resolve(EXIT.ok);
-      });
+      })();
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
@@ -129,8 +185,8 @@ export async function runRun(args: readonly string[], io: CommandIO): Promise<nu
     io.stdout(runHelp);
     return EXIT.ok;
   }
-  const settings = runtimeSettings(values, positionals, { logLevel: 'info', pretty: process.stdout.isTTY });
+  const settings = runtimeSettings(values, positionals, { logLevel: 'info', pretty: process.stdout.isTTY, watch: false });
   const started = startRuntime(settings, io);
   if (started === undefined) return EXIT.invalid;
-  return untilSignal(started.engine, started.log, settings.drainTimeoutMs);
+  return untilSignal(started, settings.drainTimeoutMs);
 }

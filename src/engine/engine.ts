@@ -1,88 +1,239 @@
 /**
  * The engine owns the running state: a publisher per enabled connection, and a runner with its
- * subscriber client per enabled trigger. Built from one FlowModel; hot reload (a later stage)
- * replaces pieces by difference.
+ * subscriber client per running trigger. It starts from one FlowModel and applies reload plans
+ * by difference (docs/architecture.md, "Hot reload", invariants 10–15).
  */
-import type { Connection, FlowModel } from '../flow/model.js';
+import type { Connection, FlowModel, Trigger } from '../flow/model.js';
 import { baseClientId } from '../mqtt/client-options.js';
 import { Publisher, PublishError } from '../mqtt/publisher.js';
 import { Subscriber } from '../mqtt/subscriber.js';
 import type { Effects, PublishRequest } from '../pipeline/execution.js';
 import { Pipeline } from '../pipeline/run-service.js';
 import type { Log } from './log.js';
+import type { ChangedTrigger, ReloadPlan } from './plan.js';
 import { TriggerRunner } from './trigger-runner.js';
 
 export interface EngineOptions {
   readonly log: Log;
   /** Suffix for client ids, so replicas of the same flows do not take each other's sessions. */
   readonly instance?: string;
+  /** How long a reload waits for the old version's messages before retiring its clients anyway. */
+  readonly drainTimeoutMs?: number;
 }
 
+interface RunningTrigger {
+  readonly runner: TriggerRunner;
+  subscriber: Subscriber;
+  /** 0 or 1: which of the two client ids the subscriber uses (restarts alternate, invariant 13). */
+  generation: 0 | 1;
+}
+
+/** How long a restarted trigger's new client may take to subscribe before the old one stops anyway. */
+const SUBSCRIBE_WAIT_MS = 10_000;
+
 export class Engine {
+  #model: FlowModel;
   readonly #publishers = new Map<string, Publisher>();
-  readonly #runners = new Map<string, { runner: TriggerRunner; subscriber: Subscriber }>();
+  readonly #runners = new Map<string, RunningTrigger>();
   readonly #log: Log;
   #pipeline: Pipeline;
+  /** Draining and retiring what earlier reloads replaced; the next reload waits for it. */
+  #background: Promise<void> = Promise.resolve();
 
   constructor(
-    private model: FlowModel,
+    model: FlowModel,
     private readonly options: EngineOptions,
   ) {
+    this.#model = model;
     this.#log = options.log;
     this.#pipeline = this.#newPipeline(model);
   }
 
+  /** The version in force. */
+  get model(): FlowModel {
+    return this.#model;
+  }
+
+  get #drainTimeoutMs(): number {
+    return this.options.drainTimeoutMs ?? 30_000;
+  }
+
   #newPipeline(model: FlowModel): Pipeline {
+    // Publishes go through the connections in place when they are made (invariant 14): a removed
+    // connection stays until the old version's messages are done; a changed one switches clients.
+    const publish = (request: PublishRequest, triggerConnection: string | undefined): Promise<void> => this.#publishVia(this.#publishers, request, triggerConnection);
     const effects: Effects = {
-      publish: (request, from) => this.#publish(request, from.message.connection),
+      publish: (request, from) => publish(request, from.message.connection),
       invoke: (service, payload, from) => pipeline.invoke(service, payload, from),
       log: (level, text, from, step) => this.#log[level]({ event: 'log-step', trigger: from.message.trigger, topic: from.message.topic, step }, text),
     };
-    const pipeline = new Pipeline(model.services, effects);
+    const pipeline = new Pipeline(model.services, effects, publish);
     return pipeline;
   }
 
   start(): void {
-    for (const connection of this.model.connections.values()) {
+    for (const connection of this.#model.connections.values()) {
       if (!connection.enabled) {
         this.#log.info({ connection: connection.name, event: 'disabled' }, `connection ${connection.name} is disabled`);
         continue;
       }
-      this.#publishers.set(connection.name, new Publisher(connection, baseClientId(connection, this.options.instance), this.#log));
+      this.#publishers.set(connection.name, this.#newPublisher(connection));
     }
-    for (const trigger of this.model.triggers.values()) {
-      const connection = this.model.connections.get(trigger.connection);
+    for (const trigger of this.#model.triggers.values()) {
+      const connection = this.#model.connections.get(trigger.connection);
       if (!trigger.enabled || connection === undefined || !connection.enabled) continue;
-      this.#startTrigger(trigger.name, connection);
+      this.#runners.set(trigger.name, this.#startTrigger(trigger, connection, 0, undefined));
     }
   }
 
-  #startTrigger(name: string, connection: Connection): void {
-    const trigger = this.model.triggers.get(name)!;
-    const runner = new TriggerRunner(trigger, {
-      pipeline: () => this.#pipeline,
-      publish: (request, triggerConnection) => this.#publish(request, triggerConnection),
-      log: this.#log,
-      sessionKept: !connection.cleanSession && trigger.ack === 'afterProcessing',
-    });
+  #newPublisher(connection: Connection, options: { deferConnect?: boolean } = {}): Publisher {
+    return new Publisher(connection, baseClientId(connection, this.options.instance), this.#log, options);
+  }
+
+  /** Starts a subscriber for `trigger`, feeding `runner` (a restart keeps the runner and its counters) or a new one. */
+  #startTrigger(trigger: Trigger, connection: Connection, generation: 0 | 1, runner: TriggerRunner | undefined): RunningTrigger {
+    const sessionKept = !connection.cleanSession && trigger.ack === 'afterProcessing';
+    const target = runner ?? new TriggerRunner(trigger, { pipeline: () => this.#pipeline, log: this.#log, sessionKept });
+    if (runner !== undefined) runner.update(trigger, sessionKept);
     const subscriber = new Subscriber({
       connection,
-      clientId: `${baseClientId(connection, this.options.instance)}-${trigger.name}`,
+      clientId: `${baseClientId(connection, this.options.instance)}-${trigger.name}${generation === 1 ? '~1' : ''}`,
       subscriptions: trigger.subscriptions,
       qos: trigger.qos,
       capacity: trigger.queueSize,
       ack: trigger.ack,
       log: this.#log.child({ trigger: trigger.name, connection: connection.name }),
-      onDelivery: runner.onDelivery,
+      onDelivery: target.onDelivery,
     });
-    runner.attach(subscriber);
-    this.#runners.set(name, { runner, subscriber });
+    target.attach(subscriber);
+    return { runner: target, subscriber, generation };
+  }
+
+  /**
+   * Applies a reload: `next` becomes the version in force. Resolves once the new version is live
+   * (new and restarted triggers subscribed, or given up on after 10 s); what the old version still
+   * holds drains in the background, and the next apply waits for that first.
+   */
+  async apply(next: FlowModel, plan: ReloadPlan): Promise<void> {
+    await this.#background;
+    const oldPipeline = this.#pipeline;
+    const removed: Publisher[] = [];
+    const switches: { name: string; old: Publisher; replacement: Publisher }[] = [];
+    for (const { name } of plan.connections.removed) {
+      const publisher = this.#publishers.get(name);
+      if (publisher !== undefined) removed.push(publisher);
+    }
+    for (const change of plan.connections.changed) {
+      const old = this.#publishers.get(change.name);
+      if (!change.reconnect || old === undefined) continue;
+      // Same client id as the old one: it may connect only once the old one is gone.
+      switches.push({ name: change.name, old, replacement: this.#newPublisher(next.connections.get(change.name)!, { deferConnect: true }) });
+    }
+    for (const { name } of plan.connections.added) this.#publishers.set(name, this.#newPublisher(next.connections.get(name)!));
+
+    // The swap: messages delivered from here on run on the new version (invariant 10).
+    this.#model = next;
+    this.#pipeline = this.#newPipeline(next);
+
+    const draining: Promise<void>[] = [];
+    for (const { name } of plan.triggers.removed) {
+      const running = this.#runners.get(name);
+      if (running === undefined) continue;
+      this.#runners.delete(name);
+      // Unsubscribed first: a persistent session must not keep queueing for a client that is gone.
+      draining.push(this.#retire(running.subscriber, { unsubscribe: true }));
+    }
+    const changed = new Map(plan.triggers.changed.map((c) => [c.name, c]));
+    const live: Promise<void>[] = [];
+    for (const [name, running] of this.#runners) {
+      const trigger = next.triggers.get(name)!;
+      const connection = next.connections.get(trigger.connection)!;
+      const change = changed.get(name);
+      if (change?.action === 'restart') live.push(this.#restart(running, trigger, connection, draining));
+      else if (change?.action === 'resubscribe') live.push(this.#resubscribe(running, trigger, connection, change));
+      else running.runner.update(trigger, !connection.cleanSession && trigger.ack === 'afterProcessing');
+    }
+    for (const { name } of plan.triggers.added) {
+      const trigger = next.triggers.get(name)!;
+      const started = this.#startTrigger(trigger, next.connections.get(trigger.connection)!, 0, undefined);
+      this.#runners.set(name, started);
+      live.push(started.subscriber.whenSubscribed(SUBSCRIBE_WAIT_MS).then(() => undefined));
+    }
+    await Promise.all(live);
+
+    // Switch changed connections now: publishes wait in the new client's offline queue while the
+    // old client finishes its own and disconnects. Removed connections go once the old version's
+    // messages are done, which never waits on a switch (invariants 14, 15).
+    const switched = Promise.all(
+      switches.map(async ({ name, old, replacement }) => {
+        this.#publishers.set(name, replacement);
+        await old.stop(Math.max(1000, this.#drainTimeoutMs));
+        replacement.start();
+      }),
+    );
+    this.#background = (async () => {
+      await Promise.all([switched, ...draining]);
+      if (removed.length > 0) {
+        const idle = await oldPipeline.idle(this.#drainTimeoutMs);
+        if (!idle) this.#log.warn({ event: 'reload-drain-timeout', held: oldPipeline.held }, `${oldPipeline.held} messages of the previous version were still in flight after the drain timeout`);
+        for (const publisher of removed) {
+          if (this.#publishers.get(publisher.connection.name) === publisher) this.#publishers.delete(publisher.connection.name);
+        }
+        await Promise.all(removed.map((p) => p.stop(Math.max(1000, this.#drainTimeoutMs))));
+      }
+    })().catch((error: unknown) => {
+      this.#log.error({ event: 'reload-retire-failed', err: error }, 'retiring the previous version failed');
+    });
+  }
+
+  /** Resolves when what earlier reloads replaced has drained and disconnected. */
+  settled(): Promise<void> {
+    return this.#background;
+  }
+
+  /**
+   * Stops taking messages, lets those accepted finish (their acks go out), then disconnects. With
+   * `unsubscribe` it first unsubscribes while still taking messages, so nothing already on its
+   * way to this client is dropped.
+   */
+  async #retire(subscriber: Subscriber, options: { unsubscribe: boolean }): Promise<void> {
+    if (options.unsubscribe && !(await subscriber.unsubscribeAll(SUBSCRIBE_WAIT_MS))) {
+      this.#log.warn({ event: 'unsubscribe-timeout' }, 'a retired trigger client got no UNSUBACK in time; messages still on their way to it are left to the broker');
+    }
+    subscriber.stopAccepting();
+    const drained = await subscriber.drained(this.#drainTimeoutMs);
+    if (!drained) this.#log.warn({ event: 'reload-drain-timeout' }, 'a retired trigger client still had messages in flight after the drain timeout; the broker redelivers them');
+    await subscriber.stop();
+  }
+
+  /** Invariant 13: hand the session over (persistent) or overlap under the other client id (clean). */
+  async #restart(running: RunningTrigger, trigger: Trigger, connection: Connection, draining: Promise<void>[]): Promise<void> {
+    const old = running.subscriber;
+    if (!connection.cleanSession) {
+      await this.#retire(old, { unsubscribe: false });
+      const started = this.#startTrigger(trigger, connection, 0, running.runner);
+      running.subscriber = started.subscriber;
+      running.generation = 0;
+      await started.subscriber.whenSubscribed(SUBSCRIBE_WAIT_MS);
+      return;
+    }
+    const generation = running.generation === 0 ? 1 : 0;
+    const started = this.#startTrigger(trigger, connection, generation, running.runner);
+    running.subscriber = started.subscriber;
+    running.generation = generation;
+    await started.subscriber.whenSubscribed(SUBSCRIBE_WAIT_MS);
+    draining.push(this.#retire(old, { unsubscribe: true }));
+  }
+
+  async #resubscribe(running: RunningTrigger, trigger: Trigger, connection: Connection, change: ChangedTrigger): Promise<void> {
+    running.runner.update(trigger, !connection.cleanSession && trigger.ack === 'afterProcessing');
+    await running.subscriber.resubscribe(trigger.subscriptions, trigger.qos, change.subscribe, change.unsubscribe);
   }
 
   /** Publishes through the request's connection, or the connection of the trigger whose message is being processed. */
-  #publish(request: PublishRequest, triggerConnection: string | undefined): Promise<void> {
+  #publishVia(publishers: ReadonlyMap<string, Publisher>, request: PublishRequest, triggerConnection: string | undefined): Promise<void> {
     const name = request.connection ?? triggerConnection;
-    const publisher = name === undefined ? undefined : this.#publishers.get(name);
+    const publisher = name === undefined ? undefined : publishers.get(name);
     if (publisher === undefined) {
       return Promise.reject(new PublishError(`connection ${name ?? '(none)'} is not running (disabled or not defined)`, 'MQFLOW_PUBLISH_NO_CONNECTION'));
     }
@@ -107,9 +258,11 @@ export class Engine {
    * their acks go out, then disconnect trigger clients, then publishers once their publishes are acknowledged.
    */
   async stop(drainTimeoutMs: number): Promise<{ drained: boolean }> {
-    for (const { subscriber } of this.#runners.values()) subscriber.stopAccepting();
-    const drained = await Promise.all([...this.#runners.values()].map(({ runner }) => runner.drain(drainTimeoutMs)));
-    await Promise.all([...this.#runners.values()].map(({ subscriber }) => subscriber.stop()));
+    const runners = [...this.#runners.values()];
+    for (const { subscriber } of runners) subscriber.stopAccepting();
+    const drained = await Promise.all(runners.map(({ runner }) => runner.drain(drainTimeoutMs)));
+    await Promise.race([this.#background, new Promise((r) => setTimeout(r, drainTimeoutMs).unref())]);
+    await Promise.all(runners.map(({ subscriber }) => subscriber.stop()));
     await Promise.all([...this.#publishers.values()].map((p) => p.stop(Math.max(1000, drainTimeoutMs))));
     return { drained: drained.every(Boolean) };
   }

@@ -13,10 +13,21 @@ export interface LogOptions {
   readonly destination?: NodeJS.WritableStream;
 }
 
+const secretLists = new WeakMap<Log, string[]>();
+
+// Short or numeric values (a port, a QoS) are not secrets worth masking, and replacing them
+// everywhere would corrupt timestamps and numbers in every line.
+const worthMasking = (s: string): boolean => s.length >= 4 && !/^[\d.:-]+$/.test(s) && s !== 'true' && s !== 'false';
+
+/** A reload resolved new secrets: they are masked in this log's lines from now on. */
+export function rememberSecrets(log: Log, values: readonly string[]): void {
+  const list = secretLists.get(log);
+  if (list === undefined) return;
+  for (const value of values) if (worthMasking(value) && !list.includes(value)) list.push(value);
+}
+
 export function createLog(options: LogOptions): Log {
-  // Short or numeric values (a port, a QoS) are not secrets worth masking, and replacing them
-  // everywhere would corrupt timestamps and numbers in every line.
-  const secrets = options.secrets.filter((s) => s.length >= 4 && !/^[\d.:-]+$/.test(s) && s !== 'true' && s !== 'false');
+  const secrets = options.secrets.filter(worthMasking);
   const redactSecrets = (text: string): string => {
     let out = text;
     for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join('[secret]');
@@ -32,9 +43,11 @@ export function createLog(options: LogOptions): Log {
       streamWrite: redactSecrets,
     },
   };
+  let log: Log;
   if (options.pretty) {
     const pretty: DestinationStream = transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,event', singleLine: true } }) as DestinationStream;
-    return pino(base, pretty);
-  }
-  return options.destination === undefined ? pino(base) : pino(base, options.destination as DestinationStream);
+    log = pino(base, pretty);
+  } else log = options.destination === undefined ? pino(base) : pino(base, options.destination as DestinationStream);
+  secretLists.set(log, secrets);
+  return log;
 }

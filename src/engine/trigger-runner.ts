@@ -1,22 +1,23 @@
 /**
  * One trigger at run time: takes deliveries from its subscriber client, keeps their order
  * (serial) or runs up to maxConcurrency at once, retries, routes failures, and marks each
- * message done only when it is (see docs/architecture.md, "At-least-once processing").
+ * message done only when it is (see docs/architecture.md, "At-least-once processing"). Each
+ * message is processed by the version in force when it was delivered: the trigger definition and
+ * the pipeline are captured then (invariant 10); a reload swaps them for later messages.
  */
 import type { Trigger } from '../flow/model.js';
 import { wildcardMatcher } from '../mqtt/topic-filter.js';
 import type { Delivery, Subscriber } from '../mqtt/subscriber.js';
-import { Execution, MessageFailure, type MessageContext, type PublishRequest } from '../pipeline/execution.js';
+import { Execution, MessageFailure, type MessageContext } from '../pipeline/execution.js';
 import type { Pipeline } from '../pipeline/run-service.js';
 import { decodePayload, payloadForReport } from './decode-payload.js';
 import type { Log } from './log.js';
 
 export interface TriggerDeps {
-  /** The pipeline of the flow version in force now; a message keeps the one it started with. */
+  /** The pipeline of the flow version in force now; a message keeps the one it was delivered under. */
   readonly pipeline: () => Pipeline;
-  readonly publish: (request: PublishRequest, triggerConnection: string) => Promise<void>;
   readonly log: Log;
-  /** True when the broker keeps unacknowledged messages for this trigger (cleanSession: false, ack after processing). */
+  /** True when the broker keeps unacknowledged messages for this trigger (cleanSession: false, ack after processing). Initial value; update() changes it. */
   readonly sessionKept: boolean;
 }
 
@@ -29,24 +30,54 @@ export interface TriggerCounters {
   routed: number;
 }
 
+/** What a message is processed with: captured when it is delivered. */
+interface Version {
+  readonly trigger: Trigger;
+  readonly matchers: readonly ((topic: string) => string[] | undefined)[];
+  readonly pipeline: Pipeline;
+}
+
+interface Queued {
+  readonly delivery: Delivery;
+  readonly version: Version;
+}
+
 export class TriggerRunner {
-  readonly #queue: Delivery[] = [];
+  readonly #queue: Queued[] = [];
   #running = 0;
   #idle: (() => void)[] = [];
   #subscriber: Subscriber | undefined;
   readonly #log: Log;
-  readonly #matchers: readonly ((topic: string) => string[] | undefined)[];
+  #trigger: Trigger;
+  #sessionKept: boolean;
+  #matchers: readonly ((topic: string) => string[] | undefined)[];
   readonly counters: TriggerCounters = { received: 0, processed: 0, failed: 0, retried: 0, routed: 0 };
   lastError: string | undefined;
 
   constructor(
-    readonly trigger: Trigger,
+    trigger: Trigger,
     private readonly deps: TriggerDeps,
   ) {
     this.#log = deps.log.child({ trigger: trigger.name });
+    this.#trigger = trigger;
     this.#matchers = trigger.topics.map(wildcardMatcher);
+    this.#sessionKept = deps.sessionKept;
   }
 
+  /** The definition in force for messages delivered from now on. */
+  get trigger(): Trigger {
+    return this.#trigger;
+  }
+
+  /** A reload changed the definition (service, processing, retries, error route, filters): messages delivered from now on use it. */
+  update(trigger: Trigger, sessionKept: boolean): void {
+    this.#trigger = trigger;
+    this.#sessionKept = sessionKept;
+    this.#matchers = trigger.topics.map(wildcardMatcher);
+    this.#pump();
+  }
+
+  /** The client that delivers from now on; a restarted trigger's old client may still deliver until it stops accepting. */
   attach(subscriber: Subscriber): void {
     this.#subscriber = subscriber;
   }
@@ -61,19 +92,23 @@ export class TriggerRunner {
 
   readonly onDelivery = (delivery: Delivery): void => {
     this.counters.received++;
-    this.#queue.push(delivery);
+    const pipeline = this.deps.pipeline();
+    pipeline.hold();
+    this.#queue.push({ delivery, version: { trigger: this.#trigger, matchers: this.#matchers, pipeline } });
     this.#pump();
   };
 
   #limit(): number {
-    return this.trigger.processing.mode === 'concurrent' ? this.trigger.processing.maxConcurrency : 1;
+    const processing = this.#trigger.processing;
+    return processing.mode === 'concurrent' ? processing.maxConcurrency : 1;
   }
 
   #pump(): void {
     while (this.#running < this.#limit() && this.#queue.length > 0) {
-      const delivery = this.#queue.shift()!;
+      const { delivery, version } = this.#queue.shift()!;
       this.#running++;
-      void this.#process(delivery).finally(() => {
+      void this.#process(delivery, version).finally(() => {
+        version.pipeline.release();
         this.#running--;
         this.#pump();
         if (this.#running === 0 && this.#queue.length === 0) for (const resolve of this.#idle.splice(0)) resolve();
@@ -93,26 +128,26 @@ export class TriggerRunner {
     });
   }
 
-  async #process(delivery: Delivery): Promise<void> {
-    const pipeline = this.deps.pipeline();
-    const service = pipeline.services.get(this.trigger.service);
+  async #process(delivery: Delivery, version: Version): Promise<void> {
+    const { trigger, pipeline } = version;
+    const service = pipeline.services.get(trigger.service);
     let context: MessageContext | undefined;
     let failure: MessageFailure;
     let attempts = 0;
     try {
-      const payload = decodePayload(delivery.payload, this.trigger.payload, this.trigger.maxPayloadBytes);
-      context = this.#context(delivery, payload);
+      const payload = decodePayload(delivery.payload, trigger.payload, trigger.maxPayloadBytes);
+      context = this.#context(delivery, payload, version);
     } catch (error) {
       failure = asFailure(error);
-      await this.#fail(delivery, context, failure, 1);
+      await this.#fail(delivery, version, context, failure, 1);
       return;
     }
     for (;;) {
       attempts++;
       try {
-        if (service === undefined) throw new MessageFailure(`no service named "${this.trigger.service}"`, 'MQFLOW_UNKNOWN_SERVICE');
+        if (service === undefined) throw new MessageFailure(`no service named "${trigger.service}"`, 'MQFLOW_UNKNOWN_SERVICE');
         const exec = new Execution(context.payload, context);
-        if (this.trigger.payload === 'json') exec.receivedBytes = delivery.payload;
+        if (trigger.payload === 'json') exec.receivedBytes = delivery.payload;
         await pipeline.run(service, exec);
         this.counters.processed++;
         delivery.complete();
@@ -120,22 +155,17 @@ export class TriggerRunner {
       } catch (error) {
         failure = asFailure(error);
       }
-      if (attempts >= this.trigger.retry.maxAttempts) break;
+      if (attempts >= trigger.retry.maxAttempts) break;
       this.counters.retried++;
       this.#log.warn({ event: 'retry', topic: delivery.topic, attempt: attempts, reason: failure.message }, `attempt ${attempts} failed; retrying`);
-      await sleep(this.#retryDelay(attempts));
+      await sleep(retryDelay(trigger, attempts));
     }
-    await this.#fail(delivery, context, failure, attempts);
+    await this.#fail(delivery, version, context, failure, attempts);
   }
 
-  #retryDelay(attempt: number): number {
-    const { delayMs, backoff, maxDelayMs } = this.trigger.retry;
-    return Math.min(maxDelayMs, backoff === 'exponential' ? delayMs * 2 ** (attempt - 1) : delayMs);
-  }
-
-  #context(delivery: Delivery, payload: unknown): MessageContext {
+  #context(delivery: Delivery, payload: unknown, version: Version): MessageContext {
     let wildcards: readonly string[] = [];
-    for (const match of this.#matchers) {
+    for (const match of version.matchers) {
       const values = match(delivery.topic);
       if (values !== undefined) {
         wildcards = values;
@@ -152,8 +182,8 @@ export class TriggerRunner {
       retain: delivery.retain,
       dup: delivery.dup,
       receivedAt: new Date(delivery.receivedAt).toISOString(),
-      trigger: this.trigger.name,
-      connection: this.trigger.connection,
+      trigger: version.trigger.name,
+      connection: version.trigger.connection,
     };
     if (delivery.messageId !== undefined) context.messageId = delivery.messageId;
     if (delivery.properties !== undefined) context.properties = readableProperties(delivery.properties);
@@ -161,10 +191,10 @@ export class TriggerRunner {
   }
 
   /** After the last attempt: route the failure, then the message is done; if routing fails, it stays with the broker. */
-  async #fail(delivery: Delivery, context: MessageContext | undefined, failure: MessageFailure, attempts: number): Promise<void> {
+  async #fail(delivery: Delivery, version: Version, context: MessageContext | undefined, failure: MessageFailure, attempts: number): Promise<void> {
     this.counters.failed++;
     this.lastError = failure.message;
-    const route = this.trigger.onError;
+    const route = version.trigger.onError;
     this.#log.error(
       { event: 'message-failed', topic: delivery.topic, attempt: attempts, code: failure.code, reason: failure.message, ...(failure.step === undefined ? {} : { step: failure.step.path }) },
       `message on ${delivery.topic} failed: ${failure.message}`,
@@ -177,38 +207,38 @@ export class TriggerRunner {
       this.#suspend(route.resumeAfterMs, 'onError: suspend');
       return;
     }
-    const report = this.#report(delivery, context, failure, attempts);
+    const report = this.#report(delivery, version, context, failure, attempts);
     for (;;) {
-      const problem = await this.#route(route, report, context);
+      const problem = await this.#route(route, report, context, version);
       if (problem === undefined) {
         this.counters.routed++;
         delivery.complete();
         return;
       }
       this.lastError = `error route failed: ${problem}`;
-      if (this.deps.sessionKept) {
+      if (this.#sessionKept) {
         // The message must go somewhere: leave it with the broker and try again later.
-        this.#log.error({ event: 'error-route-failed', topic: delivery.topic, reason: problem }, `error route of ${this.trigger.name} failed: ${problem}; suspending the trigger`);
+        this.#log.error({ event: 'error-route-failed', topic: delivery.topic, reason: problem }, `error route of ${version.trigger.name} failed: ${problem}; suspending the trigger`);
         this.#suspend(30_000, 'error route failed');
         return;
       }
       // Without a kept session the broker would not redeliver: hold the message and retry the route.
-      this.#log.error({ event: 'error-route-failed', topic: delivery.topic, reason: problem }, `error route of ${this.trigger.name} failed: ${problem}; retrying in 5 s`);
+      this.#log.error({ event: 'error-route-failed', topic: delivery.topic, reason: problem }, `error route of ${version.trigger.name} failed: ${problem}; retrying in 5 s`);
       await sleep(5_000);
       if (this.#subscriber?.state === 'stopped') return;
     }
   }
 
   /** Sends the report along the route; returns why it failed, or undefined. */
-  async #route(route: Exclude<Trigger['onError'], undefined | { kind: 'suspend' }>, report: FailureReport, context: MessageContext | undefined): Promise<string | undefined> {
+  async #route(route: Exclude<Trigger['onError'], undefined | { kind: 'suspend' }>, report: FailureReport, context: MessageContext | undefined, version: Version): Promise<string | undefined> {
+    const { pipeline, trigger } = version;
     try {
       if (route.kind === 'publish') {
-        await this.deps.publish(
+        await pipeline.publish(
           { ...(route.connection === undefined ? {} : { connection: route.connection }), topic: route.topic, payload: JSON.stringify(report), qos: route.qos, retain: route.retain },
-          this.trigger.connection,
+          trigger.connection,
         );
       } else {
-        const pipeline = this.deps.pipeline();
         const service = pipeline.services.get(route.service);
         if (service === undefined) throw new MessageFailure(`no service named "${route.service}"`, 'MQFLOW_UNKNOWN_SERVICE');
         const errorContext: MessageContext = context ?? report.message;
@@ -220,7 +250,7 @@ export class TriggerRunner {
     }
   }
 
-  #report(delivery: Delivery, context: MessageContext | undefined, failure: MessageFailure, attempts: number): FailureReport {
+  #report(delivery: Delivery, version: Version, context: MessageContext | undefined, failure: MessageFailure, attempts: number): FailureReport {
     const raw = payloadForReport(delivery.payload);
     return {
       error: {
@@ -229,8 +259,8 @@ export class TriggerRunner {
         ...(failure.step === undefined ? {} : { step: failure.step.path, at: `${failure.step.at.file}:${failure.step.at.line}:${failure.step.at.column}` }),
       },
       // The message as services saw it ($message); a payload that could not be decoded is carried raw.
-      message: context ?? { ...this.#context(delivery, undefined), ...raw },
-      trigger: this.trigger.name,
+      message: context ?? { ...this.#context(delivery, undefined, version), ...raw },
+      trigger: version.trigger.name,
       attempts,
       failedAt: new Date().toISOString(),
     };
@@ -241,7 +271,7 @@ export class TriggerRunner {
     if (subscriber === undefined || subscriber.state === 'suspended' || subscriber.state === 'stopped') return;
     this.#log.warn({ event: 'suspended', resumeAfterMs, reason: why }, `trigger ${this.trigger.name} suspended for ${resumeAfterMs} ms (${why})`);
     // Queued messages were not acknowledged: the broker redelivers them when the trigger resumes.
-    this.#queue.length = 0;
+    for (const { version } of this.#queue.splice(0)) version.pipeline.release();
     void subscriber.suspend().then(() => {
       setTimeout(() => {
         if (subscriber.state !== 'suspended') return;
@@ -256,6 +286,11 @@ function asFailure(error: unknown): MessageFailure {
   if (error instanceof MessageFailure) return error;
   const e = error as { message?: unknown; code?: unknown };
   return new MessageFailure(typeof e.message === 'string' ? e.message : String(error), typeof e.code === 'string' ? e.code : 'MQFLOW_FAILED', undefined, { cause: error });
+}
+
+function retryDelay(trigger: Trigger, attempt: number): number {
+  const { delayMs, backoff, maxDelayMs } = trigger.retry;
+  return Math.min(maxDelayMs, backoff === 'exponential' ? delayMs * 2 ** (attempt - 1) : delayMs);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -8,6 +8,7 @@ import type { ExpressionEngine } from '../expr/expression.js';
 import { createJsonataEngine } from '../expr/jsonata-engine.js';
 import { compileFlow } from './compile.js';
 import type { CheckedFile } from './definitions.js';
+import type { FlowFileCache } from './file-cache.js';
 import { processEnvironment, type InterpolationEnvironment } from './interpolate.js';
 import { discoverFlowFiles, readFlowFile, type LoadedFile } from './load.js';
 import type { FlowModel } from './model.js';
@@ -20,6 +21,8 @@ export interface BuildOptions {
   readonly environment?: InterpolationEnvironment;
   /** Paths in problems are shown relative to this folder. Default: the working directory. */
   readonly cwd?: string;
+  /** Reuses the load and schema check of files unchanged since the last build with this cache (hot reload). */
+  readonly cache?: FlowFileCache;
 }
 
 export interface BuildSummary {
@@ -53,20 +56,31 @@ export function buildFlowFolder(dir: string, options: BuildOptions = {}): BuildR
     // An empty folder is almost always a wrong path; passing it would let a typo pass CI.
     problems.add({ severity: 'error', code: 'MQFLOW_NO_FLOWS', file: dir, line: 1, column: 1, path: '', message: 'no flow files (*.yaml, *.yml) in this folder', hint: 'check the path; test files (*.test.yaml) and dot-folders are not flow files' });
   }
+  const compileOptions = { engine: options.engine ?? createJsonataEngine(), readFile: environment.readFile };
+  if (options.cache !== undefined) {
+    const cached = options.cache.loadAll(files, environment, problems, options.cwd);
+    const checked = cached.flatMap((c) => (c.checked === undefined ? [] : [{ file: c.loaded, ...c.checked }]));
+    return buildFromChecked(cached.map((c) => c.loaded), checked, problems, compileOptions);
+  }
   const loaded = files.map((path) => readFlowFile(path, environment, problems, options.cwd));
-  return buildFromFiles(loaded, problems, { engine: options.engine ?? createJsonataEngine(), readFile: environment.readFile });
+  return buildFromFiles(loaded, problems, compileOptions);
+}
+
+interface CompileInputs {
+  readonly engine: ExpressionEngine;
+  readonly readFile: (path: string) => string;
 }
 
 /** The pure part: schema check and compile of files already loaded. */
-export function buildFromFiles(
-  loaded: readonly LoadedFile[],
-  problems: ProblemList,
-  options: { readonly engine: ExpressionEngine; readonly readFile: (path: string) => string },
-): BuildResult {
+export function buildFromFiles(loaded: readonly LoadedFile[], problems: ProblemList, options: CompileInputs): BuildResult {
   const checked: CheckedFile[] = [];
   for (const file of loaded) {
     if (file.data !== undefined) checked.push({ file, ...checkSchema(file, problems) });
   }
+  return buildFromChecked(loaded, checked, problems, options);
+}
+
+function buildFromChecked(loaded: readonly LoadedFile[], checked: readonly CheckedFile[], problems: ProblemList, options: CompileInputs): BuildResult {
   const model = compileFlow(checked, { ...options, parsedAll: checked.length === loaded.length }, problems);
   const secrets = [...new Set(loaded.flatMap((f) => f.secrets))];
   const sorted = problems.sorted().map((p) => (touchesInterpolated(p, loaded) ? redact(p, secrets) : p));

@@ -26,6 +26,11 @@ export interface LoadedFile {
  * Every `*.yaml` / `*.yml` under `dir`, sorted, skipping dot-folders, node_modules and test files
  * (`*.test.yaml`, which belong to `mqflow test`).
  */
+/** Is `name` (a file name, no folder) a flow file: *.yaml or *.yml, not a *.test.yaml, not hidden? */
+export function isFlowFileName(name: string): boolean {
+  return !name.startsWith('.') && FLOW_FILE.test(name) && !TEST_FILE.test(name);
+}
+
 export function discoverFlowFiles(dir: string): string[] {
   const found: string[] = [];
   const visit = (folder: string): void => {

@@ -32,6 +32,11 @@ export class ProblemList {
     this.#problems.push(problem);
   }
 
+  /** Every problem added, in order. */
+  all(): FlowProblem[] {
+    return [...this.#problems];
+  }
+
   get errorCount(): number {
     return this.#problems.filter((p) => p.severity === 'error').length;
   }

@@ -33,18 +33,28 @@ export class Publisher {
   readonly #log: Log;
   #state: ConnectionState = 'connecting';
   #attempt = 0;
+  #deferred: boolean;
   #waiting = 0;
   #lastError: string | undefined;
   readonly #pending = new Set<Promise<void>>();
   readonly reconnects = { count: 0 };
 
+  /**
+   * With `deferConnect`, the client connects only when start() is called; publishes wait in the
+   * offline queue until then (a reload's replacement waits for the old client to disconnect).
+   */
   constructor(
     readonly connection: Connection,
     clientId: string,
     log: Log,
+    options: { deferConnect?: boolean } = {},
   ) {
     this.#log = log.child({ connection: connection.name, clientId });
-    this.#client = connect(clientOptions(connection, { clientId, ...(connection.will === undefined ? {} : { will: connection.will }) }));
+    this.#deferred = options.deferConnect === true;
+    this.#client = connect({
+      ...clientOptions(connection, { clientId, ...(connection.will === undefined ? {} : { will: connection.will }) }),
+      ...(options.deferConnect === true ? { manualConnect: true } : {}),
+    });
     useNoDelay(this.#client);
     this.#client.on('connect', () => {
       if (this.#state !== 'connecting') this.reconnects.count++;
@@ -73,6 +83,13 @@ export class Publisher {
 
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /** Connects a client made with `deferConnect`. */
+  start(): void {
+    if (!this.#deferred || this.#state === 'stopped') return;
+    this.#deferred = false;
+    this.#client.connect();
   }
 
   get lastError(): string | undefined {

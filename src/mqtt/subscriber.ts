@@ -56,9 +56,17 @@ export class Subscriber {
   /** mqtt.js callbacks held while the trigger is full (they let it read the next packet). */
   #held: (() => void)[] = [];
   #accepting = true;
+  /** Accepted deliveries not yet complete, across connections. */
+  #inFlight = 0;
+  #drainWaiters: (() => void)[] = [];
+  #subscribedWaiters: ((subscribed: boolean) => void)[] = [];
+  #subscriptions: readonly string[];
+  #qos: QoS;
 
   constructor(options: SubscriberOptions) {
     this.#options = options;
+    this.#subscriptions = options.subscriptions;
+    this.#qos = options.qos;
     this.#log = options.log.child({ clientId: options.clientId });
     this.#window = this.#newWindow();
     const mqttOptions = clientOptions(options.connection, { clientId: options.clientId, receiveMaximum: Math.min(65535, options.capacity) });
@@ -104,6 +112,11 @@ export class Subscriber {
     return this.#state;
   }
 
+  /** The connection definition this client was made from. */
+  get connection(): Connection {
+    return this.#options.connection;
+  }
+
   get lastError(): string | undefined {
     return this.#lastError;
   }
@@ -111,10 +124,18 @@ export class Subscriber {
   async #subscribe(): Promise<void> {
     this.#attempt = 0;
     this.#client.options.reconnectPeriod = this.#options.connection.reconnectPeriodMs;
-    const filters = [...this.#options.subscriptions];
+    const refused = await this.#send([...this.#subscriptions]);
+    if (refused === undefined) return;
+    this.#state = refused.length === 0 ? 'subscribed' : 'refused';
+    if (refused.length === 0) this.#log.info({ event: 'subscribed', filters: this.#subscriptions, qos: this.#qos }, 'subscribed');
+    for (const resolve of this.#subscribedWaiters.splice(0)) resolve(refused.length === 0);
+  }
+
+  /** Sends SUBSCRIBE for `filters`; returns the refused ones, or undefined when the request failed. */
+  async #send(filters: string[]): Promise<string[] | undefined> {
     let codes: readonly number[];
     try {
-      const granted = await this.#client.subscribeAsync(filters, { qos: this.#options.qos });
+      const granted = await this.#client.subscribeAsync(filters, { qos: this.#qos });
       codes = filters.map((f) => granted.find((g) => g.topic === f)?.qos ?? 0);
     } catch (error) {
       // mqtt.js rejects when any SUBACK code is a failure (≥ 0x80); the codes are on the packet.
@@ -122,7 +143,7 @@ export class Subscriber {
       if (!Array.isArray(granted)) {
         this.#lastError = (error as Error).message;
         this.#log.error({ event: 'subscribe-failed', err: { message: (error as Error).message } }, `subscribe failed: ${(error as Error).message}`);
-        return;
+        return undefined;
       }
       codes = granted.map((g) => (typeof g === 'number' ? g : (g as { qos: number }).qos));
     }
@@ -134,8 +155,36 @@ export class Subscriber {
       this.#log.error({ event: 'subscription-refused', filter, code }, reason);
       this.#options.onRefused?.(filter, reason);
     }
-    this.#state = refused.length === 0 ? 'subscribed' : 'refused';
-    if (refused.length === 0) this.#log.info({ event: 'subscribed', filters, qos: this.#options.qos }, 'subscribed');
+    return refused;
+  }
+
+  /** Resolves true once subscribed (false when refused, or after `timeoutMs`). */
+  whenSubscribed(timeoutMs: number): Promise<boolean> {
+    if (this.#state === 'subscribed') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.#subscribedWaiters.push((subscribed) => {
+        clearTimeout(timer);
+        resolve(subscribed);
+      });
+    });
+  }
+
+  /**
+   * A reload changed the filters or QoS: subscribes `subscribe` first, then unsubscribes
+   * `unsubscribe`, on this client (invariant 12). Later reconnects subscribe `subscriptions`.
+   */
+  async resubscribe(subscriptions: readonly string[], qos: QoS, subscribe: readonly string[], unsubscribe: readonly string[]): Promise<void> {
+    this.#subscriptions = subscriptions;
+    this.#qos = qos;
+    if (this.#state !== 'subscribed' && this.#state !== 'refused') return; // the next connect subscribes the new list
+    if (subscribe.length > 0) await this.#send([...subscribe]);
+    if (unsubscribe.length > 0) {
+      await this.#client.unsubscribeAsync([...unsubscribe]).catch((error: unknown) => {
+        this.#log.warn({ event: 'unsubscribe-failed', err: { message: (error as Error).message } }, `unsubscribe failed: ${(error as Error).message}`);
+      });
+    }
+    this.#log.info({ event: 'resubscribed', filters: subscriptions, subscribed: subscribe, unsubscribed: unsubscribe, qos }, 'subscriptions changed');
   }
 
   #newWindow(): AckWindow {
@@ -154,6 +203,7 @@ export class Subscriber {
     const entry: WindowEntry & { release?: (code: number) => void } = window.add(packet.messageId, this.#options.ack === 'onReceipt' ? 0 : packet.qos);
     if (release !== undefined) entry.release = release;
     if (!this.#accepting) return; // draining or suspended: the message stays with the broker
+    this.#inFlight++;
     let completed = false;
     this.#options.onDelivery({
       topic: packet.topic,
@@ -169,6 +219,7 @@ export class Subscriber {
         completed = true;
         window.complete(entry);
         this.#wake();
+        if (--this.#inFlight === 0) for (const resolve of this.#drainWaiters.splice(0)) resolve();
       },
     });
   }
@@ -194,6 +245,18 @@ export class Subscriber {
     this.#accepting = false;
   }
 
+  /** Resolves true when every message this client delivered is done (its ack sent), false after `timeoutMs`. */
+  drained(timeoutMs: number): Promise<boolean> {
+    if (this.#inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.#drainWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
   /** Disconnects, keeping the session: what was not acknowledged is redelivered on resume. */
   async suspend(): Promise<void> {
     this.#state = 'suspended';
@@ -208,9 +271,29 @@ export class Subscriber {
     this.#client.reconnect();
   }
 
+  /**
+   * Unsubscribes every filter while still taking messages: once the UNSUBACK is in, every message
+   * the broker routed to this client has arrived (TCP keeps the order), so stopping afterwards
+   * drops nothing (a reload's overlap, invariant 13). False when it failed or took over `timeoutMs`.
+   */
+  async unsubscribeAll(timeoutMs: number): Promise<boolean> {
+    if (!this.#client.connected || (this.#state !== 'subscribed' && this.#state !== 'refused')) return true;
+    return Promise.race([
+      this.#client.unsubscribeAsync([...this.#subscriptions]).then(
+        () => true,
+        (error: unknown) => {
+          this.#log.warn({ event: 'unsubscribe-failed', err: { message: (error as Error).message } }, `unsubscribe failed: ${(error as Error).message}`);
+          return false;
+        },
+      ),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref()),
+    ]);
+  }
+
   async stop(): Promise<void> {
     this.#state = 'stopped';
     this.#accepting = false;
+    for (const resolve of this.#subscribedWaiters.splice(0)) resolve(false);
     await new Promise<void>((resolve) => this.#client.end(false, {}, () => resolve()));
   }
 }

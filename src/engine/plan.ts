@@ -1,0 +1,217 @@
+/**
+ * plan: the pure difference between the running flow model and a new one, as data. The engine
+ * applies it (see docs/architecture.md, "Hot reload"); `mqflow plan` prints it. Only running
+ * pieces count: a disabled connection, or a trigger that is disabled or whose connection is
+ * missing or disabled, is not running, so disabling one plans its removal.
+ */
+import { fingerprint } from '../flow/fingerprint.js';
+import type { Connection, FlowModel, Trigger } from '../flow/model.js';
+import { Secret } from '../flow/secret.js';
+
+/** What a changed trigger needs, from the least to the most disruptive. */
+export type TriggerAction = 'update' | 'resubscribe' | 'restart';
+
+export interface Added {
+  readonly name: string;
+  /** Why, when it is not simply new: "enabled", "connection plant enabled". */
+  readonly reason?: string;
+}
+
+export type Removed = Added;
+
+export interface ChangedConnection {
+  readonly name: string;
+  /** The fields that differ, as written in flow files. */
+  readonly fields: readonly string[];
+  /** False when only the description changed: nothing running is touched. */
+  readonly reconnect: boolean;
+}
+
+export interface ChangedTrigger {
+  readonly name: string;
+  readonly fields: readonly string[];
+  readonly action: TriggerAction;
+  /** For resubscribe: the subscriptions to send in SUBSCRIBE (all of them when qos changed). */
+  readonly subscribe: readonly string[];
+  /** For resubscribe: the subscriptions to remove. */
+  readonly unsubscribe: readonly string[];
+  /** For restart: why (a changed field, or the connection's definition). */
+  readonly reason?: string;
+}
+
+export interface ReloadPlan {
+  readonly connections: { readonly added: readonly Added[]; readonly removed: readonly Removed[]; readonly changed: readonly ChangedConnection[] };
+  readonly triggers: { readonly added: readonly Added[]; readonly removed: readonly Removed[]; readonly changed: readonly ChangedTrigger[] };
+  readonly services: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
+}
+
+/** Trigger fields by what a change to them needs; the rest (service, processing, …) is an update. */
+const TRIGGER_SUBSCRIPTION_FIELDS = new Set(['topics', 'subscriptions', 'share', 'qos']);
+const TRIGGER_CLIENT_FIELDS = new Set(['connection', 'queueSize', 'ack']);
+/** Compiled field names → the names written in flow files. */
+const FIELD_NAMES: Readonly<Record<string, string>> = { topics: 'topic', urls: 'url', keepaliveSeconds: 'keepalive', connectTimeoutMs: 'connectTimeout', reconnectPeriodMs: 'reconnectPeriod', cleanSession: 'cleanSession' };
+/** Fields that are only words: changing them touches nothing that runs. */
+const INERT_FIELDS = new Set(['description', 'at', 'fingerprint']);
+
+export function planReload(running: FlowModel, next: FlowModel): ReloadPlan {
+  const connections = planConnections(running, next);
+  const reconnecting = new Set(connections.changed.filter((c) => c.reconnect).map((c) => c.name));
+  return { connections, triggers: planTriggers(running, next, reconnecting), services: planServices(running, next) };
+}
+
+export function isEmptyPlan(plan: ReloadPlan): boolean {
+  return [plan.connections, plan.triggers, plan.services].every((k) => k.added.length === 0 && k.removed.length === 0 && k.changed.length === 0);
+}
+
+/** One line per change: `+ trigger alerts`, `~ service normalize`, `- connection legacy`. */
+export function describePlan(plan: ReloadPlan): string[] {
+  const lines: string[] = [];
+  const reason = (r: string | undefined): string => (r === undefined ? '' : ` (${r})`);
+  for (const kind of ['connection', 'trigger', 'service'] as const) {
+    const part = plan[`${kind}s`];
+    for (const a of part.added) lines.push(`+ ${kind} ${typeof a === 'string' ? a : `${a.name}${reason(a.reason)}`}`);
+    for (const c of part.changed) lines.push(`~ ${kind} ${typeof c === 'string' ? c : `${c.name} ${changeText(c)}`}`);
+    for (const r of part.removed) lines.push(`- ${kind} ${typeof r === 'string' ? r : `${r.name}${reason(r.reason)}`}`);
+  }
+  return lines;
+}
+
+/** Counts for the summary line: "2 to add, 1 to change, 0 to remove". */
+export function planCounts(plan: ReloadPlan): { added: number; changed: number; removed: number } {
+  const parts = [plan.connections, plan.triggers, plan.services];
+  return {
+    added: parts.reduce((n, p) => n + p.added.length, 0),
+    changed: parts.reduce((n, p) => n + p.changed.length, 0),
+    removed: parts.reduce((n, p) => n + p.removed.length, 0),
+  };
+}
+
+function changeText(change: ChangedConnection | ChangedTrigger): string {
+  const fields = change.fields.length === 0 ? '' : change.fields.join(', ');
+  if ('reconnect' in change) return `(${fields}${change.reconnect ? ': reconnects' : ': nothing running changes'})`;
+  const what =
+    change.action === 'restart'
+      ? `restarts${change.reason === undefined ? '' : `, ${change.reason}`}`
+      : change.action === 'resubscribe'
+        ? `${[...change.subscribe.map((s) => `+${s}`), ...change.unsubscribe.map((s) => `-${s}`)].join(' ')}`
+        : 'in place';
+  return `(${fields}${fields === '' ? '' : ': '}${what})`;
+}
+
+function planConnections(running: FlowModel, next: FlowModel): ReloadPlan['connections'] {
+  const before = runningConnections(running);
+  const after = runningConnections(next);
+  const added: Added[] = [];
+  const removed: Removed[] = [];
+  const changed: ChangedConnection[] = [];
+  for (const [name, connection] of after) {
+    const old = before.get(name);
+    if (old === undefined) {
+      added.push(running.connections.has(name) ? { name, reason: 'enabled' } : { name });
+      continue;
+    }
+    if (old.fingerprint === connection.fingerprint) continue;
+    const fields = differingFields(old, connection);
+    if (fields.length === 0) continue;
+    changed.push({ name, fields: fields.map(fieldName), reconnect: fields.some((f) => !INERT_FIELDS.has(f)) });
+  }
+  for (const name of before.keys()) {
+    if (!after.has(name)) removed.push(next.connections.has(name) ? { name, reason: 'disabled' } : { name });
+  }
+  return sortedByName({ added, removed, changed });
+}
+
+function planTriggers(running: FlowModel, next: FlowModel, reconnecting: ReadonlySet<string>): ReloadPlan['triggers'] {
+  const before = runningTriggers(running);
+  const after = runningTriggers(next);
+  const added: Added[] = [];
+  const removed: Removed[] = [];
+  const changed: ChangedTrigger[] = [];
+  for (const [name, trigger] of after) {
+    const old = before.get(name);
+    if (old === undefined) {
+      const why = notRunningReason(running, name);
+      added.push(why === undefined ? { name } : { name, reason: why.replace(/disabled$/, 'enabled').replace(/is missing$/, 'added') });
+      continue;
+    }
+    const fields = differingFields(old, trigger).filter((f) => !INERT_FIELDS.has(f));
+    const connectionChanged = reconnecting.has(trigger.connection) && old.connection === trigger.connection;
+    if (fields.length === 0 && !connectionChanged) continue;
+    const restartField = fields.find((f) => TRIGGER_CLIENT_FIELDS.has(f));
+    const named = [...new Set(fields.filter((f) => f !== 'subscriptions' || !fields.includes('topics')).map(fieldName))];
+    if (restartField !== undefined || connectionChanged) {
+      const reason = restartField !== undefined ? `${fieldName(restartField)} changed` : `connection ${trigger.connection} changed`;
+      changed.push({ name, fields: named, action: 'restart', subscribe: [], unsubscribe: [], reason });
+    } else if (fields.some((f) => TRIGGER_SUBSCRIPTION_FIELDS.has(f))) {
+      const qosChanged = old.qos !== trigger.qos;
+      const subscribe = qosChanged ? [...trigger.subscriptions] : trigger.subscriptions.filter((s) => !old.subscriptions.includes(s));
+      const unsubscribe = old.subscriptions.filter((s) => !trigger.subscriptions.includes(s));
+      changed.push({ name, fields: named, action: 'resubscribe', subscribe, unsubscribe });
+    } else {
+      changed.push({ name, fields: named, action: 'update', subscribe: [], unsubscribe: [] });
+    }
+  }
+  for (const name of before.keys()) {
+    if (after.has(name)) continue;
+    const why = notRunningReason(next, name);
+    removed.push(why === undefined ? { name } : { name, reason: why });
+  }
+  return sortedByName({ added, removed, changed });
+}
+
+function planServices(running: FlowModel, next: FlowModel): ReloadPlan['services'] {
+  const added = [...next.services.keys()].filter((n) => !running.services.has(n));
+  const removed = [...running.services.keys()].filter((n) => !next.services.has(n));
+  const changed = [...next.services.values()].filter((s) => {
+    const old = running.services.get(s.name);
+    return old !== undefined && old.fingerprint !== s.fingerprint;
+  });
+  return { added: added.sort(), removed: removed.sort(), changed: changed.map((s) => s.name).sort() };
+}
+
+/** Each list in name order, so a plan reads the same whatever order the files define things in. */
+function sortedByName<A extends { name: string }, R extends { name: string }, C extends { name: string }>(part: { added: A[]; removed: R[]; changed: C[] }): typeof part {
+  const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  return { added: part.added.sort(byName), removed: part.removed.sort(byName), changed: part.changed.sort(byName) };
+}
+
+function runningConnections(model: FlowModel): Map<string, Connection> {
+  return new Map([...model.connections].filter(([, c]) => c.enabled));
+}
+
+function runningTriggers(model: FlowModel): Map<string, Trigger> {
+  return new Map([...model.triggers].filter(([name]) => notRunningReason(model, name) === undefined));
+}
+
+/** Why a trigger of `model` does not run, or undefined when it does (or is not defined at all). */
+function notRunningReason(model: FlowModel, name: string): string | undefined {
+  const trigger = model.triggers.get(name);
+  if (trigger === undefined) return undefined;
+  if (!trigger.enabled) return 'disabled';
+  const connection = model.connections.get(trigger.connection);
+  if (connection === undefined) return `connection ${trigger.connection} is missing`;
+  if (!connection.enabled) return `connection ${trigger.connection} disabled`;
+  return undefined;
+}
+
+/** The top-level fields whose values differ; secrets compare by their values, never shown. */
+function differingFields(old: object, next: object): string[] {
+  const keys = new Set([...Object.keys(old), ...Object.keys(next)]);
+  const differs = (k: string): boolean => comparable((old as Record<string, unknown>)[k]) !== comparable((next as Record<string, unknown>)[k]);
+  return [...keys].filter((k) => k !== 'fingerprint' && k !== 'at' && differs(k));
+}
+
+function comparable(value: unknown): string {
+  return fingerprint(reveal(value));
+}
+
+function reveal(value: unknown): unknown {
+  if (value instanceof Secret) return { secret: value.reveal() };
+  if (Array.isArray(value)) return value.map(reveal);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
+  return value;
+}
+
+function fieldName(field: string): string {
+  return FIELD_NAMES[field] ?? field;
+}
