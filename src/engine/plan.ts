@@ -134,8 +134,9 @@ function planTriggers(running: FlowModel, next: FlowModel, reconnecting: Readonl
       added.push(why === undefined ? { name } : { name, reason: why.replace(/disabled$/, 'enabled').replace(/is missing$/, 'added') });
       continue;
     }
-    const fields = differingFields(old, trigger).filter((f) => !INERT_FIELDS.has(f));
     const connectionChanged = reconnecting.has(trigger.connection) && old.connection === trigger.connection;
+    if (old.fingerprint === trigger.fingerprint && !connectionChanged) continue;
+    const fields = differingFields(old, trigger).filter((f) => !INERT_FIELDS.has(f));
     if (fields.length === 0 && !connectionChanged) continue;
     const restartField = fields.find((f) => TRIGGER_CLIENT_FIELDS.has(f));
     const named = [...new Set(fields.filter((f) => f !== 'subscriptions' || !fields.includes('topics')).map(fieldName))];

@@ -88,9 +88,11 @@ export class Reloader {
       return this.#failed([problem], reason, at, started);
     }
     if (result.model === undefined) return this.#failed(result.problems, reason, at, started);
+    const built = performance.now();
     rememberSecrets(this.log, result.model.secrets);
     for (const p of result.problems) this.log.warn({ event: 'flow-warning', file: p.file, line: p.line, column: p.column, code: p.code }, formatProblem(p));
     const plan = planReload(this.engine.model, result.model);
+    const planned = performance.now();
     // Even an empty plan swaps the model: positions in error reports follow edits that moved definitions.
     try {
       await this.engine.apply(result.model, plan);
@@ -99,10 +101,12 @@ export class Reloader {
       const problem: FlowProblem = { severity: 'error', code: 'MQFLOW_APPLY', file: '.', line: 1, column: 1, path: '', message: (error as Error).message };
       return this.#failed([problem], reason, at, started);
     }
-    const ms = Math.round((performance.now() - started) * 10) / 10;
+    const now = performance.now();
+    const ms = round(now - started);
+    const stages = { buildMs: round(built - started), planMs: round(planned - built), applyMs: round(now - planned) };
     if (isEmptyPlan(plan)) {
       this.counts.unchanged++;
-      this.log.info({ event: 'reload-unchanged', reason, ms, version: this.#version }, `reload (${reason}): nothing to change (${ms} ms)`);
+      this.log.info({ event: 'reload-unchanged', reason, ms, ...stages, version: this.#version }, `reload (${reason}): nothing to change (${ms} ms)`);
       return this.#done({ outcome: 'unchanged', version: this.#version, changes: [], problems: result.problems, ms, reason, at });
     }
     this.#version++;
@@ -111,7 +115,7 @@ export class Reloader {
     for (const change of changes) this.log.info({ event: 'reload-change', change }, change);
     const counts = planCounts(plan);
     this.log.info(
-      { event: 'reload-applied', reason, ms, version: this.#version, ...counts },
+      { event: 'reload-applied', reason, ms, ...stages, version: this.#version, ...counts },
       `reload (${reason}) applied in ${ms} ms: ${counts.added} to add, ${counts.changed} to change, ${counts.removed} to remove; version ${this.#version} in force`,
     );
     return this.#done({ outcome: 'applied', version: this.#version, changes, problems: result.problems, ms, reason, at });
@@ -124,7 +128,7 @@ export class Reloader {
       this.log[level]({ event: 'reload-problem', file: p.file, line: p.line, column: p.column, code: p.code }, formatProblem(p));
     }
     const errors = problems.filter((p) => p.severity === 'error').length;
-    const ms = Math.round((performance.now() - started) * 10) / 10;
+    const ms = round(performance.now() - started);
     this.log.error(
       { event: 'reload-failed', reason, errors, ms, version: this.#version },
       `reload (${reason}) failed: ${errors} error${errors === 1 ? '' : 's'} in the flow folder; version ${this.#version} stays in force`,
@@ -137,3 +141,5 @@ export class Reloader {
     return result;
   }
 }
+
+const round = (ms: number): number => Math.round(ms * 10) / 10;

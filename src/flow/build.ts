@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ExpressionEngine } from '../expr/expression.js';
 import { createJsonataEngine } from '../expr/jsonata-engine.js';
-import { compileFlow } from './compile.js';
+import { compileFlow, type DefinitionCache } from './compile.js';
 import type { CheckedFile } from './definitions.js';
 import type { FlowFileCache } from './file-cache.js';
 import { processEnvironment, type InterpolationEnvironment } from './interpolate.js';
@@ -60,7 +60,7 @@ export function buildFlowFolder(dir: string, options: BuildOptions = {}): BuildR
   if (options.cache !== undefined) {
     const cached = options.cache.loadAll(files, environment, problems, options.cwd);
     const checked = cached.flatMap((c) => (c.checked === undefined ? [] : [{ file: c.loaded, ...c.checked }]));
-    return buildFromChecked(cached.map((c) => c.loaded), checked, problems, compileOptions);
+    return buildFromChecked(cached.map((c) => c.loaded), checked, problems, { ...compileOptions, definitions: options.cache.definitions });
   }
   const loaded = files.map((path) => readFlowFile(path, environment, problems, options.cwd));
   return buildFromFiles(loaded, problems, compileOptions);
@@ -69,6 +69,7 @@ export function buildFlowFolder(dir: string, options: BuildOptions = {}): BuildR
 interface CompileInputs {
   readonly engine: ExpressionEngine;
   readonly readFile: (path: string) => string;
+  readonly definitions?: DefinitionCache;
 }
 
 /** The pure part: schema check and compile of files already loaded. */

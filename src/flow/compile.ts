@@ -5,12 +5,13 @@
  */
 import type { ExpressionEngine } from '../expr/expression.js';
 import { compileConnection } from './compile-connection.js';
-import { report, type CompileContext, type Located } from './compile-context.js';
+import { report, type CompileContext, type Located, type Reference } from './compile-context.js';
 import { compileService } from './compile-service.js';
 import { compileTrigger } from './compile-trigger.js';
 import { collectDefinitions, type CheckedFile } from './definitions.js';
 import type { Connection, FlowModel, Service, Trigger } from './model.js';
-import type { ProblemList } from './problem.js';
+import { ProblemList, type FlowProblem } from './problem.js';
+import type { LoadedFile } from './load.js';
 import { checkReferences } from './references.js';
 
 export interface CompileOptions {
@@ -18,6 +19,22 @@ export interface CompileOptions {
   readonly readFile: (absolutePath: string) => string;
   /** False when some file of the folder could not be parsed (its definitions are unknown). */
   readonly parsedAll: boolean;
+  /** Compiled triggers and services of files unchanged since the last build (hot reload). */
+  readonly definitions?: DefinitionCache;
+}
+
+/**
+ * Compiled definitions by the loaded file they came from. A file the file cache reused is the
+ * same LoadedFile object, so its triggers and services (which depend on nothing but their own
+ * text) are reused with the problems and references they reported. Connections are always
+ * compiled again: they read TLS files, which may have changed.
+ */
+export type DefinitionCache = WeakMap<LoadedFile, Map<string, CompiledDefinition>>;
+
+interface CompiledDefinition {
+  readonly compiled: Trigger | Service | undefined;
+  readonly problems: readonly FlowProblem[];
+  readonly references: readonly Reference[];
 }
 
 /** Returns the model, or undefined when any error was reported. */
@@ -27,8 +44,8 @@ export function compileFlow(files: readonly CheckedFile[], options: CompileOptio
   const definitions = collectDefinitions(context, files, options.parsedAll);
 
   const connections = compileAll(definitions.connections, (d) => compileConnection(context, d));
-  const triggers = compileAll(definitions.triggers, (d) => compileTrigger(context, d));
-  const services = compileAll(definitions.services, (d) => compileService(context, d));
+  const triggers = compileAll(definitions.triggers, (d) => reuse(context, options.definitions, 'trigger', d, (c) => compileTrigger(c, d)));
+  const services = compileAll(definitions.services, (d) => reuse(context, options.definitions, 'service', d, (c) => compileService(c, d)));
   checkReferences(context, { connections: definitions.names.connections, services: definitions.names.services }, definitions.complete);
   warnAboutDisabledConnections(context, definitions.triggers, triggers, connections);
 
@@ -41,6 +58,24 @@ export function compileFlow(files: readonly CheckedFile[], options: CompileOptio
     files: files.map((f) => f.file.source.displayPath),
     secrets,
   });
+}
+
+/** Compiles `def`, or replays what compiling it gave when its file is unchanged. */
+function reuse<T extends Trigger | Service>(context: CompileContext, cache: DefinitionCache | undefined, kind: string, def: Located<unknown>, compile: (context: CompileContext) => T | undefined): T | undefined {
+  if (cache === undefined) return compile(context);
+  let byName = cache.get(def.file);
+  if (byName === undefined) cache.set(def.file, (byName = new Map()));
+  const key = `${kind}\0${def.name}`;
+  let entry = byName.get(key);
+  if (entry === undefined) {
+    const own: CompileContext = { ...context, problems: new ProblemList(), references: [] };
+    const compiled = compile(own);
+    entry = { compiled, problems: own.problems.all(), references: own.references };
+    byName.set(key, entry);
+  }
+  for (const problem of entry.problems) context.problems.add(problem);
+  context.references.push(...entry.references);
+  return entry.compiled as T | undefined;
 }
 
 function compileAll<V, T extends Connection | Trigger | Service>(defs: readonly Located<V>[], compile: (def: Located<V>) => T | undefined): Map<string, T> {

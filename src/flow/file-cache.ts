@@ -1,9 +1,11 @@
 /**
  * Per-file results of load and schema check, kept between reloads: a file whose size, inode and
  * modification time (ns) are unchanged is not read or parsed again, and its problems are replayed.
- * A file using `${file:…}` is always re-read, since the file it names may have changed.
+ * A file using `${file:…}` is always re-read, since the file it names may have changed. Compile
+ * reuses the triggers and services of reused files (see DefinitionCache).
  */
 import { statSync } from 'node:fs';
+import type { DefinitionCache } from './compile.js';
 import type { InterpolationEnvironment } from './interpolate.js';
 import { readFlowFile, type LoadedFile } from './load.js';
 import { ProblemList, type FlowProblem } from './problem.js';
@@ -25,6 +27,8 @@ export interface CachedFile {
 
 export class FlowFileCache {
   #entries = new Map<string, Entry>();
+  /** Compiled triggers and services of the files above, reused while a file's LoadedFile is. */
+  readonly definitions: DefinitionCache = new WeakMap();
   /** Files read (not reused) by the last build, for logs and the reload benchmark. */
   lastRead = 0;
 
