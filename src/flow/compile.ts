@@ -64,7 +64,7 @@ export function compileFlow(files: readonly CheckedFile[], options: CompileOptio
 function reuse<T extends Trigger | Service>(context: CompileContext, cache: DefinitionCache | undefined, kind: string, def: Located<unknown>, compile: (context: CompileContext) => T | undefined): T | undefined {
   if (cache === undefined) return compile(context);
   let byName = cache.get(def.file);
-  if (byName === undefined) cache.set(def.file, (byName = new Map()));
+  if (byName === undefined) cache.set(def.file, (byName = new Map<string, CompiledDefinition>()));
   const key = `${kind}\0${def.name}`;
   let entry = byName.get(key);
   if (entry === undefined) {
