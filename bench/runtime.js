@@ -10,6 +10,7 @@
  *   mqflow transform – {device, celsius, ts, seq} published to out/{{ device }}
  *   mqflow fourstep  – filter, transform, choice (sets level hot/normal), publish to out/… and
  *                      site/<site>/<level>: two outputs per input
+ *   mqflow transform v5 – the transform flow on an MQTT 5 connection (Receive Maximum = queueSize)
  *   node-red …       – the same three flows in Node-RED 4.1 (bench/_nodered.js), with --peers
  * For QoS 0 and QoS 1, at the maximum rate and at a fixed 5,000 msg/s, in rounds that alternate
  * the order of the systems, bench/_load.js (its own process) publishes N ~200-byte readings and
@@ -55,6 +56,9 @@ const SYSTEMS = [
   { name: 'mqflow identity', kind: 'mqflow', flow: 'identity' },
   { name: 'mqflow transform', kind: 'mqflow', flow: 'transform' },
   { name: 'mqflow fourstep', kind: 'mqflow', flow: 'fourstep' },
+  // MQTT 5: mqflow sets Receive Maximum to queueSize, so the broker's in-flight window for the
+  // trigger is 256 messages instead of Mosquitto's max_inflight_messages (20) for 3.1.1 clients.
+  { name: 'mqflow transform v5', kind: 'mqflow', flow: 'transform', protocolVersion: 5 },
 ];
 const PEERS = [
   { name: 'node-red identity', kind: 'nodered', flow: 'identity' },
@@ -78,13 +82,14 @@ function mqflowSteps(flow, qos) {
 ${publish('out/{{ device }}')}${publish('site/{{ site }}/{{ level }}')}`;
 }
 
-function writeMqflowFlows(dir, flow, qos, url) {
+function writeMqflowFlows(dir, flow, qos, url, protocolVersion = 4) {
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, 'flow.yaml'),
     `connections:
   bench:
     url: ${url}
+    protocolVersion: ${protocolVersion}
 triggers:
   load-in:
     connection: bench
@@ -117,7 +122,7 @@ async function startSystem(system, qos, url, work, { profileDir, nodeRed } = {})
     await sut.started;
     return sut;
   }
-  writeMqflowFlows(dir, system.flow, qos, url);
+  writeMqflowFlows(dir, system.flow, qos, url, system.protocolVersion);
   const prof = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
   const sut = spawnNode([...prof, MQFLOW, 'run', dir, '--no-pretty', '--log-level', 'info'], { ready: (s) => s.includes('"event":"subscribed"'), label: system.name });
   await sut.started;
