@@ -9,6 +9,9 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   run: { load: async () => (await import('./run.js')).runRun, summary: 'run the flows of a folder against their brokers' },
   dev: { load: async () => (await import('./dev.js')).runDev, summary: 'run the flows with an embedded broker (and simulated sensors)' },
   validate: { load: async () => (await import('./validate.js')).runValidate, summary: 'check a flow folder and report every problem as file:line:col' },
+  test: { load: async () => (await import('./test.js')).runTest, summary: 'run the flow tests (*.test.yaml) in memory, without a broker' },
+  invoke: { load: async () => (await import('./invoke.js')).runInvoke, summary: 'run one service once and print what it would publish (or publish it: --live)' },
+  publish: { load: async () => (await import('./publish.js')).runPublish, summary: 'publish one message through a configured connection' },
   plan: { load: async () => (await import('./plan.js')).runPlan, summary: 'print what reloading from one flow folder to another would change' },
   schema: { load: async () => (await import('./schema.js')).runSchema, summary: 'print the JSON Schema of flow files (for editors)' },
 };

@@ -10,6 +10,11 @@ export interface JsonataLimits {
   readonly timeoutMs?: number;
   /** Maximum evaluation depth (guards against runaway recursion). */
   readonly maxDepth?: number;
+  /**
+   * Functions that replace JSONata's (or add to them) in every evaluation: `mqflow test` fixes
+   * `$now`, `$millis` and `$random` this way so outputs are deterministic.
+   */
+  readonly functions?: Readonly<Record<string, (...args: unknown[]) => unknown>>;
 }
 
 interface JsonataFailure {
@@ -37,11 +42,15 @@ export function createJsonataEngine(limits: JsonataLimits = {}): ExpressionEngin
       } catch (error) {
         throw toSyntaxError(source, error as JsonataFailure);
       }
-      // jsonata reads every binding on every call; an expression that names none of them (most
-      // transforms and filters) is evaluated without, so lazily computed context stays uncomputed.
-      const expression: Expression = readsBindings(compiled.ast())
-        ? { source, evaluate: (input: unknown, bindings?: Bindings): Promise<unknown> => compiled.evaluate(input, bindings) }
-        : { source, evaluate: (input: unknown): Promise<unknown> => compiled.evaluate(input) };
+      // jsonata binds every binding on every call; an expression that names none of them (most
+      // transforms and filters) is evaluated without.
+      const functions = limits.functions;
+      const expression: Expression =
+        functions !== undefined
+          ? { source, evaluate: (input: unknown, bindings?: Bindings): Promise<unknown> => compiled.evaluate(input, { ...bindings, ...functions }) }
+          : readsBindings(compiled.ast())
+            ? { source, evaluate: (input: unknown, bindings?: Bindings): Promise<unknown> => compiled.evaluate(input, bindings) }
+            : { source, evaluate: (input: unknown): Promise<unknown> => compiled.evaluate(input) };
       cache.set(source, expression);
       return expression;
     },

@@ -16,8 +16,13 @@ let compiled: ValidateFunction | undefined;
 
 /** ajv compiles the schema to a function once per process, on first use. */
 function flowValidator(): ValidateFunction {
-  compiled ??= new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, allowUnionTypes: true }).compile(FLOW_SCHEMA);
+  compiled ??= compileFileSchema(FLOW_SCHEMA);
   return compiled;
+}
+
+/** A validator for a YAML file format (flow files, test files), with the options checkFile's messages rely on. */
+export function compileFileSchema(schema: object): ValidateFunction {
+  return new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, allowUnionTypes: true }).compile(schema);
 }
 
 export interface SchemaCheck {
@@ -27,9 +32,13 @@ export interface SchemaCheck {
   readonly invalidPaths: readonly ValuePath[];
 }
 
-/** Validates `file.data` and reports every problem. */
+/** Validates `file.data` against the flow schema and reports every problem. */
 export function checkSchema(file: LoadedFile, problems: ProblemList): SchemaCheck {
-  const validate = flowValidator();
+  return checkFile(flowValidator(), file, problems);
+}
+
+/** Validates `file.data` with `validate` (see compileFileSchema) and reports every problem, positioned. */
+export function checkFile(validate: ValidateFunction, file: LoadedFile, problems: ProblemList): SchemaCheck {
   let data = file.data;
   if (validate(data)) return { data, invalidPaths: [] };
   const coerced = coerceInterpolated(data, validate.errors ?? [], file.interpolated);

@@ -1,0 +1,102 @@
+/** Compares what a test case expects with what happened; a mismatch is described with a diff. */
+import { isDeepStrictEqual } from 'node:util';
+import { lineDiff } from './diff.js';
+import type { CapturedPublish, Observed } from './harness.js';
+import type { ExpectedPublish, Expectations } from './test-file.js';
+
+/** The mismatches, each a block of lines ready to print (empty: the case passed). */
+export function mismatches(expect: Expectations, observed: Observed): string[][] {
+  const out: string[][] = [];
+  if (expect.published !== undefined) {
+    const problem = publishedMismatch(expect.published, observed.published);
+    if (problem !== undefined) out.push(problem);
+  }
+  const last = observed.failures[observed.failures.length - 1];
+  if (expect.error !== undefined) {
+    const { code, reason } = expect.error;
+    const want = [code === undefined ? undefined : `code ${code}`, reason === undefined ? undefined : `a reason containing "${reason}"`].filter((x) => x !== undefined).join(' and ');
+    if (last === undefined) out.push([`expected the message to fail with ${want}, but it was processed without an error`]);
+    else if ((code !== undefined && last.code !== code) || (reason !== undefined && !last.reason.includes(reason))) {
+      out.push([`expected the message to fail with ${want}; it failed with:`, `  ${last.code}: ${last.reason}`]);
+    }
+  } else if (last !== undefined) {
+    out.push([`unexpected error (add expect.error if the failure is intended):`, ...observed.failures.map((f) => `  ${f.code}: ${f.reason}`)]);
+  }
+  for (const want of expect.logs ?? []) {
+    const found = observed.logs.some((l) => (want.level === undefined || l.level === want.level) && l.text.includes(want.contains));
+    if (!found) {
+      out.push([
+        `expected a log line${want.level === undefined ? '' : ` at ${want.level}`} containing "${want.contains}"; the log was:`,
+        ...(observed.logs.length === 0 ? ['  (nothing)'] : observed.logs.map((l) => `  ${l.level}: ${l.text}`)),
+      ]);
+    }
+  }
+  return out;
+}
+
+function publishedMismatch(expected: readonly ExpectedPublish[], actual: readonly CapturedPublish[]): string[] | undefined {
+  const same = expected.length === actual.length && expected.every((e, i) => matches(e, actual[i]!));
+  if (same) return undefined;
+  const render = (items: unknown[]): string => JSON.stringify(items, null, 2);
+  const expectedView = expected.map((e) => view(e));
+  const actualView = actual.map((a, i) => (i < expected.length ? project(expected[i]!, a) : { topic: a.topic, payload: payloadOf(a) }));
+  const heading =
+    expected.length === actual.length
+      ? `published messages differ (- expected, + actual):`
+      : `expected ${expected.length} message${expected.length === 1 ? '' : 's'} published, got ${actual.length} (- expected, + actual):`;
+  return [heading, ...lineDiff(render(expectedView), render(actualView)).map((l) => `  ${l}`)];
+}
+
+function matches(e: ExpectedPublish, a: CapturedPublish): boolean {
+  if (e.topic !== undefined && e.topic !== a.topic) return false;
+  if (e.connection !== undefined && e.connection !== a.connection) return false;
+  if (e.qos !== undefined && e.qos !== a.qos) return false;
+  if (e.retain !== undefined && e.retain !== a.retain) return false;
+  if (e.payload !== undefined && !isDeepStrictEqual(typeof e.payload === 'string' ? a.text : a.json, e.payload)) return false;
+  if (e.payloadContains !== undefined && !contains(a.json, e.payloadContains)) return false;
+  return true;
+}
+
+/** Does `actual` hold every field of `wanted` (objects by key, recursively; anything else exactly)? */
+function contains(actual: unknown, wanted: unknown): boolean {
+  if (wanted !== null && typeof wanted === 'object' && !Array.isArray(wanted)) {
+    if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
+    return Object.entries(wanted).every(([k, v]) => contains((actual as Record<string, unknown>)[k], v));
+  }
+  return isDeepStrictEqual(actual, wanted);
+}
+
+/** The expected publish, fields in a fixed order. */
+function view(e: ExpectedPublish): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (e.connection !== undefined) out.connection = e.connection;
+  if (e.topic !== undefined) out.topic = e.topic;
+  if (e.payload !== undefined) out.payload = e.payload;
+  if (e.payloadContains !== undefined) out.payloadContains = e.payloadContains;
+  if (e.qos !== undefined) out.qos = e.qos;
+  if (e.retain !== undefined) out.retain = e.retain;
+  return out;
+}
+
+/** The actual publish shown with only what the expectation looks at, so the diff shows only differences. */
+function project(e: ExpectedPublish, a: CapturedPublish): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (e.connection !== undefined) out.connection = a.connection;
+  if (e.topic !== undefined) out.topic = a.topic;
+  if (e.payload !== undefined) out.payload = typeof e.payload === 'string' ? a.text : payloadOf(a);
+  if (e.payloadContains !== undefined) out.payloadContains = narrow(a.json, e.payloadContains);
+  if (e.qos !== undefined) out.qos = a.qos;
+  if (e.retain !== undefined) out.retain = a.retain;
+  return out;
+}
+
+function narrow(actual: unknown, wanted: unknown): unknown {
+  if (wanted === null || typeof wanted !== 'object' || Array.isArray(wanted) || actual === null || typeof actual !== 'object' || Array.isArray(actual)) return actual;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(wanted)) if (key in actual) out[key] = narrow((actual as Record<string, unknown>)[key], (wanted as Record<string, unknown>)[key]);
+  return out;
+}
+
+function payloadOf(a: CapturedPublish): unknown {
+  return a.json === undefined ? a.text : a.json;
+}

@@ -1,0 +1,215 @@
+/**
+ * Flow test files (`*.test.yaml`): their schema, and loading them into typed cases with the
+ * positions problems and failures point at. Documented in docs/testing.md.
+ */
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import type { FlowModel } from '../flow/model.js';
+import { parseFlowFile } from '../flow/load.js';
+import { formatPath, type ValuePath } from '../flow/path.js';
+import { ProblemList } from '../flow/problem.js';
+import { checkFile, compileFileSchema } from '../flow/schema-check.js';
+import type { SourceFile } from '../flow/source.js';
+import { closestMatch } from '../flow/suggest.js';
+
+export interface TestMessage {
+  readonly topic: string;
+  /** A YAML value: sent as JSON, or as the text itself when it is a string. */
+  readonly payload: unknown;
+  readonly qos: 0 | 1 | 2;
+  readonly retain: boolean;
+  readonly properties?: Readonly<Record<string, unknown>>;
+}
+
+export interface ExpectedPublish {
+  readonly topic?: string;
+  readonly connection?: string;
+  /** The whole payload: JSON compared as data, text as text. */
+  readonly payload?: unknown;
+  /** Only these fields (deeply): other fields of the payload may be anything. */
+  readonly payloadContains?: unknown;
+  readonly qos?: 0 | 1 | 2;
+  readonly retain?: boolean;
+}
+
+export interface Expectations {
+  /** Every message published, in order (an empty list: nothing is published). */
+  readonly published?: readonly ExpectedPublish[];
+  /** The (last) message fails, after its retries, with this code and/or a reason containing this text. */
+  readonly error?: { readonly code?: string; readonly reason?: string };
+  /** Log lines that must appear: a level and/or text the line contains. */
+  readonly logs?: readonly { readonly level?: string; readonly contains: string }[];
+}
+
+export interface TestCase {
+  readonly name: string;
+  readonly file: string;
+  readonly line: number;
+  readonly target: { readonly kind: 'trigger' | 'service'; readonly name: string };
+  /** For service tests: the connection publishes go through when a step names none. */
+  readonly connection?: string;
+  readonly messages: readonly TestMessage[];
+  readonly fixed: { readonly now?: string; readonly random?: number };
+  readonly expect: Expectations;
+}
+
+export interface TestFile {
+  readonly source: SourceFile;
+  readonly cases: readonly TestCase[];
+}
+
+const MESSAGE = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    topic: { type: 'string', minLength: 1, description: 'The topic the message arrives on (required for trigger tests).' },
+    payload: { description: 'The payload: a YAML value sent as JSON, or a string sent as its text.' },
+    qos: { enum: [0, 1, 2] },
+    retain: { type: 'boolean' },
+    properties: { type: 'object', description: 'MQTT 5 properties, e.g. userProperties, contentType.' },
+  },
+} as const;
+
+const PUBLISHED = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    topic: { type: 'string', minLength: 1 },
+    connection: { type: 'string', minLength: 1 },
+    payload: {},
+    payloadContains: {},
+    qos: { enum: [0, 1, 2] },
+    retain: { type: 'boolean' },
+  },
+} as const;
+
+export const TEST_FILE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['tests'],
+  properties: {
+    tests: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'expect'],
+        properties: {
+          name: { type: 'string', minLength: 1 },
+          trigger: { type: 'string', minLength: 1 },
+          service: { type: 'string', minLength: 1 },
+          connection: { type: 'string', minLength: 1 },
+          message: MESSAGE,
+          messages: { type: 'array', minItems: 1, items: MESSAGE },
+          fixed: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              now: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$', description: 'What $now() returns (and $millis(), as milliseconds).' },
+              random: { type: 'number', minimum: 0, exclusiveMaximum: 1, description: 'What $random() returns.' },
+            },
+          },
+          expect: {
+            type: 'object',
+            additionalProperties: false,
+            minProperties: 1,
+            properties: {
+              published: { type: 'array', items: PUBLISHED },
+              error: { type: 'object', additionalProperties: false, minProperties: 1, properties: { code: { type: 'string' }, reason: { type: 'string' } } },
+              logs: {
+                type: 'array',
+                items: { type: 'object', additionalProperties: false, required: ['contains'], properties: { level: { enum: ['trace', 'debug', 'info', 'warn', 'error'] }, contains: { type: 'string' } } },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+let validator: ReturnType<typeof compileFileSchema> | undefined;
+
+/** Loads a test file: its cases, and every problem (file:line:col) with it or with what it names in `model`. */
+export function loadTestFile(absolutePath: string, model: FlowModel, problems: ProblemList, cwd: string): TestFile | undefined {
+  const shownAs = relative(cwd, absolutePath) || absolutePath;
+  let text: string;
+  try {
+    text = readFileSync(absolutePath, 'utf8');
+  } catch (error) {
+    problems.add({ severity: 'error', code: 'MQFLOW_READ', file: shownAs, line: 1, column: 1, path: '', message: `cannot read the file: ${(error as Error).message}` });
+    return undefined;
+  }
+  const own = new ProblemList();
+  const loaded = parseFlowFile(absolutePath, shownAs, text, { env: {}, readFile: () => '' }, own);
+  if (loaded.data === undefined) {
+    for (const p of own.all()) problems.add(p);
+    return undefined;
+  }
+  validator ??= compileFileSchema(TEST_FILE_SCHEMA);
+  const checked = checkFile(validator, loaded, own);
+  for (const p of own.all()) problems.add(p);
+  if (checked.invalidPaths.length > 0) return undefined;
+  const data = checked.data as { tests: Record<string, unknown>[] };
+  const source = loaded.source;
+  const report = (path: ValuePath, message: string, hint?: string): void => {
+    problems.add({ severity: 'error', code: 'MQFLOW_TEST', ...source.locate(path), path: formatPath(path), message: `${formatPath(path)}: ${message}`, ...(hint === undefined ? {} : { hint }) });
+  };
+  const cases: TestCase[] = [];
+  data.tests.forEach((raw, i) => {
+    const at: ValuePath = ['tests', i];
+    const t = raw as { name: string; trigger?: string; service?: string; connection?: string; message?: Record<string, unknown>; messages?: Record<string, unknown>[]; fixed?: TestCase['fixed']; expect: Expectations };
+    let ok = true;
+    if ((t.trigger === undefined) === (t.service === undefined)) {
+      report(at, `test "${t.name}" must name either a trigger or a service`, 'add trigger: <name> (the message arrives as the broker would deliver it) or service: <name> (called directly)');
+      ok = false;
+    }
+    const kind = t.trigger !== undefined ? 'trigger' : 'service';
+    const name = t.trigger ?? t.service ?? '';
+    const known = kind === 'trigger' ? model.triggers : model.services;
+    if (name !== '' && !known.has(name)) {
+      const suggestion = closestMatch(name, [...known.keys()]);
+      report([...at, kind], `no ${kind} named "${name}"${suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`}`);
+      ok = false;
+    }
+    if ((t.message === undefined) === (t.messages === undefined)) {
+      report(at, `test "${t.name}" needs message (one) or messages (a list), not both`);
+      ok = false;
+    }
+    const messages = (t.messages ?? (t.message === undefined ? [] : [t.message])).map((m, j): TestMessage | undefined => {
+      const path: ValuePath = t.messages === undefined ? [...at, 'message'] : [...at, 'messages', j];
+      if (kind === 'trigger' && m.topic === undefined) {
+        report(path, 'a message for a trigger needs the topic it arrives on');
+        return undefined;
+      }
+      if (m.payload === undefined) {
+        report(path, 'a message needs a payload');
+        return undefined;
+      }
+      return {
+        topic: (m.topic as string | undefined) ?? '',
+        payload: m.payload,
+        qos: (m.qos as 0 | 1 | 2 | undefined) ?? 1,
+        retain: (m.retain as boolean | undefined) ?? false,
+        ...(m.properties === undefined ? {} : { properties: m.properties as Record<string, unknown> }),
+      };
+    });
+    if (t.connection !== undefined && !model.connections.has(t.connection)) {
+      report([...at, 'connection'], `no connection named "${t.connection}"`);
+      ok = false;
+    }
+    if (!ok || messages.some((m) => m === undefined)) return;
+    cases.push({
+      name: t.name,
+      file: shownAs,
+      line: source.locate(at).line,
+      target: { kind, name },
+      ...(t.connection === undefined ? {} : { connection: t.connection }),
+      messages: messages as TestMessage[],
+      fixed: t.fixed ?? {},
+      expect: t.expect,
+    });
+  });
+  return { source, cases };
+}
