@@ -43,7 +43,7 @@ async function measure(work, url, count, round) {
   const dir = join(work, `flows-${count}-${round}`);
   writeFlows(dir, count, url);
   const subscribed = (out) => out.split('"event":"subscribed"').length - 1;
-  const sut = spawnNode([MQFLOW, 'run', dir, '--no-pretty', '--log-level', 'info'], { ready: (o) => subscribed(o) >= count, label: `mqflow ${count} triggers`, timeoutMs: 120000 });
+  const sut = spawnNode([MQFLOW, 'run', dir, '--admin', '127.0.0.1:0', '--no-pretty', '--log-level', 'info'], { ready: (o) => subscribed(o) >= count, label: `mqflow ${count} triggers`, timeoutMs: 120000 });
   const started = performance.now();
   try {
     await sut.started;

@@ -47,7 +47,7 @@ async function measureFolder(work, url, files, edits, log) {
   const original = readFileSync(target, 'utf8');
   if (!original.includes('    steps:\n')) throw new Error(`${target} has no steps to edit`);
   const subscribed = (out) => out.split('"event":"subscribed"').length - 1;
-  const sut = spawnNode([MQFLOW, 'run', dir, '--watch', '--watch-debounce', `${DEBOUNCE_MS}ms`, '--no-pretty', '--log-level', 'info'], {
+  const sut = spawnNode([MQFLOW, 'run', dir, '--admin', '127.0.0.1:0', '--watch', '--watch-debounce', `${DEBOUNCE_MS}ms`, '--no-pretty', '--log-level', 'info'], {
     ready: (o) => subscribed(o) >= generated.triggers && o.includes('"event":"watching"'),
     env: { MQTT_URL: url },
     label: `mqflow ${files} files`,

@@ -124,7 +124,7 @@ async function startSystem(system, qos, url, work, { profileDir, nodeRed } = {})
   }
   writeMqflowFlows(dir, system.flow, qos, url, system.protocolVersion);
   const prof = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-  const sut = spawnNode([...prof, MQFLOW, 'run', dir, '--no-pretty', '--log-level', 'info'], { ready: (s) => s.includes('"event":"subscribed"'), label: system.name });
+  const sut = spawnNode([...prof, MQFLOW, 'run', dir, '--admin', '127.0.0.1:0', '--no-pretty', '--log-level', 'info'], { ready: (s) => s.includes('"event":"subscribed"'), label: system.name });
   await sut.started;
   return sut;
 }

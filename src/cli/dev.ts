@@ -41,7 +41,7 @@ export async function runDev(args: readonly string[], io: CommandIO): Promise<nu
   }
   // The example flows read their broker from MQTT_URL; point them at the embedded broker.
   process.env.MQTT_URL = broker.url;
-  const started = startRuntime(settings, io);
+  const started = await startRuntime(settings, io);
   if (started === undefined) {
     await broker.close();
     return EXIT.invalid;

@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   invoke: { load: async () => (await import('./invoke.js')).runInvoke, summary: 'run one service once and print what it would publish (or publish it: --live)' },
   publish: { load: async () => (await import('./publish.js')).runPublish, summary: 'publish one message through a configured connection' },
   plan: { load: async () => (await import('./plan.js')).runPlan, summary: 'print what reloading from one flow folder to another would change' },
+  graph: { load: async () => (await import('./graph.js')).runGraph, summary: 'print a Mermaid (or dot) diagram of the flows: topics → triggers → services → topics' },
   schema: { load: async () => (await import('./schema.js')).runSchema, summary: 'print the JSON Schema of flow files (for editors)' },
 };
 

@@ -1,6 +1,9 @@
 /** `mqflow run [dir]`: run the flows of a folder against their brokers until SIGINT/SIGTERM. */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { createMetrics } from '../admin/metrics.js';
+import { isLoopback, startAdminServer, type AdminServer } from '../admin/server.js';
 import { Engine } from '../engine/engine.js';
 import { createLog, type Log, type LogLevel } from '../engine/log.js';
 import { Reloader } from '../engine/reloader.js';
@@ -19,6 +22,11 @@ are taken, those in flight finish and are acknowledged, connections close cleanl
 reloads the folder: the difference is applied live (see docs/hot-reload.md).
 
 Options:
+  --admin HOST:PORT         admin HTTP server: health, metrics, status page, trigger control
+                            (default: 127.0.0.1:9464; port 0 picks a free one)
+  --no-admin                no admin HTTP server
+  --admin-token TOKEN       token the admin server requires (or MQFLOW_ADMIN_TOKEN); required
+                            when --admin is not a loopback address
   --watch                   reload whenever a flow file in dir changes (mqflow dev always does)
   --watch-debounce DURATION quiet time after the last change before reloading (default: 100ms)
   --log-level LEVEL         trace, debug, info (default), warn, error, silent
@@ -31,6 +39,9 @@ Options:
 `;
 
 export const RUN_OPTIONS = {
+  admin: { type: 'string', default: '127.0.0.1:9464' },
+  'no-admin': { type: 'boolean' },
+  'admin-token': { type: 'string' },
   watch: { type: 'boolean' },
   'watch-debounce': { type: 'string', default: '100ms' },
   'log-level': { type: 'string' },
@@ -55,6 +66,8 @@ export interface RuntimeSettings {
   readonly expressionDepth: number;
   readonly watch: boolean;
   readonly watchDebounceMs: number;
+  /** Undefined: no admin server. */
+  readonly admin?: { readonly host: string; readonly port: number; readonly token?: string };
 }
 
 export function parseDuration(flag: string, text: string): number {
@@ -85,19 +98,33 @@ export function runtimeSettings(
     expressionDepth: depth,
     watch: values['no-watch'] === true ? false : values.watch === true ? true : defaults.watch,
     watchDebounceMs: parseDuration('watch-debounce', String(values['watch-debounce'])),
+    ...(values['no-admin'] === true ? {} : { admin: adminSettings(String(values.admin), (values['admin-token'] as string | undefined) ?? process.env.MQFLOW_ADMIN_TOKEN) }),
   };
+}
+
+function adminSettings(address: string, token: string | undefined): NonNullable<RuntimeSettings['admin']> {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
+  const port = Number(m?.[3]);
+  if (m === null || !Number.isInteger(port) || port > 65535) throw new UsageError(`--admin must be HOST:PORT, e.g. 127.0.0.1:9464 (got ${address})`);
+  const host = (m[1] ?? m[2])!;
+  if (token !== undefined && token.length < 16) throw new UsageError('the admin token must be at least 16 characters');
+  if (!isLoopback(host) && token === undefined) {
+    throw new UsageError(`refusing to serve the admin API on ${address}, which is not a loopback address, without a token: anyone who reaches it could suspend triggers. Set --admin-token or MQFLOW_ADMIN_TOKEN (16+ characters), or use --admin 127.0.0.1:9464`);
+  }
+  return { host, port, ...(token === undefined ? {} : { token }) };
 }
 
 export interface Runtime {
   readonly engine: Engine;
   readonly log: Log;
   readonly reloader: Reloader;
+  readonly admin?: AdminServer;
   /** Stops watching (before the engine drains). */
   close(): Promise<void>;
 }
 
-/** Loads the folder and starts the engine; prints the folder's problems and returns undefined when it is invalid. */
-export function startRuntime(settings: RuntimeSettings, io: CommandIO): Runtime | undefined {
+/** Loads the folder and starts the engine (and the admin server); prints the folder's problems and returns undefined when it is invalid. */
+export async function startRuntime(settings: RuntimeSettings, io: CommandIO): Promise<Runtime | undefined> {
   // One expression engine and one file cache for the process: a reload compiles only what is new.
   const expressions = createJsonataEngine({ timeoutMs: settings.expressionTimeoutMs, maxDepth: settings.expressionDepth });
   const cache = new FlowFileCache();
@@ -113,9 +140,18 @@ export function startRuntime(settings: RuntimeSettings, io: CommandIO): Runtime 
     io.stderr(`${result.problems.map(formatProblem).join('\n')}\n${settings.dir}: ${result.summary.errors} error${result.summary.errors === 1 ? '' : 's'}; not started\n`);
     return undefined;
   }
-  const log = createLog({ level: settings.logLevel, pretty: settings.pretty, secrets: result.model.secrets });
+  const secrets = settings.admin?.token === undefined ? result.model.secrets : [...result.model.secrets, settings.admin.token];
+  const log = createLog({ level: settings.logLevel, pretty: settings.pretty, secrets });
   for (const p of result.problems) log.warn({ event: 'flow-warning', file: p.file, line: p.line, column: p.column, code: p.code }, formatProblem(p));
-  const engine = new Engine(result.model, { log, drainTimeoutMs: settings.drainTimeoutMs, ...(settings.instance === undefined ? {} : { instance: settings.instance }) });
+  const version = mqflowVersion();
+  const metrics = settings.admin === undefined ? undefined : createMetrics(version);
+  const engine = new Engine(result.model, {
+    log,
+    drainTimeoutMs: settings.drainTimeoutMs,
+    ...(settings.instance === undefined ? {} : { instance: settings.instance }),
+    ...(metrics === undefined ? {} : { observe: metrics.observe }),
+  });
+  const startedAt = new Date();
   engine.start();
   const m = result.model;
   log.info(
@@ -123,6 +159,17 @@ export function startRuntime(settings: RuntimeSettings, io: CommandIO): Runtime 
     `mqflow running ${settings.dir}: ${m.connections.size} connections, ${m.triggers.size} triggers, ${m.services.size} services`,
   );
   const reloader = new Reloader(engine, build, log);
+  let admin: AdminServer | undefined;
+  if (settings.admin !== undefined && metrics !== undefined) {
+    metrics.attach(engine, reloader);
+    try {
+      admin = await startAdminServer({ ...settings.admin, metrics, log, engine, reloader, version, folder: settings.dir, startedAt });
+    } catch (error) {
+      await engine.stop(0);
+      throw new UsageError(`cannot serve the admin API on ${settings.admin.host}:${settings.admin.port}: ${(error as Error).message} (choose another with --admin HOST:PORT, or --no-admin)`);
+    }
+    log.info({ event: 'admin', url: admin.url }, `admin API and status page at ${admin.url}/`);
+  }
   const reload = (reason: string): void => {
     reloader.request(reason).catch((error: unknown) => log.error({ event: 'reload-error', err: error }, `reload failed: ${(error as Error).message}`));
   };
@@ -141,11 +188,17 @@ export function startRuntime(settings: RuntimeSettings, io: CommandIO): Runtime 
     engine,
     log,
     reloader,
+    ...(admin === undefined ? {} : { admin }),
     async close() {
       process.off('SIGHUP', onHangup);
       await watcher?.close();
+      await admin?.close();
     },
   };
+}
+
+function mqflowVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 function resolveDir(dir: string, cwd: string | undefined): string {
@@ -186,7 +239,7 @@ export async function runRun(args: readonly string[], io: CommandIO): Promise<nu
     return EXIT.ok;
   }
   const settings = runtimeSettings(values, positionals, { logLevel: 'info', pretty: process.stdout.isTTY, watch: false });
-  const started = startRuntime(settings, io);
+  const started = await startRuntime(settings, io);
   if (started === undefined) return EXIT.invalid;
   return untilSignal(started, settings.drainTimeoutMs);
 }

@@ -10,7 +10,7 @@ import { Subscriber } from '../mqtt/subscriber.js';
 import type { Effects, PublishRequest } from '../pipeline/execution.js';
 import { Pipeline } from '../pipeline/run-service.js';
 import type { Log } from './log.js';
-import type { ChangedTrigger, ReloadPlan } from './plan.js';
+import { planReload, type ChangedTrigger, type ReloadPlan } from './plan.js';
 import { TriggerRunner } from './trigger-runner.js';
 
 export interface EngineOptions {
@@ -19,6 +19,8 @@ export interface EngineOptions {
   readonly instance?: string;
   /** How long a reload waits for the old version's messages before retiring its clients anyway. */
   readonly drainTimeoutMs?: number;
+  /** Called with each message's processing time and outcome (metrics). */
+  readonly observe?: (trigger: string, seconds: number, outcome: 'processed' | 'failed') => void;
 }
 
 interface RunningTrigger {
@@ -32,7 +34,14 @@ interface RunningTrigger {
 const SUBSCRIBE_WAIT_MS = 10_000;
 
 export class Engine {
+  /** The version in force: the flows as loaded, with the admin API's overrides applied. */
   #model: FlowModel;
+  /** The flows as loaded (before overrides). */
+  #defined: FlowModel;
+  /** Connections disabled through the admin API; they stay disabled across reloads. */
+  readonly #disabled = new Set<string>();
+  /** Triggers suspended through the admin API; they stay suspended across reloads and restarts. */
+  readonly #suspended = new Set<string>();
   readonly #publishers = new Map<string, Publisher>();
   readonly #runners = new Map<string, RunningTrigger>();
   readonly #log: Log;
@@ -45,13 +54,61 @@ export class Engine {
     private readonly options: EngineOptions,
   ) {
     this.#model = model;
+    this.#defined = model;
     this.#log = options.log;
     this.#pipeline = this.#newPipeline(model);
   }
 
-  /** The version in force. */
+  /** The version in force (admin overrides applied). */
   get model(): FlowModel {
     return this.#model;
+  }
+
+  /** The flows as loaded, before the admin API's overrides. */
+  get defined(): FlowModel {
+    return this.#defined;
+  }
+
+  get disabledConnections(): ReadonlySet<string> {
+    return this.#disabled;
+  }
+
+  get suspendedTriggers(): ReadonlySet<string> {
+    return this.#suspended;
+  }
+
+  /** What applying `defined` (a freshly loaded folder) would change, with the admin overrides kept. */
+  planFor(defined: FlowModel): { effective: FlowModel; plan: ReloadPlan } {
+    const effective = this.#withOverrides(defined);
+    return { effective, plan: planReload(this.#model, effective) };
+  }
+
+  #withOverrides(defined: FlowModel): FlowModel {
+    if (![...this.#disabled].some((name) => defined.connections.get(name)?.enabled === true)) return defined;
+    const connections = new Map([...defined.connections].map(([name, c]) => [name, this.#disabled.has(name) ? Object.freeze({ ...c, enabled: false }) : c]));
+    return Object.freeze({ ...defined, connections });
+  }
+
+  /** The admin API's enable/disable of a connection: applied as a reload of the same flows. */
+  async setConnectionEnabled(name: string, enabled: boolean): Promise<ReloadPlan> {
+    if (enabled) this.#disabled.delete(name);
+    else this.#disabled.add(name);
+    const { effective, plan } = this.planFor(this.#defined);
+    await this.apply(effective, plan, this.#defined);
+    this.#log.info({ event: enabled ? 'connection-enabled' : 'connection-disabled', connection: name }, `connection ${name} ${enabled ? 'enabled' : 'disabled'} (admin API)`);
+    return plan;
+  }
+
+  /** Suspends (or resumes) a trigger: no new messages are processed; those in flight finish. False when it is not running. */
+  setTriggerSuspended(name: string, suspended: boolean): boolean {
+    const running = this.#runners.get(name);
+    if (suspended) this.#suspended.add(name);
+    else this.#suspended.delete(name);
+    if (running === undefined) return false;
+    if (suspended) running.runner.pause();
+    else running.runner.resume();
+    this.#log.info({ event: suspended ? 'trigger-suspended' : 'trigger-resumed', trigger: name }, `trigger ${name} ${suspended ? 'suspended' : 'resumed'} (admin API)`);
+    return true;
   }
 
   get #drainTimeoutMs(): number {
@@ -93,7 +150,16 @@ export class Engine {
   /** Starts a subscriber for `trigger`, feeding `runner` (a restart keeps the runner and its counters) or a new one. */
   #startTrigger(trigger: Trigger, connection: Connection, generation: 0 | 1, runner: TriggerRunner | undefined): RunningTrigger {
     const sessionKept = !connection.cleanSession && trigger.ack === 'afterProcessing';
-    const target = runner ?? new TriggerRunner(trigger, { pipeline: () => this.#pipeline, log: this.#log, sessionKept });
+    const observe = this.options.observe;
+    const target =
+      runner ??
+      new TriggerRunner(trigger, {
+        pipeline: () => this.#pipeline,
+        log: this.#log,
+        sessionKept,
+        ...(observe === undefined ? {} : { observe: (seconds: number, outcome: 'processed' | 'failed') => observe(trigger.name, seconds, outcome) }),
+      });
+    if (runner === undefined && this.#suspended.has(trigger.name)) target.pause();
     if (runner !== undefined) runner.update(trigger, sessionKept);
     const subscriber = new Subscriber({
       connection,
@@ -114,8 +180,9 @@ export class Engine {
    * (new and restarted triggers subscribed, or given up on after 10 s); what the old version still
    * holds drains in the background, and the next apply waits for that first.
    */
-  async apply(next: FlowModel, plan: ReloadPlan): Promise<void> {
+  async apply(next: FlowModel, plan: ReloadPlan, defined: FlowModel = next): Promise<void> {
     await this.#background;
+    this.#defined = defined;
     const oldPipeline = this.#pipeline;
     const removed: Publisher[] = [];
     const switches: { name: string; old: Publisher; replacement: Publisher }[] = [];

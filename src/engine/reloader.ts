@@ -8,7 +8,7 @@ import type { BuildResult } from '../flow/build.js';
 import { formatProblem, type FlowProblem } from '../flow/problem.js';
 import type { Engine } from './engine.js';
 import { rememberSecrets, type Log } from './log.js';
-import { describePlan, isEmptyPlan, planCounts, planReload } from './plan.js';
+import { describePlan, isEmptyPlan, planCounts } from './plan.js';
 
 export interface ReloadResult {
   readonly outcome: 'applied' | 'unchanged' | 'failed';
@@ -91,11 +91,11 @@ export class Reloader {
     const built = performance.now();
     rememberSecrets(this.log, result.model.secrets);
     for (const p of result.problems) this.log.warn({ event: 'flow-warning', file: p.file, line: p.line, column: p.column, code: p.code }, formatProblem(p));
-    const plan = planReload(this.engine.model, result.model);
+    const { effective, plan } = this.engine.planFor(result.model);
     const planned = performance.now();
     // Even an empty plan swaps the model: positions in error reports follow edits that moved definitions.
     try {
-      await this.engine.apply(result.model, plan);
+      await this.engine.apply(effective, plan, result.model);
     } catch (error) {
       this.log.error({ event: 'reload-apply-failed', err: error }, `reload (${reason}): applying the plan failed: ${(error as Error).message}`);
       const problem: FlowProblem = { severity: 'error', code: 'MQFLOW_APPLY', file: '.', line: 1, column: 1, path: '', message: (error as Error).message };

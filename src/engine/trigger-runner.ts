@@ -17,6 +17,8 @@ export interface TriggerDeps {
   /** The pipeline of the flow version in force now; a message keeps the one it was delivered under. */
   readonly pipeline: () => Pipeline;
   readonly log: Log;
+  /** Called with each message's processing time (delivery to done) and outcome, for metrics. */
+  readonly observe?: (seconds: number, outcome: 'processed' | 'failed') => void;
   /** True when the broker keeps unacknowledged messages for this trigger (cleanSession: false, ack after processing). Initial value; update() changes it. */
   readonly sessionKept: boolean;
 }
@@ -45,6 +47,7 @@ interface Queued {
 export class TriggerRunner {
   readonly #queue: Queued[] = [];
   #running = 0;
+  #paused = false;
   #idle: (() => void)[] = [];
   #subscriber: Subscriber | undefined;
   readonly #log: Log;
@@ -103,8 +106,25 @@ export class TriggerRunner {
     return processing.mode === 'concurrent' ? processing.maxConcurrency : 1;
   }
 
+  /**
+   * Stops taking queued messages (the admin API's suspend): those in flight finish; new ones wait
+   * unacknowledged, so the broker's in-flight window fills and it keeps the rest (QoS ≥ 1).
+   */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#pump();
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   #pump(): void {
-    while (this.#running < this.#limit() && this.#queue.length > 0) {
+    while (!this.#paused && this.#running < this.#limit() && this.#queue.length > 0) {
       const { delivery, version } = this.#queue.shift()!;
       this.#running++;
       void this.#process(delivery, version).finally(() => {
@@ -116,8 +136,9 @@ export class TriggerRunner {
     }
   }
 
-  /** Resolves when nothing is queued or running (or after `timeoutMs`); true when idle. */
+  /** Resolves when nothing is queued or running (or after `timeoutMs`); true when idle. A paused trigger's queue is left to the broker. */
   drain(timeoutMs: number): Promise<boolean> {
+    if (this.#paused) for (const { version } of this.#queue.splice(0)) version.pipeline.release();
     if (this.#running === 0 && this.#queue.length === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
@@ -129,6 +150,12 @@ export class TriggerRunner {
   }
 
   async #process(delivery: Delivery, version: Version): Promise<void> {
+    const started = performance.now();
+    const outcome = await this.#processOnce(delivery, version);
+    this.deps.observe?.((performance.now() - started) / 1000, outcome);
+  }
+
+  async #processOnce(delivery: Delivery, version: Version): Promise<'processed' | 'failed'> {
     const { trigger, pipeline } = version;
     const service = pipeline.services.get(trigger.service);
     let context: MessageContext | undefined;
@@ -140,7 +167,7 @@ export class TriggerRunner {
     } catch (error) {
       failure = asFailure(error);
       await this.#fail(delivery, version, context, failure, 1);
-      return;
+      return 'failed';
     }
     for (;;) {
       attempts++;
@@ -151,7 +178,7 @@ export class TriggerRunner {
         await pipeline.run(service, exec);
         this.counters.processed++;
         delivery.complete();
-        return;
+        return 'processed';
       } catch (error) {
         failure = asFailure(error);
       }
@@ -161,6 +188,7 @@ export class TriggerRunner {
       await sleep(retryDelay(trigger, attempts));
     }
     await this.#fail(delivery, version, context, failure, attempts);
+    return 'failed';
   }
 
   #context(delivery: Delivery, payload: unknown, version: Version): MessageContext {

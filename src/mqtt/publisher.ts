@@ -38,6 +38,8 @@ export class Publisher {
   #lastError: string | undefined;
   readonly #pending = new Set<Promise<void>>();
   readonly reconnects = { count: 0 };
+  /** Publishes by outcome, for metrics and status. */
+  readonly publishes = { ok: 0, failed: 0 };
 
   /**
    * With `deferConnect`, the client connects only when start() is called; publishes wait in the
@@ -103,9 +105,13 @@ export class Publisher {
 
   /** Resolves when the broker acknowledged the message (QoS 1/2) or it was written (QoS 0). */
   publish(message: OutgoingMessage): Promise<void> {
-    if (this.#state === 'stopped') return Promise.reject(new PublishError(`connection ${this.connection.name} is stopped`, 'MQFLOW_PUBLISH_STOPPED'));
+    if (this.#state === 'stopped') {
+      this.publishes.failed++;
+      return Promise.reject(new PublishError(`connection ${this.connection.name} is stopped`, 'MQFLOW_PUBLISH_STOPPED'));
+    }
     const offline = this.#state !== 'connected';
     if (offline && this.#waiting >= this.connection.offlineQueueSize) {
+      this.publishes.failed++;
       return Promise.reject(
         new PublishError(`connection ${this.connection.name} is down and ${this.#waiting} publishes already wait (offlineQueueSize)`, 'MQFLOW_PUBLISH_QUEUE_FULL'),
       );
@@ -114,8 +120,13 @@ export class Publisher {
     const done = new Promise<void>((resolve, reject) => {
       this.#client.publish(message.topic, message.payload, { qos: message.qos, retain: message.retain, ...(message.properties === undefined ? {} : { properties: message.properties }) }, (error) => {
         if (offline) this.#waiting--;
-        if (error) reject(new PublishError(`publish to ${message.topic} failed: ${error.message}`, 'MQFLOW_PUBLISH_FAILED'));
-        else resolve();
+        if (error) {
+          this.publishes.failed++;
+          reject(new PublishError(`publish to ${message.topic} failed: ${error.message}`, 'MQFLOW_PUBLISH_FAILED'));
+        } else {
+          this.publishes.ok++;
+          resolve();
+        }
       });
     });
     this.#pending.add(done);

@@ -4,7 +4,7 @@ import { MqflowProcess } from '../support/runtime.js';
 
 describe('mqflow dev', () => {
   it('runs the example flows with the embedded broker and the simulator: messages flow, poison goes to the dead letter, SIGTERM exits 0', async () => {
-    const dev = new MqflowProcess(['dev', 'flows', '--port', '0', '--simulate', 'examples/sensors.yaml', '--no-pretty'], {});
+    const dev = new MqflowProcess(['dev', 'flows', '--port', '0', '--admin', '127.0.0.1:0', '--simulate', 'examples/sensors.yaml', '--no-pretty'], {});
     try {
       await dev.ready(['temperature-in', 'batches-in']);
       // Simulated readings go through normalize-temperature and the batch splitter.

@@ -16,7 +16,7 @@ export class CapturedMqflow {
   readonly #child: ChildProcess;
 
   constructor(dir: string, env: Record<string, string>, extraArgs: readonly string[] = []) {
-    this.#child = spawn(process.execPath, [bin, 'run', dir, '--no-pretty', '--log-level', 'debug', ...extraArgs], {
+    this.#child = spawn(process.execPath, [bin, 'run', dir, '--no-pretty', '--log-level', 'debug', '--admin', '127.0.0.1:0', ...extraArgs], {
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

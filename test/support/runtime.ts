@@ -82,7 +82,7 @@ export class MqflowProcess {
 }
 
 export function startMqflow(dir: string, env: Record<string, string>, extraArgs: readonly string[] = []): MqflowProcess {
-  return new MqflowProcess(['run', dir, '--no-pretty', '--log-level', 'debug', ...extraArgs], env);
+  return new MqflowProcess(['run', dir, '--no-pretty', '--log-level', 'debug', '--admin', '127.0.0.1:0', ...extraArgs], env);
 }
 
 /** Writes a flow folder into a fresh temporary folder and returns its path. */
