@@ -33,6 +33,8 @@ export interface MqttProxy {
   readonly connections: ProxiedConnection[];
   /** Every connection (past and present) whose client id is `clientId`. */
   connectionsOf(clientId: string): ProxiedConnection[];
+  /** Cuts every open connection (both sides, as a network failure would); new ones are still accepted. Returns how many were cut. */
+  cut(): number;
   close(): Promise<void>;
 }
 
@@ -151,6 +153,11 @@ export async function startProxy(brokerUrl: string): Promise<MqttProxy> {
     url: `mqtt://127.0.0.1:${port}`,
     connections,
     connectionsOf: (clientId) => connections.filter((c) => c.clientId === clientId),
+    cut: () => {
+      const open = [...sockets];
+      for (const s of open) s.destroy();
+      return open.length / 2;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
