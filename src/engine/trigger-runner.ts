@@ -235,7 +235,7 @@ export class TriggerRunner {
       this.#suspend(route.resumeAfterMs, 'onError: suspend');
       return;
     }
-    const report = this.#report(delivery, version, context, failure, attempts);
+    const report = serializable(this.#report(delivery, version, context, failure, attempts), delivery);
     for (;;) {
       const problem = await this.#route(route, report, context, version);
       if (problem === undefined) {
@@ -314,6 +314,20 @@ function asFailure(error: unknown): MessageFailure {
   if (error instanceof MessageFailure) return error;
   const e = error as { message?: unknown; code?: unknown };
   return new MessageFailure(typeof e.message === 'string' ? e.message : String(error), typeof e.code === 'string' ? e.code : 'MQFLOW_FAILED', undefined, { cause: error });
+}
+
+/**
+ * A report that JSON can carry. A payload nested too deeply to serialize (JSON.parse accepts
+ * 100,000 levels; JSON.stringify overflows the stack) is carried as its received text instead,
+ * as an undecodable one is; otherwise its error route would fail for ever and block the trigger.
+ */
+function serializable(report: FailureReport, delivery: Delivery): FailureReport {
+  try {
+    JSON.stringify(report);
+    return report;
+  } catch {
+    return { ...report, message: { ...report.message, ...payloadForReport(delivery.payload) } };
+  }
 }
 
 function retryDelay(trigger: Trigger, attempt: number): number {

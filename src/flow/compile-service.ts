@@ -25,7 +25,8 @@ export function compileService(context: CompileContext, def: Located<ServiceValu
   let ok = true;
   const compiler = stepCompiler(context, def, () => (ok = false));
   const input = value.input === undefined || def.broken([...path, 'input']) ? undefined : compiler.payloadSchema(value.input, [...path, 'input']);
-  const steps = def.brokenAt([...path, 'steps']) ? [] : compiler.steps(value.steps, [...path, 'steps']);
+  // Missing steps are reported by the schema (at the service); there is nothing to compile.
+  const steps = def.brokenAt([...path, 'steps']) || !Array.isArray(value.steps) ? [] : compiler.steps(value.steps, [...path, 'steps']);
   if (def.broken(path)) ok = false;
   if (!ok) return undefined;
   return {
@@ -93,7 +94,7 @@ function stepCompiler(context: CompileContext, def: Located<ServiceValue>, faile
       return compileTemplate(source, parts, (part) => compileExpression(part.text, path, source, part.offset));
     },
     steps(list, path): readonly Step[] {
-      if (def.brokenAt(path)) {
+      if (def.brokenAt(path) || !Array.isArray(list)) {
         failed();
         return [];
       }

@@ -108,6 +108,8 @@ function compileErrorRoute(context: CompileContext, def: Located<TriggerValue>, 
     return undefined;
   }
   if (route.suspend !== undefined) {
+    // A suspend the schema rejected (null, a bad duration) is reported already.
+    if (def.broken([...at, 'suspend'])) return undefined;
     return { kind: 'suspend', resumeAfterMs: durationMs(route.suspend.resumeAfter ?? 30_000) };
   }
   if (route.service !== undefined) {

@@ -10,6 +10,7 @@ import { compileService } from './compile-service.js';
 import { compileTrigger } from './compile-trigger.js';
 import { collectDefinitions, type CheckedFile } from './definitions.js';
 import type { Connection, FlowModel, Service, Trigger } from './model.js';
+import { formatPath } from './path.js';
 import { ProblemList, type FlowProblem } from './problem.js';
 import type { LoadedFile } from './load.js';
 import { checkReferences } from './references.js';
@@ -43,9 +44,9 @@ export function compileFlow(files: readonly CheckedFile[], options: CompileOptio
   const errorsBefore = problems.errorCount;
   const definitions = collectDefinitions(context, files, options.parsedAll);
 
-  const connections = compileAll(definitions.connections, (d) => compileConnection(context, d));
-  const triggers = compileAll(definitions.triggers, (d) => reuse(context, options.definitions, 'trigger', d, (c) => compileTrigger(c, d)));
-  const services = compileAll(definitions.services, (d) => reuse(context, options.definitions, 'service', d, (c) => compileService(c, d)));
+  const connections = compileAll(context, definitions.connections, (d) => compileConnection(context, d));
+  const triggers = compileAll(context, definitions.triggers, (d) => reuse(context, options.definitions, 'trigger', d, (c) => compileTrigger(c, d)));
+  const services = compileAll(context, definitions.services, (d) => reuse(context, options.definitions, 'service', d, (c) => compileService(c, d)));
   checkReferences(context, { connections: definitions.names.connections, services: definitions.names.services }, definitions.complete);
   warnAboutDisabledConnections(context, definitions.triggers, triggers, connections);
 
@@ -78,10 +79,19 @@ function reuse<T extends Trigger | Service>(context: CompileContext, cache: Defi
   return entry.compiled as T | undefined;
 }
 
-function compileAll<V, T extends Connection | Trigger | Service>(defs: readonly Located<V>[], compile: (def: Located<V>) => T | undefined): Map<string, T> {
+function compileAll<V, T extends Connection | Trigger | Service>(context: CompileContext, defs: readonly Located<V>[], compile: (def: Located<V>) => T | undefined): Map<string, T> {
   const out = new Map<string, T>();
   for (const def of defs) {
-    const compiled = compile(def);
+    let compiled: T | undefined;
+    try {
+      compiled = compile(def);
+    } catch (error) {
+      // A bug in mqflow must not crash a load (or a hot reload): say where, and move on.
+      if (!def.broken(def.path)) {
+        report(context, def.file, def.path, 'MQFLOW_INTERNAL', `${formatPath(def.path)}: mqflow could not compile this definition (${(error as Error).message})`, 'this is a bug in mqflow: please report it with this definition');
+      }
+      continue;
+    }
     if (compiled !== undefined) out.set(def.name, compiled);
   }
   return out;

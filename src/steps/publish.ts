@@ -73,7 +73,10 @@ export const publish: StepKind<PublishValue, PublishStep> = {
     }
     const payload = value.payload === undefined ? undefined : compiler.expression(value.payload, [...path, 'payload']);
     const userProperties: { name: string; value: Template }[] = [];
-    for (const [name, text] of Object.entries(value.userProperties ?? {})) {
+    // Anything but a map of strings was reported by the schema already.
+    const properties = value.userProperties !== null && typeof value.userProperties === 'object' && !Array.isArray(value.userProperties) ? value.userProperties : {};
+    for (const [name, text] of Object.entries(properties)) {
+      if (typeof text !== 'string') continue;
       const template = compiler.template(text, [...path, 'userProperties', name]);
       if (template !== undefined) userProperties.push({ name, value: template });
     }

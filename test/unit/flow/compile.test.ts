@@ -203,3 +203,19 @@ services:
     expect(buildMemory({ files: { 'a.yaml': flow(false, 'afterProcessing') } }).model!.triggers.get('t')!.onError).toEqual({ kind: 'suspend', resumeAfterMs: 5000 });
   });
 });
+
+describe('inputs the loader fuzzer found crashing compile (now positioned problems)', () => {
+  const connection = 'connections:\n  plant:\n    url: mqtt://127.0.0.1:1883\n';
+  const trigger = 'triggers:\n  a:\n    connection: plant\n    topic: x\n    service: s\n';
+  it.each([
+    ['a service without steps', `${connection}services:\n  s:\n    description: d\n`, /^plant\.yaml:5:3 error: services\.s is missing "steps"/],
+    ['a bad resumeAfter', `${connection}${trigger}    onError:\n      suspend:\n        resumeAfter: 10d\nservices:\n  s:\n    steps:\n      - log: x\n`, /^plant\.yaml:11:9 error: triggers\.a\.onError\.suspend\.resumeAfter must be a duration/],
+    ['suspend: null', `${connection}${trigger}    onError:\n      suspend: null\nservices:\n  s:\n    steps:\n      - log: x\n`, /^plant\.yaml:10:7 error: triggers\.a\.onError\.suspend must be a map \(got null\)/],
+    ['userProperties as a list holding null', `${connection}services:\n  s:\n    steps:\n      - publish:\n          topic: a\n          userProperties: [null]\n`, /^plant\.yaml:9:11 error: services\.s\.steps\[0\]\.publish\.userProperties must be a map \(got a list\)/],
+  ])('%s', (_name, text, expected) => {
+    const result = buildMemory({ files: { 'plant.yaml': text } });
+    expect(result.model).toBeUndefined();
+    expect(result.text.join('\n')).toMatch(expected);
+    expect(result.text.join('\n')).not.toContain('MQFLOW_INTERNAL');
+  });
+});
