@@ -121,7 +121,8 @@ export async function runCase(model: FlowModel, testCase: TestCase): Promise<Obs
 }
 
 function delivery(message: TestMessage, id: number, receivedAt: number | undefined, complete: () => void): Delivery {
-  const payload = typeof message.payload === 'string' ? Buffer.from(message.payload) : Buffer.from(JSON.stringify(message.payload));
+  // Text as UTF-8, bytes as they are (the payload fuzzer sends raw bytes), anything else as JSON.
+  const payload = typeof message.payload === 'string' ? Buffer.from(message.payload) : Buffer.isBuffer(message.payload) ? message.payload : Buffer.from(JSON.stringify(message.payload));
   return {
     topic: message.topic,
     payload,
