@@ -1,6 +1,6 @@
 /** `mqflow graph [dir]`: a diagram of the integration in a flow folder, as Mermaid or Graphviz dot. */
 import { parseArgs } from 'node:util';
-import { buildFlowFolder, FlowFolderError, type BuildResult } from '../flow/build.js';
+import { buildFlowFolder } from '../flow/build.js';
 import { formatProblem } from '../flow/problem.js';
 import { flowGraph } from '../graph/graph.js';
 import { renderGraph } from '../graph/render.js';
@@ -34,13 +34,7 @@ export function runGraph(args: readonly string[], io: CommandIO): number {
   if (positionals.length > 1) throw new UsageError(`graph takes one folder (got ${positionals.length})`);
   const dir = positionals[0] ?? 'flows';
 
-  let result: BuildResult;
-  try {
-    result = buildFlowFolder(dir, { cwd: io.cwd });
-  } catch (error) {
-    if (error instanceof FlowFolderError) throw new UsageError(error.message);
-    throw error;
-  }
+  const result = buildFlowFolder(dir, { cwd: io.cwd });
   if (result.model === undefined) {
     // stdout is the diagram (often redirected to a file): the problems go to stderr.
     const errors = result.problems.filter((p) => p.severity === 'error');

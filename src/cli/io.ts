@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /** Where a command writes; injected so commands can be tested in-process. */
 export interface CommandIO {
   readonly stdout: (text: string) => void;
@@ -16,3 +18,8 @@ export const processIO: CommandIO = {
 export const EXIT = { ok: 0, invalid: 1, usage: 2, changes: 3 } as const;
 
 export class UsageError extends Error {}
+
+/** mqflow's version, from package.json. */
+export function mqflowVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}

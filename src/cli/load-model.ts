@@ -1,18 +1,12 @@
 /** Loads a flow folder for a command that needs its model (invoke, publish); prints the problems when it is invalid. */
 import type { ExpressionEngine } from '../expr/expression.js';
-import { buildFlowFolder, FlowFolderError } from '../flow/build.js';
+import { buildFlowFolder } from '../flow/build.js';
 import type { Connection, FlowModel } from '../flow/model.js';
 import { formatProblem } from '../flow/problem.js';
-import { UsageError, type CommandIO } from './io.js';
+import type { CommandIO } from './io.js';
 
 export function loadModel(dir: string, io: CommandIO, options: { engine?: ExpressionEngine } = {}): FlowModel | undefined {
-  let result;
-  try {
-    result = buildFlowFolder(dir, { cwd: io.cwd, ...options });
-  } catch (error) {
-    if (error instanceof FlowFolderError) throw new UsageError(error.message);
-    throw error;
-  }
+  const result = buildFlowFolder(dir, { cwd: io.cwd, ...options });
   if (result.model === undefined) {
     io.stderr(`${result.problems.filter((p) => p.severity === 'error').map(formatProblem).join('\n')}\n${dir}: ${result.summary.errors} error${result.summary.errors === 1 ? '' : 's'}\n`);
     return undefined;

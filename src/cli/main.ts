@@ -1,6 +1,5 @@
 /** The mqflow command line: one file per command; this one only dispatches. */
-import { readFileSync } from 'node:fs';
-import { EXIT, processIO, UsageError, type CommandIO } from './io.js';
+import { EXIT, mqflowVersion, processIO, UsageError, type CommandIO } from './io.js';
 
 type Command = (args: readonly string[], io: CommandIO) => number | Promise<number>;
 
@@ -25,11 +24,6 @@ function help(): string {
   return `Usage: mqflow <command> [options]\n\nCommands:\n${list}\n\nRun mqflow <command> --help for a command's options.\n`;
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 export async function main(argv: readonly string[], io: CommandIO = processIO): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined) {
@@ -41,7 +35,7 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
     return EXIT.ok;
   }
   if (command === '--version' || command === '-v') {
-    io.stdout(`${version()}\n`);
+    io.stdout(`${mqflowVersion()}\n`);
     return EXIT.ok;
   }
   const entry = COMMANDS[command];
@@ -50,7 +44,9 @@ export async function main(argv: readonly string[], io: CommandIO = processIO): 
     const run = await entry.load();
     return await run(rest, io);
   } catch (error) {
-    if (error instanceof UsageError || (error as { code?: unknown }).code?.toString().startsWith('ERR_PARSE_ARGS') === true) {
+    // A flow folder that does not exist (FlowFolderError, MQFLOW_FOLDER) is a usage error of any command that reads one.
+    const code = (error as { code?: unknown }).code?.toString();
+    if (error instanceof UsageError || code === 'MQFLOW_FOLDER' || code?.startsWith('ERR_PARSE_ARGS') === true) {
       io.stderr(`mqflow: ${(error as Error).message}\n${entry === undefined ? help() : `Run mqflow ${command} --help for usage.\n`}`);
       return EXIT.usage;
     }

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { describePlan, isEmptyPlan, planCounts, planReload } from '../engine/plan.js';
 import { createJsonataEngine } from '../expr/jsonata-engine.js';
-import { buildFlowFolder, FlowFolderError, type BuildResult } from '../flow/build.js';
+import { buildFlowFolder } from '../flow/build.js';
 import { formatProblem } from '../flow/problem.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 
@@ -32,16 +32,8 @@ export function runPlan(args: readonly string[], io: CommandIO): number {
   if (positionals.length !== 2) throw new UsageError(`plan takes two folders, the old and the new (got ${positionals.length})`);
   const [oldDir, newDir] = positionals as [string, string];
   const engine = createJsonataEngine();
-  const build = (dir: string): BuildResult => {
-    try {
-      return buildFlowFolder(dir, { cwd: io.cwd, engine });
-    } catch (error) {
-      if (error instanceof FlowFolderError) throw new UsageError(error.message);
-      throw error;
-    }
-  };
-  const before = build(oldDir);
-  const after = build(newDir);
+  const before = buildFlowFolder(oldDir, { cwd: io.cwd, engine });
+  const after = buildFlowFolder(newDir, { cwd: io.cwd, engine });
   if (before.model === undefined || after.model === undefined) {
     const invalid = [before.model === undefined ? { dir: oldDir, result: before } : undefined, after.model === undefined ? { dir: newDir, result: after } : undefined].filter((x) => x !== undefined);
     if (values.format === 'json') io.stdout(`${JSON.stringify({ valid: false, invalid: invalid.map((i) => ({ folder: i.dir, problems: i.result.problems.filter((p) => p.severity === 'error') })) }, null, 2)}\n`);

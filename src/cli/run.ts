@@ -1,5 +1,4 @@
 /** `mqflow run [dir]`: run the flows of a folder against their brokers until SIGINT/SIGTERM. */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createMetrics } from '../admin/metrics.js';
@@ -8,12 +7,12 @@ import { Engine } from '../engine/engine.js';
 import { createLog, type Log, type LogLevel } from '../engine/log.js';
 import { Reloader } from '../engine/reloader.js';
 import { createJsonataEngine } from '../expr/jsonata-engine.js';
-import { buildFlowFolder, FlowFolderError } from '../flow/build.js';
+import { buildFlowFolder } from '../flow/build.js';
 import { DURATION_PATTERN, durationMs } from '../flow/duration.js';
 import { FlowFileCache } from '../flow/file-cache.js';
 import { formatProblem } from '../flow/problem.js';
 import { watchFlowFolder, type FlowWatcher } from '../flow/watch.js';
-import { EXIT, UsageError, type CommandIO } from './io.js';
+import { EXIT, mqflowVersion, UsageError, type CommandIO } from './io.js';
 
 export const runHelp = `Usage: mqflow run [dir] [options]
 
@@ -129,13 +128,7 @@ export async function startRuntime(settings: RuntimeSettings, io: CommandIO): Pr
   const expressions = createJsonataEngine({ timeoutMs: settings.expressionTimeoutMs, maxDepth: settings.expressionDepth });
   const cache = new FlowFileCache();
   const build = (): ReturnType<typeof buildFlowFolder> => buildFlowFolder(settings.dir, { cwd: io.cwd, engine: expressions, cache });
-  let result;
-  try {
-    result = build();
-  } catch (error) {
-    if (error instanceof FlowFolderError) throw new UsageError(error.message);
-    throw error;
-  }
+  const result = build();
   if (result.model === undefined) {
     io.stderr(`${result.problems.map(formatProblem).join('\n')}\n${settings.dir}: ${result.summary.errors} error${result.summary.errors === 1 ? '' : 's'}; not started\n`);
     return undefined;
@@ -195,10 +188,6 @@ export async function startRuntime(settings: RuntimeSettings, io: CommandIO): Pr
       await admin?.close();
     },
   };
-}
-
-function mqflowVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 function resolveDir(dir: string, cwd: string | undefined): string {

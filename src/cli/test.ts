@@ -1,7 +1,6 @@
 /** `mqflow test [dir]`: runs the flow tests (*.test.yaml) against the compiled flows, in memory. */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { FlowFolderError } from '../flow/build.js';
 import { formatProblem } from '../flow/problem.js';
 import { junitXml } from '../testing/junit.js';
 import { runFlowTests, type TestRun } from '../testing/run-tests.js';
@@ -35,13 +34,7 @@ export async function runTest(args: readonly string[], io: CommandIO): Promise<n
   if (positionals.length > 1) throw new UsageError(`test takes one folder (got ${positionals.length})`);
   const dir = positionals[0] ?? 'flows';
   const startedAt = new Date();
-  let run: TestRun;
-  try {
-    run = await runFlowTests(dir, { cwd: io.cwd, ...(values.grep === undefined ? {} : { only: values.grep }) });
-  } catch (error) {
-    if (error instanceof FlowFolderError) throw new UsageError(error.message);
-    throw error;
-  }
+  const run = await runFlowTests(dir, { cwd: io.cwd, ...(values.grep === undefined ? {} : { only: values.grep }) });
   const failed = run.results.filter((r) => r.mismatches.length > 0).length;
   const ok = failed === 0 && run.problems.length === 0;
   if (values.format === 'junit') {

@@ -1,6 +1,6 @@
 /** `mqflow validate [dir]`: load, validate and compile a flow folder; print every problem. */
 import { parseArgs } from 'node:util';
-import { buildFlowFolder, FlowFolderError, type BuildResult } from '../flow/build.js';
+import { buildFlowFolder, type BuildResult } from '../flow/build.js';
 import { formatProblem } from '../flow/problem.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 
@@ -28,13 +28,7 @@ export function runValidate(args: readonly string[], io: CommandIO): number {
   if (positionals.length > 1) throw new UsageError(`validate takes one folder (got ${positionals.length})`);
   const dir = positionals[0] ?? 'flows';
 
-  let result: BuildResult;
-  try {
-    result = buildFlowFolder(dir, { cwd: io.cwd });
-  } catch (error) {
-    if (error instanceof FlowFolderError) throw new UsageError(error.message);
-    throw error;
-  }
+  const result = buildFlowFolder(dir, { cwd: io.cwd });
   if (values.format === 'json') io.stdout(`${JSON.stringify(toJson(dir, result), null, 2)}\n`);
   else io.stdout(toText(dir, result));
   return result.summary.errors > 0 ? EXIT.invalid : EXIT.ok;
