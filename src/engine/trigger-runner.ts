@@ -54,6 +54,8 @@ export class TriggerRunner {
   #trigger: Trigger;
   #sessionKept: boolean;
   #matchers: readonly ((topic: string) => string[] | undefined)[];
+  /** The version the next delivery is captured with (see onDelivery). */
+  #version: Version | undefined;
   readonly counters: TriggerCounters = { received: 0, processed: 0, failed: 0, retried: 0, routed: 0 };
   lastError: string | undefined;
 
@@ -77,6 +79,7 @@ export class TriggerRunner {
     this.#trigger = trigger;
     this.#sessionKept = sessionKept;
     this.#matchers = trigger.topics.map(wildcardMatcher);
+    this.#version = undefined;
     this.#pump();
   }
 
@@ -97,7 +100,10 @@ export class TriggerRunner {
     this.counters.received++;
     const pipeline = this.deps.pipeline();
     pipeline.hold();
-    this.#queue.push({ delivery, version: { trigger: this.#trigger, matchers: this.#matchers, pipeline } });
+    // One Version object per (definition, pipeline) pair, not one per message.
+    let version = this.#version;
+    if (version === undefined || version.pipeline !== pipeline) version = this.#version = { trigger: this.#trigger, matchers: this.#matchers, pipeline };
+    this.#queue.push({ delivery, version });
     this.#pump();
   };
 
