@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_MOSQUITTO } from '../support/brokers.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { flowFolder, startMqflow, type MqflowProcess } from '../support/runtime.js';
+import { publishPaced, SeqCounter } from '../support/stream.js';
 
 const TOTAL = 30_000;
 const RATE = 3000; // messages per second
@@ -77,27 +78,13 @@ describe.runIf(RUN_MOSQUITTO)('scale-out: 3 replicas on a shared subscription', 
     const sink: MqttClient = await connectAsync(broker.url, { clientId: 'scale-sink', clean: true });
     const load: MqttClient = await connectAsync(broker.url, { clientId: 'scale-load', clean: true });
     try {
-      const counts = new Uint8Array(TOTAL + 1);
-      let outputs = 0;
-      sink.on('message', (_t, payload) => {
-        const { seq } = JSON.parse(payload.toString()) as { seq: number };
-        if (counts[seq]! < 255) counts[seq]!++;
-        outputs++;
-      });
+      const out = new SeqCounter(TOTAL);
+      sink.on('message', (_t, payload) => out.add((JSON.parse(payload.toString()) as { seq: number }).seq));
       await sink.subscribeAsync('done/all', { qos: 1 });
-
-      const started = Date.now();
-      let next = 1;
-      const sending = (async () => {
-        while (next <= TOTAL) {
-          const due = Math.min(TOTAL, Math.floor(((Date.now() - started) * RATE) / 1000));
-          for (; next <= due; next++) load.publish('work/a', JSON.stringify({ seq: next }), { qos: 1 });
-          await sleep(10);
-        }
-      })();
+      const sending = publishPaced(load, 'work/a', TOTAL, RATE, (seq) => JSON.stringify({ seq }));
 
       // Kill one replica once a third of the messages came out, and bring it back a second later.
-      while (outputs < TOTAL / 3) await sleep(20);
+      await out.reach(TOTAL / 3);
       const killed = replicas.get('r2')!;
       const beforeKill = await processed(killed);
       killed.kill('SIGKILL');
@@ -106,18 +93,17 @@ describe.runIf(RUN_MOSQUITTO)('scale-out: 3 replicas on a shared subscription', 
       const restarted = await start('r2');
       await sending;
 
-      const missing = (): number => counts.slice(1).filter((c) => c === 0).length;
-      for (let i = 0; i < 600 && missing() > 0; i++) await sleep(50);
-      expect(missing()).toBe(0);
+      await out.complete();
+      expect(out.missing).toBe(0);
 
       // r2's share: what it had processed shortly before the kill, plus after its restart.
       const shares = { r1: await processed(replicas.get('r1')!), r2: beforeKill + (await processed(restarted)), r3: await processed(replicas.get('r3')!) };
-      const duplicates = outputs - TOTAL;
-      console.log(`scale-out: ${TOTAL} messages, ${outputs} outputs (${duplicates} duplicates), processed per replica ${JSON.stringify(shares)}`);
+      const duplicates = out.duplicates;
+      console.log(`scale-out: ${TOTAL} messages, ${out.outputs} outputs (${duplicates} duplicates), processed per replica ${JSON.stringify(shares)}`);
       // Each replica, the killed one included, took a real share of the load.
       for (const [name, n] of Object.entries(shares)) expect(n, name).toBeGreaterThan(TOTAL / 10);
       // Exactly TOTAL distinct messages came out (0 lost); a few may come twice (redelivered after the kill).
-      expect(counts.slice(1).filter((c) => c > 0).length).toBe(TOTAL);
+      expect(out.distinct).toBe(TOTAL);
       expect(duplicates).toBeGreaterThanOrEqual(0);
       expect(duplicates).toBeLessThan(TOTAL / 10);
     } finally {

@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_MOSQUITTO } from '../support/brokers.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { flowFolder, startMqflow, type MqflowProcess } from '../support/runtime.js';
+import { publishPaced, SeqCounter } from '../support/stream.js';
 
 const TOTAL = 10_000;
 const RATE = 2000;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe.runIf(RUN_MOSQUITTO)('fault: broker restart mid-stream', () => {
   let broker: Mosquitto;
@@ -60,33 +60,18 @@ services:
     const sink: MqttClient = await connectAsync(broker.url, { clientId: 'fault-restart-sink', clean: false, reconnectPeriod: 100 });
     const load: MqttClient = await connectAsync(broker.url, { clientId: 'fault-restart-load', clean: false, reconnectPeriod: 100 });
     try {
-      const counts = new Uint8Array(TOTAL + 1);
-      let outputs = 0;
-      sink.on('message', (_t, payload) => {
-        const seq = Number(payload.toString());
-        if (counts[seq]! < 255) counts[seq]!++;
-        outputs++;
-      });
+      const out = new SeqCounter(TOTAL);
+      sink.on('message', (_t, payload) => out.add(Number(payload.toString())));
       await sink.subscribeAsync('work/out', { qos: 1 });
-      const started = Date.now();
-      let next = 1;
       let acked = 0;
-      const sending = (async () => {
-        while (next <= TOTAL) {
-          const due = Math.min(TOTAL, Math.floor(((Date.now() - started) * RATE) / 1000));
-          // mqtt.js keeps unacknowledged QoS 1 publishes and resends them after a reconnect.
-          for (; next <= due; next++) load.publish('work/in', String(next), { qos: 1 }, (error) => (error ? undefined : acked++));
-          await sleep(10);
-        }
-      })();
-      while (outputs < TOTAL / 3) await sleep(20);
+      const sending = publishPaced(load, 'work/in', TOTAL, RATE, String, (error) => (error ? undefined : acked++));
+      await out.reach(TOTAL / 3);
       await broker.restart({ downMs: 500 });
       await sending;
-      const missing = (): number => counts.slice(1).filter((c) => c === 0).length;
-      for (let i = 0; i < 600 && missing() > 0; i++) await sleep(50);
-      console.log(`broker restart: ${TOTAL} sent (${acked} acknowledged to the load generator), ${outputs} outputs, ${outputs - TOTAL} duplicates, ${missing()} missing; mqflow reconnects: ${mq.lines.filter((l) => l.event === 'connected').length - 1} publisher, ${mq.lines.filter((l) => l.event === 'subscribed').length - 1} trigger`);
-      expect(missing()).toBe(0);
-      expect(counts.slice(1).filter((c) => c > 0).length).toBe(TOTAL);
+      await out.complete();
+      console.log(`broker restart: ${TOTAL} sent (${acked} acknowledged to the load generator), ${out.outputs} outputs, ${out.duplicates} duplicates, ${out.missing} missing; mqflow reconnects: ${mq.lines.filter((l) => l.event === 'connected').length - 1} publisher, ${mq.lines.filter((l) => l.event === 'subscribed').length - 1} trigger`);
+      expect(out.missing).toBe(0);
+      expect(out.distinct).toBe(TOTAL);
       expect(mq.lines.filter((l) => l.event === 'subscribed').length).toBeGreaterThanOrEqual(2);
     } finally {
       await sink.endAsync();

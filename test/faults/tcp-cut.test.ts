@@ -11,10 +11,10 @@ import { RUN_MOSQUITTO } from '../support/brokers.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { startProxy, type MqttProxy } from '../support/proxy.js';
 import { flowFolder, startMqflow, type MqflowProcess } from '../support/runtime.js';
+import { publishPaced, SeqCounter } from '../support/stream.js';
 
 const TOTAL = 6000;
 const RATE = 1500;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe.runIf(RUN_MOSQUITTO)('fault: dropped TCP connections', () => {
   let broker: Mosquitto;
@@ -61,35 +61,21 @@ services:
     const sink: MqttClient = await connectAsync(broker.url, { clientId: 'fault-cut-sink', clean: true });
     const load: MqttClient = await connectAsync(broker.url, { clientId: 'fault-cut-load', clean: true });
     try {
-      const counts = new Uint8Array(TOTAL + 1);
-      let outputs = 0;
-      sink.on('message', (_t, payload) => {
-        const seq = Number(payload.toString());
-        if (counts[seq]! < 255) counts[seq]!++;
-        outputs++;
-      });
+      const out = new SeqCounter(TOTAL);
+      sink.on('message', (_t, payload) => out.add(Number(payload.toString())));
       await sink.subscribeAsync('work/out', { qos: 1 });
-      const started = Date.now();
-      let next = 1;
-      const sending = (async () => {
-        while (next <= TOTAL) {
-          const due = Math.min(TOTAL, Math.floor(((Date.now() - started) * RATE) / 1000));
-          for (; next <= due; next++) load.publish('work/in', String(next), { qos: 1 });
-          await sleep(10);
-        }
-      })();
+      const sending = publishPaced(load, 'work/in', TOTAL, RATE, String);
       const cuts: number[] = [];
-      while (outputs < TOTAL / 3) await sleep(20);
+      await out.reach(TOTAL / 3);
       cuts.push(proxy.cut());
-      while (outputs < (TOTAL * 2) / 3) await sleep(20);
+      await out.reach((TOTAL * 2) / 3);
       cuts.push(proxy.cut());
       await sending;
-      const missing = (): number => counts.slice(1).filter((c) => c === 0).length;
-      for (let i = 0; i < 600 && missing() > 0; i++) await sleep(50);
-      console.log(`tcp cuts: ${TOTAL} sent, ${outputs} outputs, ${outputs - TOTAL} duplicates, ${missing()} missing; connections cut ${cuts.join(' and ')}`);
+      await out.complete();
+      console.log(`tcp cuts: ${TOTAL} sent, ${out.outputs} outputs, ${out.duplicates} duplicates, ${out.missing} missing; connections cut ${cuts.join(' and ')}`);
       expect(cuts).toEqual([2, 2]); // the publishing client and the trigger's client, each time
-      expect(missing()).toBe(0);
-      expect(counts.slice(1).filter((c) => c > 0).length).toBe(TOTAL);
+      expect(out.missing).toBe(0);
+      expect(out.distinct).toBe(TOTAL);
       expect(mq.lines.filter((l) => l.event === 'subscribed').length).toBe(3);
     } finally {
       await sink.endAsync();
