@@ -10,7 +10,12 @@ export interface Expression {
   /** The expression as written. */
   readonly source: string;
   evaluate(input: unknown, bindings?: Bindings): Promise<unknown>;
+  /** How the engine runs it; `mqflow validate --explain` reports this. */
+  readonly execution?: ExpressionExecution;
 }
+
+/** Compiled to JavaScript, or interpreted by jsonata's own evaluator (with the reason why). */
+export type ExpressionExecution = { readonly mode: 'compiled' } | { readonly mode: 'interpreted'; readonly reason: string };
 
 export interface ExpressionEngine {
   readonly name: string;

@@ -1,5 +1,12 @@
-/** The JSONata engine, backed by the `jsonata` package's own parser and evaluator. */
+/**
+ * The JSONata engine. Expressions are parsed by the `jsonata` package; those inside the compiled
+ * subset run as JavaScript compiled from jsonata's parse tree (./compiler), the rest on jsonata's
+ * own evaluator. Both give the same results and errors; `execution` says which runs.
+ */
 import jsonata from 'jsonata';
+import type { AstNode } from './compiler/ast.js';
+import { withJsonataMessage } from './compiler/errors.js';
+import { compileProgram, type Program } from './compiler/program.js';
 import { ExpressionSyntaxError, type Bindings, type Expression, type ExpressionEngine } from './expression.js';
 import { JSONATA_FUNCTIONS } from './jsonata-functions.js';
 
@@ -15,6 +22,11 @@ export interface JsonataLimits {
    * `$now`, `$millis` and `$random` this way so outputs are deterministic.
    */
   readonly functions?: Readonly<Record<string, (...args: unknown[]) => unknown>>;
+  /**
+   * Compile expressions to JavaScript where the compiler covers them (default true); false runs
+   * every expression on jsonata's own evaluator (the reference the compiler is tested against).
+   */
+  readonly compile?: boolean;
 }
 
 interface JsonataFailure {
@@ -42,19 +54,45 @@ export function createJsonataEngine(limits: JsonataLimits = {}): ExpressionEngin
       } catch (error) {
         throw toSyntaxError(source, error as JsonataFailure);
       }
-      // jsonata binds every binding on every call; an expression that names none of them (most
-      // transforms and filters) is evaluated without.
-      const functions = limits.functions;
-      const expression: Expression =
-        functions !== undefined
-          ? { source, evaluate: (input: unknown, bindings?: Bindings): Promise<unknown> => compiled.evaluate(input, { ...bindings, ...functions }) }
-          : readsBindings(compiled.ast())
-            ? { source, evaluate: (input: unknown, bindings?: Bindings): Promise<unknown> => compiled.evaluate(input, bindings) }
-            : { source, evaluate: (input: unknown): Promise<unknown> => compiled.evaluate(input) };
+      const expression = limits.compile === false ? interpreted(source, compiled, limits.functions, 'compilation is off') : compiledOrInterpreted(source, compiled, limits);
       cache.set(source, expression);
       return expression;
     },
   };
+}
+
+/** Compiled to JavaScript when the compiler covers every construct it uses, else jsonata's evaluator. */
+function compiledOrInterpreted(source: string, compiled: jsonata.Expression, limits: JsonataLimits): Expression {
+  const result = compileProgram(compiled.ast() as AstNode, { timeoutMs: limits.timeoutMs, maxDepth: limits.maxDepth, functions: limits.functions });
+  if ('reason' in result) return interpreted(source, compiled, limits.functions, result.reason);
+  return compiledExpression(source, result.program);
+}
+
+function compiledExpression(source: string, program: Program): Expression {
+  return {
+    source,
+    execution: { mode: 'compiled' },
+    evaluate(input: unknown, bindings?: Bindings): Promise<unknown> {
+      try {
+        return Promise.resolve(program(input, bindings));
+      } catch (error) {
+        return withJsonataMessage(error).then((failure) => Promise.reject(failure as Error));
+      }
+    },
+  };
+}
+
+function interpreted(source: string, compiled: jsonata.Expression, functions: JsonataLimits['functions'], reason: string): Expression {
+  const execution = { mode: 'interpreted', reason } as const;
+  // jsonata binds every binding on every call; an expression that names none of them (most
+  // transforms and filters) is evaluated without.
+  if (functions !== undefined) {
+    return { source, execution, evaluate: (input: unknown, bindings?: Bindings): Promise<unknown> => compiled.evaluate(input, { ...bindings, ...functions }) };
+  }
+  if (readsBindings(compiled.ast())) {
+    return { source, execution, evaluate: (input: unknown, bindings?: Bindings): Promise<unknown> => compiled.evaluate(input, bindings) };
+  }
+  return { source, execution, evaluate: (input: unknown): Promise<unknown> => compiled.evaluate(input) };
 }
 
 /**

@@ -1,0 +1,331 @@
+/**
+ * The built-in functions compiled expressions call. Synchronous built-ins are jsonata's own
+ * function objects (implementation and signature), so results and errors are jsonata's by
+ * construction. jsonata's higher-order and pattern functions are `async` (a callback or matcher
+ * might be); they are re-implemented here synchronously, following jsonata's algorithms step by
+ * step so that results, call order and errors agree.
+ */
+import jsonata from 'jsonata';
+import type {
+  createSequence} from './values.js';
+import {
+  fail,
+  functionArity,
+  isArrayOfNumbers,
+  isArrayOfStrings,
+  isFunction,
+  ownKeys,
+  toBoolean,
+  type NativeFunction,
+  type Signature,
+} from './values.js';
+
+/** Calls a JSONata function value (lambda, built-in or JS function) with arguments; set by the runtime. */
+export type Invoke = (fn: unknown, args: unknown[]) => unknown;
+
+/** `this` for a built-in, as jsonata passes it (`createSequence` is the part the built-ins use). */
+export interface Focus {
+  readonly input: unknown;
+  readonly createSequence: typeof createSequence;
+  readonly environment: { readonly timestamp: Date };
+  readonly options: undefined;
+  readonly invoke: Invoke;
+}
+
+/** jsonata's built-ins that run synchronously whatever their arguments, used as they are. */
+const SYNCHRONOUS = [
+  'sum', 'count', 'max', 'min', 'average', 'string', 'substring', 'substringBefore', 'substringAfter', 'lowercase',
+  'uppercase', 'length', 'trim', 'pad', 'join', 'formatNumber', 'formatBase', 'formatInteger', 'parseInteger', 'number',
+  'floor', 'ceil', 'round', 'abs', 'sqrt', 'power', 'random', 'boolean', 'not', 'zip', 'keys', 'lookup', 'append',
+  'exists', 'spread', 'merge', 'reverse', 'error', 'assert', 'type', 'shuffle', 'distinct', 'base64encode',
+  'base64decode', 'encodeUrlComponent', 'encodeUrl', 'decodeUrlComponent', 'decodeUrl', 'toMillis', 'fromMillis', 'clone',
+] as const;
+
+/** Re-implemented synchronously below; only the signature is jsonata's. */
+const REWRITTEN = ['map', 'filter', 'single', 'reduce', 'sift', 'each', 'sort', 'contains', 'split', 'replace', 'match', 'now', 'millis'] as const;
+
+/** jsonata's function object for each built-in name (its static frame, read once at load). */
+async function jsonataBuiltins(names: readonly string[]): Promise<Map<string, NativeFunction>> {
+  const values = (await jsonata(`[${names.map((n) => `$${n}`).join(', ')}]`).evaluate(undefined)) as NativeFunction[];
+  return new Map(names.map((name, i) => [name, values[i] as NativeFunction]));
+}
+
+const reference = await jsonataBuiltins([...SYNCHRONOUS, ...REWRITTEN]);
+
+function signatureOf(name: string): Signature | undefined {
+  return reference.get(name)?.signature;
+}
+
+function native(name: string, implementation: (this: Focus, ...args: never[]) => unknown): NativeFunction {
+  return { _jsonata_function: true, implementation: implementation as (...args: unknown[]) => unknown, signature: signatureOf(name) };
+}
+
+/** The arguments a callback receives: the value, then index and array only if it declares them. */
+function callbackArgs(fn: unknown, value: unknown, index: unknown, whole: unknown): unknown[] {
+  const arity = functionArity(fn);
+  const args = [value];
+  if (arity >= 2) args.push(index);
+  if (arity >= 3) args.push(whole);
+  return args;
+}
+
+function map(this: Focus, arr: unknown[] | undefined, fn: unknown): unknown {
+  if (arr === undefined) return undefined;
+  const result = this.createSequence();
+  for (let i = 0; i < arr.length; i++) {
+    const value = this.invoke(fn, callbackArgs(fn, arr[i], i, arr));
+    if (value !== undefined) result.push(value);
+  }
+  return result;
+}
+
+function filter(this: Focus, arr: unknown[] | undefined, fn: unknown): unknown {
+  if (arr === undefined) return undefined;
+  const result = this.createSequence();
+  for (let i = 0; i < arr.length; i++) {
+    if (toBoolean(this.invoke(fn, callbackArgs(fn, arr[i], i, arr)))) result.push(arr[i]);
+  }
+  return result;
+}
+
+function single(this: Focus, arr: unknown[] | undefined, fn: unknown): unknown {
+  if (arr === undefined) return undefined;
+  let found = false;
+  let result: unknown;
+  for (let i = 0; i < arr.length; i++) {
+    const matches = fn === undefined ? true : toBoolean(this.invoke(fn, callbackArgs(fn, arr[i], i, arr)));
+    if (!matches) continue;
+    if (found) fail('D3138', { index: i });
+    result = arr[i];
+    found = true;
+  }
+  if (!found) fail('D3139');
+  return result;
+}
+
+function reduce(this: Focus, sequence: unknown[] | undefined, fn: unknown, init: unknown): unknown {
+  if (sequence === undefined) return undefined;
+  const arity = functionArity(fn);
+  if (arity < 2) fail('D3050', { index: 1 });
+  let result: unknown;
+  let index: number;
+  if (init === undefined && sequence.length > 0) {
+    result = sequence[0];
+    index = 1;
+  } else {
+    result = init;
+    index = 0;
+  }
+  for (; index < sequence.length; index++) {
+    const args = [result, sequence[index]];
+    if (arity >= 3) args.push(index);
+    if (arity >= 4) args.push(sequence);
+    result = this.invoke(fn, args);
+  }
+  return result;
+}
+
+function sift(this: Focus, obj: unknown, fn: unknown): unknown {
+  const result: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  const source = obj as Record<string, unknown>;
+  for (const key of ownKeys(obj)) {
+    if (toBoolean(this.invoke(fn, callbackArgs(fn, source[key], key, obj)))) result[key] = source[key];
+  }
+  return Object.keys(result).length === 0 ? undefined : result;
+}
+
+function each(this: Focus, obj: unknown, fn: unknown): unknown {
+  const result = this.createSequence();
+  const source = obj as Record<string, unknown>;
+  for (const key of ownKeys(obj)) {
+    const value = this.invoke(fn, callbackArgs(fn, source[key], key, obj));
+    if (value !== undefined) result.push(value);
+  }
+  return result;
+}
+
+/** jsonata's stable merge sort; the comparator says whether its two arguments must swap. */
+function sort(this: Focus, arr: unknown[] | undefined, comparator: unknown): unknown {
+  if (arr === undefined) return undefined;
+  if (arr.length <= 1) return arr;
+  let swap: (a: unknown, b: unknown) => unknown;
+  if (comparator === undefined) {
+    if (!isArrayOfNumbers(arr) && !isArrayOfStrings(arr)) fail('D3070', { index: 1 });
+    swap = (a, b) => (a as number) > (b as number);
+  } else {
+    swap = (a, b) => this.invoke(comparator, [a, b]);
+  }
+  const merge = (left: unknown[], right: unknown[]): unknown[] => {
+    const merged: unknown[] = [];
+    let l = 0;
+    let r = 0;
+    while (l < left.length && r < right.length) {
+      if (swap(left[l], right[r])) merged.push(right[r++]);
+      else merged.push(left[l++]);
+    }
+    while (l < left.length) merged.push(left[l++]);
+    while (r < right.length) merged.push(right[r++]);
+    return merged;
+  };
+  const msort = (array: unknown[]): unknown[] => {
+    if (array.length <= 1) return array;
+    const middle = Math.floor(array.length / 2);
+    return merge(msort(array.slice(0, middle)), msort(array.slice(middle)));
+  };
+  return msort(arr);
+}
+
+interface Match {
+  match: string;
+  start: number;
+  end: number;
+  groups: string[];
+  next: unknown;
+}
+
+/** A matcher (a function from string to match object); checks the shape as jsonata does. */
+function runMatcher(focus: Focus, matcher: unknown, str?: string): Match | undefined {
+  const result = focus.invoke(matcher, str === undefined ? [] : [str]) as Match | undefined;
+  if (result && !(typeof result.start === 'number' || Array.isArray(result.groups) || isFunction(result.next))) fail('T1010');
+  return result;
+}
+
+function contains(this: Focus, str: string | undefined, token: unknown): unknown {
+  if (str === undefined || token === undefined) return undefined;
+  if (typeof token === 'string') return str.includes(token);
+  return runMatcher(this, token, str) !== undefined;
+}
+
+function match(this: Focus, str: string | undefined, regex: unknown, limit: number | undefined): unknown {
+  if (str === undefined) return undefined;
+  if (limit !== undefined && limit < 0) fail('D3040', { value: limit, index: 3 });
+  const result = this.createSequence();
+  if (limit === undefined || limit > 0) {
+    let count = 0;
+    let found = runMatcher(this, regex, str);
+    while (found !== undefined && (limit === undefined || count < limit)) {
+      result.push({ match: found.match, index: found.start, groups: found.groups });
+      found = runMatcher(this, found.next);
+      count++;
+    }
+  }
+  return result;
+}
+
+/** `$n` references in a replacement string, expanded exactly as jsonata does. */
+function substitute(replacement: string, found: Match): string {
+  let out = '';
+  let position = 0;
+  let index = replacement.indexOf('$', position);
+  while (index !== -1 && position < replacement.length) {
+    out += replacement.substring(position, index);
+    position = index + 1;
+    const next = replacement.charAt(position);
+    if (next === '$') {
+      out += '$';
+      position++;
+    } else if (next === '0') {
+      out += found.match;
+      position++;
+    } else {
+      const maxDigits = found.groups.length === 0 ? 1 : Math.floor(Math.log(found.groups.length) * Math.LOG10E) + 1;
+      index = parseInt(replacement.substring(position, position + maxDigits), 10);
+      if (maxDigits > 1 && index > found.groups.length) index = parseInt(replacement.substring(position, position + maxDigits - 1), 10);
+      if (!Number.isNaN(index)) {
+        if (found.groups.length > 0) {
+          const group = found.groups[index - 1];
+          if (group !== undefined) out += group;
+        }
+        position += index.toString().length;
+      } else {
+        out += '$';
+      }
+    }
+    index = replacement.indexOf('$', position);
+  }
+  return out + replacement.substring(position);
+}
+
+function replace(this: Focus, str: string | undefined, pattern: unknown, replacement: unknown, limit: number | undefined): unknown {
+  if (str === undefined) return undefined;
+  if (pattern === '') fail('D3010', { value: pattern, index: 2 });
+  if (limit !== undefined && limit < 0) fail('D3011', { value: limit, index: 4 });
+  const replacer = typeof replacement === 'string' ? (found: Match): unknown => substitute(replacement, found) : (found: Match): unknown => this.invoke(replacement, [found]);
+  if (limit !== undefined && limit <= 0) return str;
+  let result = '';
+  let position = 0;
+  let count = 0;
+  if (typeof pattern === 'string') {
+    let index = str.indexOf(pattern, position);
+    while (index !== -1 && (limit === undefined || count < limit)) {
+      result += str.substring(position, index) + String(replacement);
+      position = index + pattern.length;
+      count++;
+      index = str.indexOf(pattern, position);
+    }
+    return result + str.substring(position);
+  }
+  let found = runMatcher(this, pattern, str);
+  if (found === undefined) return str;
+  while (found !== undefined && (limit === undefined || count < limit)) {
+    result += str.substring(position, found.start);
+    const replaced = replacer(found);
+    if (typeof replaced !== 'string') fail('D3012', { value: replaced });
+    result += replaced;
+    position = found.start + found.match.length;
+    count++;
+    found = runMatcher(this, found.next);
+  }
+  return result + str.substring(position);
+}
+
+function split(this: Focus, str: string | undefined, separator: unknown, limit: number | undefined): unknown {
+  if (str === undefined) return undefined;
+  if (limit !== undefined && limit < 0) fail('D3020', { value: limit, index: 3 });
+  if (limit !== undefined && limit <= 0) return [];
+  if (typeof separator === 'string') return str.split(separator, limit);
+  const result: string[] = [];
+  let count = 0;
+  let found = runMatcher(this, separator, str);
+  if (found === undefined) return [str];
+  let start = 0;
+  while (found !== undefined && (limit === undefined || count < limit)) {
+    result.push(str.substring(start, found.start));
+    start = found.end;
+    found = runMatcher(this, found.next);
+    count++;
+  }
+  if (limit === undefined || count < limit) result.push(str.substring(start));
+  return result;
+}
+
+const fromMillis = reference.get('fromMillis') as NativeFunction;
+
+/** `$now()` and `$millis()` read one timestamp per evaluation, taken when first asked for. */
+function now(this: Focus, picture: unknown, timezone: unknown): unknown {
+  return fromMillis.implementation.call(this, timestamp(this).getTime(), picture, timezone);
+}
+function millis(this: Focus): unknown {
+  return timestamp(this).getTime();
+}
+function timestamp(focus: Focus): Date {
+  return focus.environment.timestamp;
+}
+
+/** Every built-in a compiled expression can call, by name (without the `$`). */
+export const BUILTINS: ReadonlyMap<string, NativeFunction> = new Map<string, NativeFunction>([
+  ...SYNCHRONOUS.map((name) => [name, reference.get(name) as NativeFunction] as const),
+  ['map', native('map', map)],
+  ['filter', native('filter', filter)],
+  ['single', native('single', single)],
+  ['reduce', native('reduce', reduce)],
+  ['sift', native('sift', sift)],
+  ['each', native('each', each)],
+  ['sort', native('sort', sort)],
+  ['contains', native('contains', contains)],
+  ['split', native('split', split)],
+  ['replace', native('replace', replace)],
+  ['match', native('match', match)],
+  ['now', native('now', now)],
+  ['millis', native('millis', millis)],
+]);

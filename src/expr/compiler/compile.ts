@@ -1,0 +1,732 @@
+/**
+ * Compiles jsonata's parse tree to synchronous JavaScript closures, one per node.
+ *
+ * Each closure does what jsonata's `evaluate()` does for that node (src/jsonata.js), in the same
+ * order, with the same intermediate values (sequences and their flags), so results and errors
+ * are jsonata's. The differences are only in how: no promises, variables in prototype-chained
+ * frames, built-ins resolved when compiled, and a few fast paths whose result is provably the
+ * general path's. Evaluation bounds: when the expression defines functions (the only way it can
+ * recurse), every node counts its depth as jsonata's evaluator does, so a depth limit trips at
+ * the very same point; otherwise the tree's own height bounds the depth, checked once here.
+ */
+import { children, type AstNode, type Stage } from './ast.js';
+import { BUILTINS, type Focus } from './builtins.js';
+import {
+  append,
+  createSequence,
+  fail,
+  flatten,
+  isArrayOfNumbers,
+  isDeepEqual,
+  isFunction,
+  isLambda,
+  isNativeFunction,
+  isNumeric,
+  isSequence,
+  lookup,
+  ownKeys,
+  toBoolean,
+  type JsonataError,
+  type LambdaValue,
+  type Sequence,
+  type Signature,
+} from './values.js';
+
+/** Variables in scope: a null-prototype object per block or call, chained to the enclosing one. */
+export type Frame = Record<string, unknown>;
+
+/** Per-evaluation state. */
+export interface Context {
+  depth: number;
+  ticks: number;
+  readonly maxDepth: number;
+  readonly deadline: number;
+  readonly timeoutMs: number;
+  /** What `$now()`, `$millis()` and `$toMillis()` read: one time per evaluation. */
+  readonly environment: EvaluationTime;
+  /** Calls a function value from a built-in (a callback); input is null, as in jsonata. */
+  readonly invoke: (fn: unknown, args: unknown[]) => unknown;
+}
+
+export type Code = (input: unknown, frame: Frame, ctx: Context) => unknown;
+
+export interface CompileOptions {
+  /** Count depth per node (the expression defines functions and a depth or time bound is set). */
+  readonly guarded: boolean;
+}
+
+/** The evaluation's timestamp, taken when first read (most evaluations never ask). */
+export class EvaluationTime {
+  #timestamp: Date | undefined;
+  get timestamp(): Date {
+    return (this.#timestamp ??= new Date());
+  }
+}
+
+/** A tail call, returned by a function body for its caller's loop to run (jsonata's thunk). */
+class TailCall {
+  constructor(
+    readonly node: AstNode,
+    readonly procedure: Code,
+    readonly args: readonly Code[],
+    readonly input: unknown,
+    readonly frame: Frame,
+  ) {}
+}
+
+/** A function defined in the expression. */
+class Lambda implements LambdaValue {
+  readonly _jsonata_lambda = true as const;
+  /** As jsonata's lambdas: the parameters, whose count is the arity higher-order functions read. */
+  readonly arguments: readonly { readonly value: string }[];
+  token?: unknown;
+  position?: number;
+  constructor(
+    readonly params: readonly string[],
+    readonly signature: Signature | undefined,
+    readonly body: Code,
+    readonly input: unknown,
+    readonly frame: Frame,
+  ) {
+    this.arguments = params.map((value) => ({ value }));
+  }
+}
+
+const TICK_MASK = 1023;
+
+function checkTime(ctx: Context): void {
+  if (Date.now() > ctx.deadline) fail('D1012', { value: ctx.timeoutMs });
+}
+
+/** Loops over data check the clock now and then, so a bounded expression cannot run away. */
+function tick(ctx: Context): void {
+  if ((++ctx.ticks & TICK_MASK) === 0) checkTime(ctx);
+}
+
+/** jsonata collapses every result: an empty sequence is nothing, a one-item one is its item. */
+function normalize(result: unknown, keepArray: boolean): unknown {
+  if (result && isSequence(result) && !result.tupleStream) {
+    if (keepArray) result.keepSingleton = true;
+    if (result.length === 0) return undefined;
+    if (result.length === 1) return result.keepSingleton ? result : result[0];
+  }
+  return result;
+}
+
+function focusFor(input: unknown, ctx: Context): Focus {
+  return { input, createSequence, environment: ctx.environment, options: undefined, invoke: ctx.invoke };
+}
+
+/** Sets a property as jsonata does on a value it believes is a function object (throws on primitives). */
+function tag(target: unknown, key: 'token' | 'position', value: unknown): void {
+  (target as Record<string, unknown>)[key] = value;
+}
+
+function asError(error: unknown): JsonataError {
+  return error as JsonataError;
+}
+
+/** jsonata's apply(): run a function, then any tail calls it returns, in a loop. */
+export function apply(proc: unknown, args: unknown[], input: unknown, ctx: Context): unknown {
+  let result = applyInner(proc, args, input, ctx);
+  while (result instanceof TailCall) {
+    const call = result;
+    const procedureNode = call.node.procedure as AstNode;
+    const next = call.procedure(call.input, call.frame, ctx);
+    if (procedureNode.type === 'variable') tag(next, 'token', procedureNode.value);
+    tag(next, 'position', procedureNode.position);
+    const evaluated: unknown[] = [];
+    for (const arg of call.args) evaluated.push(arg(call.input, call.frame, ctx));
+    result = applyInner(next, evaluated, input, ctx);
+  }
+  return result;
+}
+
+function applyInner(proc: unknown, args: unknown[], input: unknown, ctx: Context): unknown {
+  try {
+    let validated = args;
+    if (proc) {
+      const signature = (proc as { signature?: Signature }).signature;
+      if (signature !== undefined) validated = signature.validate(args, input);
+    }
+    if (proc instanceof Lambda) return applyLambda(proc, validated, ctx);
+    if (isNativeFunction(proc)) return settled(proc.implementation.apply(focusFor(input, ctx), validated));
+    if (typeof proc === 'function') return settled((proc as (...a: unknown[]) => unknown).apply(input, validated));
+    if (isLambda(proc)) throw new Error('a function defined by another JSONata evaluator cannot be called from a compiled expression');
+    fail('T1006');
+  } catch (error) {
+    if (proc) {
+      const err = asError(error);
+      const { token, position } = proc as { token?: unknown; position?: number };
+      if (err.token === undefined && token !== undefined) err.token = token;
+      err.position = position || err.position;
+    }
+    throw error;
+  }
+}
+
+/** Compiled code cannot wait: a function given in bindings must answer synchronously. */
+function settled(result: unknown): unknown {
+  if (typeof result === 'object' && result !== null && typeof (result as { then?: unknown }).then === 'function') {
+    throw new Error('a function called by a compiled expression returned a promise; bindings must be synchronous');
+  }
+  return result;
+}
+
+function applyLambda(lambda: Lambda, args: unknown[], ctx: Context): unknown {
+  const frame = Object.create(lambda.frame) as Frame;
+  lambda.params.forEach((name, i) => {
+    frame[name] = args[i];
+  });
+  return lambda.body(lambda.input, frame, ctx);
+}
+
+/** Which blocks need a frame of their own: those a `:=` binds into (its nearest enclosing block). */
+function bindingScopes(root: AstNode): Set<AstNode> {
+  const scopes = new Set<AstNode>();
+  const visit = (node: AstNode, scope: AstNode | undefined): void => {
+    if (node.type === 'bind' && scope !== undefined) scopes.add(scope);
+    const inner = node.type === 'block' || node.type === 'lambda' ? node : scope;
+    for (const child of children(node)) visit(child, inner);
+  };
+  visit(root, undefined);
+  return scopes;
+}
+
+export function compileTree(root: AstNode, options: CompileOptions): Code {
+  const framed = bindingScopes(root);
+
+  /** A node as jsonata's evaluate() runs it: the node, its predicates, collapsing, depth. */
+  const node = (n: AstNode): Code => {
+    let code = body(n);
+    if (n.predicate !== undefined && n.predicate.length > 0) {
+      const inner = code;
+      const filters = n.predicate.map(filterStage);
+      code = (input, frame, ctx) => {
+        let result = inner(input, frame, ctx);
+        for (const filter of filters) result = filter(result, frame, ctx);
+        return result;
+      };
+    }
+    if (n.type !== 'string' && n.type !== 'number' && n.type !== 'value' && n.type !== 'lambda') {
+      const inner = code;
+      const keepArray = n.keepArray === true;
+      code = (input, frame, ctx) => normalize(inner(input, frame, ctx), keepArray);
+    }
+    return options.guarded ? counted(code) : code;
+  };
+
+  const counted = (code: Code): Code => (input, frame, ctx) => {
+    if (++ctx.depth > ctx.maxDepth) fail('D1011', { value: ctx.maxDepth });
+    tick(ctx);
+    const result = code(input, frame, ctx);
+    ctx.depth--;
+    return result;
+  };
+
+  const body = (n: AstNode): Code => {
+    switch (n.type) {
+      case 'path':
+        return path(n);
+      case 'binary':
+        return binary(n);
+      case 'unary':
+        return unary(n);
+      case 'name': {
+        const name = String(n.value);
+        return (input) => lookup(input, name);
+      }
+      case 'string':
+      case 'number':
+      case 'value': {
+        const value = n.value;
+        return () => value;
+      }
+      case 'wildcard':
+        return wildcard;
+      case 'descendant':
+        return descendants;
+      case 'condition':
+        return condition(n);
+      case 'block':
+        return block(n);
+      case 'bind':
+        return bind(n);
+      case 'function':
+        return call(n, false);
+      case 'variable':
+        return variable(n);
+      case 'lambda':
+        return lambda(n);
+      case 'apply':
+        return applyOperator(n);
+      default:
+        throw new Error(`the compiler does not handle "${n.type}" nodes`);
+    }
+  };
+
+  const path = (n: AstNode): Code => {
+    const steps = n.steps ?? [];
+    const first = steps[0] as AstNode;
+    const simpleName =
+      !options.guarded && steps.length === 1 && first.type === 'name' && first.stages === undefined && first.predicate === undefined && first.keepArray !== true && n.keepSingletonArray !== true;
+    const general = generalPath(n);
+    if (!simpleName) return general;
+    // `field` on an object: the general path's sequences would hand back exactly the field's value.
+    const name = String(first.value);
+    return (input, frame, ctx) => {
+      if (input !== null && typeof input === 'object' && !Array.isArray(input) && !isFunction(input)) {
+        if (!Object.prototype.hasOwnProperty.call(input, name)) return undefined;
+        const value = (input as Record<string, unknown>)[name];
+        if (!isSequence(value)) return value;
+      }
+      return general(input, frame, ctx);
+    };
+  };
+
+  const generalPath = (n: AstNode): Code => {
+    const steps = (n.steps ?? []).map((step, i) => ({
+      code: node(step),
+      stages: step.stages?.map(filterStage),
+      consarray: i === 0 && step.consarray === true,
+    }));
+    const absolute = n.steps?.[0]?.type === 'variable';
+    const keepSingletonArray = n.keepSingletonArray === true;
+    return (input, frame, ctx) => {
+      let inputSequence: unknown = Array.isArray(input) && !absolute ? input : createSequence(input);
+      let resultSequence: unknown;
+      for (let i = 0; i < steps.length; i++) {
+        const step = steps[i] as (typeof steps)[number];
+        if (step.consarray) resultSequence = step.code(inputSequence, frame, ctx);
+        else resultSequence = evaluateStep(step.code, step.stages, inputSequence as Sequence, frame, ctx, i === steps.length - 1);
+        if (resultSequence === undefined || (resultSequence as Sequence).length === 0) break;
+        inputSequence = resultSequence;
+      }
+      if (keepSingletonArray) {
+        if (Array.isArray(resultSequence) && (resultSequence as Sequence).cons && !(resultSequence as Sequence).sequence) {
+          resultSequence = createSequence(resultSequence);
+        }
+        (resultSequence as Sequence).keepSingleton = true;
+      }
+      return resultSequence;
+    };
+  };
+
+  const evaluateStep = (code: Code, stages: Filter[] | undefined, input: Sequence, frame: Frame, ctx: Context, lastStep: boolean): unknown => {
+    const result = createSequence();
+    for (let i = 0; i < input.length; i++) {
+      tick(ctx);
+      let res = code(input[i], frame, ctx);
+      if (stages !== undefined) for (const stage of stages) res = stage(res, frame, ctx);
+      if (res !== undefined) result.push(res);
+    }
+    if (lastStep && result.length === 1 && Array.isArray(result[0]) && !isSequence(result[0])) return result[0];
+    const resultSequence = createSequence();
+    for (const res of result) {
+      if (!Array.isArray(res) || (res as Sequence).cons) resultSequence.push(res);
+      else for (const value of res) resultSequence.push(value);
+    }
+    return resultSequence;
+  };
+
+  type Filter = (input: unknown, frame: Frame, ctx: Context) => unknown;
+
+  /** A predicate `[ … ]`: an index (a number literal) or a filter evaluated per item. */
+  const filterStage = (stage: Stage): Filter => {
+    const predicate = stage.expr;
+    if (predicate.type === 'number') {
+      const at = Math.floor(predicate.value as number);
+      return (input) => {
+        const items = (Array.isArray(input) ? input : createSequence(input)) as Sequence;
+        const index = at < 0 ? items.length + at : at;
+        const item = items[index];
+        let results = createSequence() as unknown[];
+        if (item !== undefined) {
+          if (Array.isArray(item)) results = item;
+          else results.push(item);
+        }
+        return results;
+      };
+    }
+    const code = node(predicate);
+    return (input, frame, ctx) => {
+      const results = createSequence();
+      const items = (Array.isArray(input) ? input : createSequence(input)) as Sequence;
+      for (let index = 0; index < items.length; index++) {
+        tick(ctx);
+        const item = items[index];
+        let res = code(item, frame, ctx);
+        if (isNumeric(res)) res = [res];
+        if (isArrayOfNumbers(res)) {
+          for (const wanted of res) {
+            let i = Math.floor(wanted);
+            if (i < 0) i = items.length + i;
+            if (i === index) results.push(item);
+          }
+        } else if (toBoolean(res)) {
+          results.push(item);
+        }
+      }
+      return results;
+    };
+  };
+
+  const binary = (n: AstNode): Code => {
+    const lhs = node(n.lhs as AstNode);
+    const rhs = node(n.rhs as AstNode);
+    const op = String(n.value);
+    const position = n.position;
+    const tagged = (error: unknown): unknown => {
+      const err = asError(error);
+      err.position = position;
+      err.token = op;
+      return error;
+    };
+    if (op === 'and' || op === 'or') {
+      const isAnd = op === 'and';
+      return (input, frame, ctx) => {
+        const left = lhs(input, frame, ctx);
+        try {
+          const l = toBoolean(left) ?? false;
+          if (isAnd ? !l : l) return l;
+          return toBoolean(rhs(input, frame, ctx)) ?? false;
+        } catch (error) {
+          throw tagged(error);
+        }
+      };
+    }
+    const operate = operator(op);
+    return (input, frame, ctx) => {
+      const left = lhs(input, frame, ctx);
+      const right = rhs(input, frame, ctx);
+      try {
+        return operate(left, right, ctx);
+      } catch (error) {
+        throw tagged(error);
+      }
+    };
+  };
+
+  const unary = (n: AstNode): Code => {
+    if (n.value === '-') {
+      const operand = node(n.expression as AstNode);
+      return (input, frame, ctx) => {
+        const value = operand(input, frame, ctx);
+        if (value === undefined) return undefined;
+        if (isNumeric(value)) return -value;
+        fail('D1002', { position: n.position, token: '-', value });
+      };
+    }
+    if (n.value === '[') return arrayConstructor(n);
+    return objectConstructor(n);
+  };
+
+  const arrayConstructor = (n: AstNode): Code => {
+    const items = (n.expressions ?? []).map((item) => ({ code: node(item), nested: item.value === '[' }));
+    const cons = n.consarray === true;
+    return (input, frame, ctx) => {
+      let result: unknown[] = [];
+      for (const item of items) {
+        const value = item.code(input, frame, ctx);
+        if (value === undefined) continue;
+        if (item.nested) result.push(value);
+        else result = append(result, value) as unknown[];
+      }
+      if (cons) Object.defineProperty(result, 'cons', { enumerable: false, configurable: false, value: true });
+      return result;
+    };
+  };
+
+  const objectConstructor = (n: AstNode): Code => {
+    const pairs = (n.lhs ?? []) as readonly (readonly [AstNode, AstNode])[];
+    const compiled = pairs.map(([key, value]) => ({ key: node(key), value: node(value) }));
+    const general = groupExpression(compiled, n.position);
+    // Literal keys, all different and none reserved: on a non-array input jsonata makes one group
+    // per key with the input as its data, so the object can be built directly.
+    const literal = pairs.every(([key]) => key.type === 'string' && key.predicate === undefined);
+    const keys = pairs.map(([key]) => String(key.value));
+    if (options.guarded || !literal || new Set(keys).size !== keys.length || keys.some((k) => k === '__proto__' || k.startsWith('_jsonata_'))) {
+      return general;
+    }
+    // Keys come out (and values are evaluated) in JavaScript's property order, as jsonata's do.
+    const order = Object.keys(Object.fromEntries(keys.map((k) => [k, 0])));
+    const values = order.map((k) => ({ key: k, value: (compiled[keys.indexOf(k)] as { value: Code }).value }));
+    return (input, frame, ctx) => {
+      if (Array.isArray(input)) return general(input, frame, ctx);
+      const result: Record<string, unknown> = {};
+      for (const { key, value } of values) {
+        const v = value(input, frame, ctx);
+        if (v !== undefined) result[key] = v;
+      }
+      return result;
+    };
+  };
+
+  const groupExpression = (pairs: readonly { key: Code; value: Code }[], position: number | undefined): Code => {
+    return (input, frame, ctx) => {
+      const result = Object.create(null) as Record<string, unknown>;
+      const groups = Object.create(null) as Record<string, { data: unknown; exprIndex: number }>;
+      const items = (Array.isArray(input) ? input : createSequence(input)) as unknown[];
+      if (items.length === 0) items.push(undefined);
+      for (const item of items) {
+        tick(ctx);
+        for (let pairIndex = 0; pairIndex < pairs.length; pairIndex++) {
+          const key = (pairs[pairIndex] as { key: Code }).key(item, frame, ctx);
+          if (typeof key !== 'string' && key !== undefined) fail('T1003', { position, value: key });
+          if (key === undefined) continue;
+          if (key === '_jsonata_lambda' || key === '_jsonata_function') fail('D1013', { position, value: key });
+          const existing = groups[key];
+          if (existing !== undefined) {
+            if (existing.exprIndex !== pairIndex) fail('D1009', { position, value: key });
+            existing.data = append(existing.data, item);
+          } else {
+            groups[key] = { data: item, exprIndex: pairIndex };
+          }
+        }
+      }
+      for (const key of Object.keys(groups)) {
+        const entry = groups[key] as { data: unknown; exprIndex: number };
+        const value = (pairs[entry.exprIndex] as { value: Code }).value(entry.data, frame, ctx);
+        if (value !== undefined) result[key] = value;
+      }
+      return result;
+    };
+  };
+
+  const condition = (n: AstNode): Code => {
+    const test = node(n.condition as AstNode);
+    const then = node(n.then as AstNode);
+    const otherwise = n.else === undefined ? undefined : node(n.else);
+    return (input, frame, ctx) => {
+      if (toBoolean(test(input, frame, ctx))) return then(input, frame, ctx);
+      return otherwise === undefined ? undefined : otherwise(input, frame, ctx);
+    };
+  };
+
+  const block = (n: AstNode): Code => {
+    const expressions = (n.expressions ?? []).map(node);
+    const ownFrame = framed.has(n);
+    return (input, frame, ctx) => {
+      const scope = ownFrame ? (Object.create(frame) as Frame) : frame;
+      let result: unknown;
+      for (const expression of expressions) result = expression(input, scope, ctx);
+      return result;
+    };
+  };
+
+  const bind = (n: AstNode): Code => {
+    const name = String((n.lhs as AstNode).value);
+    const value = node(n.rhs as AstNode);
+    return (input, frame, ctx) => {
+      const v = value(input, frame, ctx);
+      frame[name] = v;
+      return v;
+    };
+  };
+
+  const variable = (n: AstNode): Code => {
+    const name = String(n.value);
+    if (name === '') return (input) => (input && (input as Sequence).outerWrapper ? (input as Sequence)[0] : input);
+    const builtin = BUILTINS.get(name);
+    return (_input, frame) => (name in frame ? frame[name] : builtin);
+  };
+
+  /** Whether a name is a variable at run time (for the "did you mean $name" error, T1005). */
+  const isBound = (name: string, frame: Frame): boolean => {
+    const value = name in frame ? frame[name] : BUILTINS.get(name);
+    return Boolean(value);
+  };
+
+  /** A function call; `applyTo` for `lhs ~> $f(…)`, where lhs becomes the first argument. */
+  const call = (n: AstNode, applyTo: boolean): Code & ((input: unknown, frame: Frame, ctx: Context, context?: unknown) => unknown) => {
+    const procedureNode = n.procedure as AstNode;
+    const procedure = node(procedureNode);
+    const args = (n.arguments ?? []).map(node);
+    const procName = procedureNode.type === 'path' ? procedureNode.steps?.[0]?.value : procedureNode.value;
+    const forgotDollar = procedureNode.type === 'path' ? String(procedureNode.steps?.[0]?.value) : undefined;
+    return (input: unknown, frame: Frame, ctx: Context, context?: unknown) => {
+      const proc = procedure(input, frame, ctx);
+      if (proc === undefined && forgotDollar !== undefined && isBound(forgotDollar, frame)) {
+        fail('T1005', { position: n.position, token: forgotDollar });
+      }
+      const evaluated: unknown[] = [];
+      if (applyTo) evaluated.push(context);
+      for (const arg of args) evaluated.push(arg(input, frame, ctx));
+      try {
+        if (typeof proc === 'object') {
+          tag(proc, 'token', procName);
+          tag(proc, 'position', n.position);
+        }
+        return apply(proc, evaluated, input, ctx);
+      } catch (error) {
+        const err = asError(error);
+        if (!err.position) err.position = n.position;
+        if (!err.token) err.token = procName;
+        throw error;
+      }
+    };
+  };
+
+  const lambda = (n: AstNode): Code => {
+    if (n.thunk === true) {
+      const target = n.body as AstNode;
+      const procedure = node(target.procedure as AstNode);
+      const args = (target.arguments ?? []).map(node);
+      return (input, frame) => new TailCall(target, procedure, args, input, frame);
+    }
+    const params = (n.arguments ?? []).map((p) => String(p.value));
+    const code = node(n.body as AstNode);
+    const signature = n.signature;
+    return (input, frame) => new Lambda(params, signature, code, input, frame);
+  };
+
+  const applyOperator = (n: AstNode): Code => {
+    const lhs = node(n.lhs as AstNode);
+    const rhsNode = n.rhs as AstNode;
+    if (rhsNode.type === 'function') {
+      // jsonata invokes the call directly here, not through evaluate(): no predicates, no depth.
+      const invocation = call(rhsNode, true);
+      return (input, frame, ctx) => invocation(input, frame, ctx, lhs(input, frame, ctx));
+    }
+    const rhs = node(rhsNode);
+    return (input, frame, ctx) => {
+      const left = lhs(input, frame, ctx);
+      const fn = rhs(input, frame, ctx);
+      if (!isFunction(fn)) fail('T2006', { position: n.position, value: fn });
+      if (isFunction(left)) return chain(left, fn);
+      return apply(fn, [left], null, ctx);
+    };
+  };
+
+  return node(root);
+}
+
+/** `$f ~> $g`: a function applying $f, then $g (jsonata's `function($x){ $g($f($x)) }`). */
+function chain(first: unknown, second: unknown): Lambda {
+  const frame = Object.create(null) as Frame;
+  const body: Code = (_input, scope, ctx) => apply(second, [apply(first, [scope['x']], null, ctx)], null, ctx);
+  return new Lambda(['x'], undefined, body, null, frame);
+}
+
+function wildcard(input: unknown): unknown {
+  let results: unknown = createSequence();
+  let value = input;
+  if (Array.isArray(value) && (value as Sequence).outerWrapper && value.length > 0) value = value[0];
+  if (value !== null && typeof value === 'object' && !isFunction(value)) {
+    for (const key of ownKeys(value)) {
+      const v = (value as Record<string, unknown>)[key];
+      if (Array.isArray(v)) results = append(results, flatten(v));
+      else (results as unknown[]).push(v);
+    }
+  }
+  return results;
+}
+
+function descendants(input: unknown): unknown {
+  if (input === undefined) return undefined;
+  const results = createSequence();
+  const recurse = (value: unknown): void => {
+    if (!Array.isArray(value)) results.push(value);
+    if (Array.isArray(value)) for (const member of value) recurse(member);
+    else if (value !== null && typeof value === 'object' && !isFunction(value)) for (const key of ownKeys(value)) recurse((value as Record<string, unknown>)[key]);
+  };
+  recurse(input);
+  return results.length === 1 ? results[0] : results;
+}
+
+type Operator = (lhs: unknown, rhs: unknown, ctx: Context) => unknown;
+
+function operator(op: string): Operator {
+  switch (op) {
+    case '+':
+    case '-':
+    case '*':
+    case '/':
+    case '%':
+      return numeric(op);
+    case '=':
+      return (l, r) => (l === undefined || r === undefined ? false : isDeepEqual(l, r));
+    case '!=':
+      return (l, r) => (l === undefined || r === undefined ? false : !isDeepEqual(l, r));
+    case '<':
+      return comparison((l, r) => l < r);
+    case '<=':
+      return comparison((l, r) => l <= r);
+    case '>':
+      return comparison((l, r) => l > r);
+    case '>=':
+      return comparison((l, r) => l >= r);
+    case '&':
+      return concat;
+    case '..':
+      return range;
+    case 'in':
+      return includes;
+    default:
+      throw new Error(`the compiler does not handle the "${op}" operator`);
+  }
+}
+
+function numeric(op: string): Operator {
+  const compute =
+    op === '+'
+      ? (l: number, r: number) => l + r
+      : op === '-'
+        ? (l: number, r: number) => l - r
+        : op === '*'
+          ? (l: number, r: number) => l * r
+          : op === '/'
+            ? (l: number, r: number) => l / r
+            : (l: number, r: number) => l % r;
+  return (lhs, rhs) => {
+    if (lhs !== undefined && !isNumeric(lhs)) fail('T2001', { value: lhs });
+    if (rhs !== undefined && !isNumeric(rhs)) fail('T2002', { value: rhs });
+    if (lhs === undefined || rhs === undefined) return undefined;
+    return compute(lhs, rhs);
+  };
+}
+
+function comparison(compare: (l: number | string, r: number | string) => boolean): Operator {
+  return (lhs, rhs) => {
+    const ltype = typeof lhs;
+    const rtype = typeof rhs;
+    const lcomparable = ltype === 'undefined' || ltype === 'string' || ltype === 'number';
+    const rcomparable = rtype === 'undefined' || rtype === 'string' || rtype === 'number';
+    if (!lcomparable || !rcomparable) fail('T2010', { value: !(ltype === 'string' || ltype === 'number') ? lhs : rhs });
+    if (ltype === 'undefined' || rtype === 'undefined') return undefined;
+    if (ltype !== rtype) fail('T2009', { value: lhs, value2: rhs });
+    return compare(lhs as number | string, rhs as number | string);
+  };
+}
+
+const stringOf = (BUILTINS.get('string') as { implementation: (value: unknown) => string }).implementation;
+
+function concat(lhs: unknown, rhs: unknown): unknown {
+  const l = lhs === undefined ? '' : typeof lhs === 'string' ? lhs : stringOf(lhs);
+  const r = rhs === undefined ? '' : typeof rhs === 'string' ? rhs : stringOf(rhs);
+  return l + r;
+}
+
+function range(lhs: unknown, rhs: unknown, ctx: Context): unknown {
+  if (lhs !== undefined && !Number.isInteger(lhs)) fail('T2003', { value: lhs });
+  if (rhs !== undefined && !Number.isInteger(rhs)) fail('T2004', { value: rhs });
+  if (lhs === undefined || rhs === undefined) return undefined;
+  const from = lhs as number;
+  const to = rhs as number;
+  if (from > to) return undefined;
+  const size = to - from + 1;
+  if (size > 1e7) fail('D2014', { value: size });
+  const result = new Array<number>(size) as number[] & { sequence?: boolean };
+  for (let item = from, index = 0; item <= to; item++, index++) {
+    if ((index & 0xffff) === 0) checkTime(ctx);
+    result[index] = item;
+  }
+  result.sequence = true;
+  return result;
+}
+
+function includes(lhs: unknown, rhs: unknown): unknown {
+  if (lhs === undefined || rhs === undefined) return false;
+  const candidates = Array.isArray(rhs) ? rhs : [rhs];
+  return candidates.some((candidate) => candidate === lhs);
+}
