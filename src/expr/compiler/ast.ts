@@ -27,12 +27,19 @@ export interface AstNode {
   readonly keepArray?: boolean;
   readonly keepSingletonArray?: boolean;
   readonly consarray?: boolean;
-  readonly group?: unknown;
+  readonly group?: Group;
+  readonly terms?: readonly { readonly descending?: boolean; readonly expression: AstNode }[];
   readonly tuple?: boolean;
   readonly focus?: unknown;
   readonly index?: unknown;
   readonly ancestor?: unknown;
   readonly seekingParent?: unknown;
+}
+
+/** `{ key: value, … }` after a path or another expression: grouping. */
+export interface Group {
+  readonly lhs: readonly (readonly [AstNode, AstNode])[];
+  readonly position?: number;
 }
 
 export interface Stage {
@@ -41,11 +48,9 @@ export interface Stage {
 }
 
 const UNSUPPORTED_TYPES: Readonly<Record<string, string>> = {
-  regex: 'a regular expression (/…/)',
   parent: 'the parent operator (%)',
   transform: 'a transform (| … | … |)',
   partial: 'partial application (?)',
-  sort: 'an order-by clause (^( … ))',
 };
 
 /** Why an expression cannot be compiled, or undefined when it can. */
@@ -58,8 +63,7 @@ export function outsideSubset(root: AstNode): string | undefined {
       reason = `uses ${unsupported}`;
       return;
     }
-    if (node.group !== undefined) reason = 'uses grouping ({ … } after a path)';
-    else if (node.tuple === true || node.focus !== undefined || node.index !== undefined || node.ancestor !== undefined) reason = 'uses a focus (@) or index (#) binding';
+    if (node.tuple === true || node.focus !== undefined || node.index !== undefined || node.ancestor !== undefined) reason = 'uses a focus (@) or index (#) binding';
     else if (node.type === 'variable' && node.value === 'eval') reason = 'uses $eval';
     else if (node.stages?.some((stage) => stage.type !== 'filter') === true) reason = 'uses an index (#) binding';
     if (reason !== undefined) return;
@@ -93,6 +97,11 @@ export function children(node: AstNode): AstNode[] {
   add(node.procedure);
   if (node.type !== 'lambda') for (const argument of node.arguments ?? []) add(argument);
   add(node.body);
+  for (const term of node.terms ?? []) add(term.expression);
+  for (const [key, value] of node.group?.lhs ?? []) {
+    add(key);
+    add(value);
+  }
   return out;
 }
 

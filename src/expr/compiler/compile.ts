@@ -9,7 +9,7 @@
  * recurse), every node counts its depth as jsonata's evaluator does, so a depth limit trips at
  * the very same point; otherwise the tree's own height bounds the depth, checked once here.
  */
-import { children, type AstNode, type Stage } from './ast.js';
+import { children, type AstNode, type Group, type Stage } from './ast.js';
 import { BUILTINS, type Focus } from './builtins.js';
 import {
   append,
@@ -208,6 +208,11 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
         return result;
       };
     }
+    if (n.type !== 'path' && n.group !== undefined) {
+      const inner = code;
+      const group = grouping(n.group);
+      code = (input, frame, ctx) => group(inner(input, frame, ctx), frame, ctx);
+    }
     if (n.type !== 'string' && n.type !== 'number' && n.type !== 'value' && n.type !== 'lambda') {
       const inner = code;
       const keepArray = n.keepArray === true;
@@ -260,6 +265,8 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
         return lambda(n);
       case 'apply':
         return applyOperator(n);
+      case 'regex':
+        return () => matcher(n);
       default:
         throw new Error(`the compiler does not handle "${n.type}" nodes`);
     }
@@ -269,7 +276,7 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
     const steps = n.steps ?? [];
     const first = steps[0] as AstNode;
     const simpleName =
-      !options.guarded && steps.length === 1 && first.type === 'name' && first.stages === undefined && first.predicate === undefined && first.keepArray !== true && n.keepSingletonArray !== true;
+      !options.guarded && n.group === undefined && steps.length === 1 && first.type === 'name' && first.stages === undefined && first.predicate === undefined && first.keepArray !== true && n.keepSingletonArray !== true;
     const general = generalPath(n);
     if (!simpleName) return general;
     // `field` on an object: the general path's sequences would hand back exactly the field's value.
@@ -286,19 +293,24 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
 
   const generalPath = (n: AstNode): Code => {
     const steps = (n.steps ?? []).map((step, i) => ({
-      code: node(step),
+      code: step.type === 'sort' ? undefined : node(step),
+      sort: step.type === 'sort' ? orderBy(step) : undefined,
       stages: step.stages?.map(filterStage),
       consarray: i === 0 && step.consarray === true,
     }));
     const absolute = n.steps?.[0]?.type === 'variable';
     const keepSingletonArray = n.keepSingletonArray === true;
+    const group = n.group === undefined ? undefined : grouping(n.group);
     return (input, frame, ctx) => {
       let inputSequence: unknown = Array.isArray(input) && !absolute ? input : createSequence(input);
       let resultSequence: unknown;
       for (let i = 0; i < steps.length; i++) {
         const step = steps[i] as (typeof steps)[number];
-        if (step.consarray) resultSequence = step.code(inputSequence, frame, ctx);
-        else resultSequence = evaluateStep(step.code, step.stages, inputSequence as Sequence, frame, ctx, i === steps.length - 1);
+        if (step.sort !== undefined) {
+          resultSequence = step.sort(inputSequence as Sequence, frame, ctx);
+          for (const stage of step.stages ?? []) resultSequence = stage(resultSequence, frame, ctx);
+        } else if (step.consarray) resultSequence = (step.code as Code)(inputSequence, frame, ctx);
+        else resultSequence = evaluateStep(step.code as Code, step.stages, inputSequence as Sequence, frame, ctx, i === steps.length - 1);
         if (resultSequence === undefined || (resultSequence as Sequence).length === 0) break;
         inputSequence = resultSequence;
       }
@@ -308,9 +320,51 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
         }
         (resultSequence as Sequence).keepSingleton = true;
       }
+      if (group !== undefined) resultSequence = group(resultSequence, frame, ctx);
       return resultSequence;
     };
   };
+
+  /** `^( … )`: jsonata's merge sort with a comparator built from the order-by terms. */
+  const orderBy = (n: AstNode): ((input: Sequence, frame: Frame, ctx: Context) => unknown) => {
+    const terms = (n.terms ?? []).map((term) => ({ descending: term.descending === true, code: node(term.expression) }));
+    const sort = (BUILTINS.get('sort') as { implementation: (this: Focus, arr: unknown, comparator: unknown) => unknown }).implementation;
+    return (input, frame, ctx) => {
+      const comparator = (a: unknown, b: unknown): boolean => {
+        let comp = 0;
+        for (let index = 0; comp === 0 && index < terms.length; index++) {
+          const term = terms[index] as (typeof terms)[number];
+          const aa = term.code(a, frame, ctx);
+          const bb = term.code(b, frame, ctx);
+          const atype = typeof aa;
+          const btype = typeof bb;
+          if (atype === 'undefined') {
+            comp = btype === 'undefined' ? 0 : 1;
+            continue;
+          }
+          if (btype === 'undefined') {
+            comp = -1;
+            continue;
+          }
+          if (!(atype === 'string' || atype === 'number') || !(btype === 'string' || btype === 'number')) {
+            fail('T2008', { position: n.position, value: !(atype === 'string' || atype === 'number') ? aa : bb });
+          }
+          if (atype !== btype) fail('T2007', { position: n.position, value: aa, value2: bb });
+          if (aa === bb) continue;
+          comp = (aa as number) < (bb as number) ? -1 : 1;
+          if (term.descending) comp = -comp;
+        }
+        return comp === 1;
+      };
+      return sort.call(focusFor(input, ctx), input, comparator);
+    };
+  };
+
+  const grouping = (group: Group): ((input: unknown, frame: Frame, ctx: Context) => unknown) =>
+    groupExpression(
+      group.lhs.map(([key, value]) => ({ key: node(key), value: node(value) })),
+      group.position,
+    );
 
   const evaluateStep = (code: Code, stages: Filter[] | undefined, input: Sequence, frame: Frame, ctx: Context, lastStep: boolean): unknown => {
     const result = createSequence();
@@ -606,6 +660,26 @@ function chain(first: unknown, second: unknown): Lambda {
   const frame = Object.create(null) as Frame;
   const body: Code = (_input, scope, ctx) => apply(second, [apply(first, [scope['x']], null, ctx)], null, ctx);
   return new Lambda(['x'], undefined, body, null, frame);
+}
+
+/** A regular expression literal: a matcher function, made afresh per evaluation as jsonata does. */
+function matcher(n: AstNode): unknown {
+  const pattern = n.value as RegExp;
+  const re = new RegExp(pattern);
+  const match = (str: string, fromIndex?: number): unknown => {
+    re.lastIndex = fromIndex ?? 0;
+    const found = re.exec(str);
+    if (found === null) return undefined;
+    const result = { match: found[0], start: found.index, end: found.index + found[0].length, groups: found.slice(1), next: (): unknown => undefined };
+    result.next = () => {
+      if (re.lastIndex >= str.length) return undefined;
+      const next = match(str, re.lastIndex) as { match?: string } | undefined;
+      if (next && next.match === '') fail('D1004', { position: n.position, value: pattern.source });
+      return next;
+    };
+    return result;
+  };
+  return match;
 }
 
 function wildcard(input: unknown): unknown {
