@@ -6,7 +6,7 @@ import { isLoopback, startAdminServer, type AdminServer } from '../admin/server.
 import { Engine } from '../engine/engine.js';
 import { createLog, type Log, type LogLevel } from '../engine/log.js';
 import { Reloader } from '../engine/reloader.js';
-import { createJsonataEngine } from '../expr/jsonata-engine.js';
+import { createJsonataEngine, DEFAULT_LIMITS } from '../expr/jsonata-engine.js';
 import { buildFlowFolder } from '../flow/build.js';
 import { DURATION_PATTERN, durationMs } from '../flow/duration.js';
 import { FlowFileCache } from '../flow/file-cache.js';
@@ -48,8 +48,8 @@ export const RUN_OPTIONS = {
   'no-pretty': { type: 'boolean' },
   'drain-timeout': { type: 'string', default: '10s' },
   instance: { type: 'string' },
-  'expression-timeout': { type: 'string', default: '1s' },
-  'expression-depth': { type: 'string', default: '500' },
+  'expression-timeout': { type: 'string', default: `${DEFAULT_LIMITS.timeoutMs}ms` },
+  'expression-depth': { type: 'string', default: String(DEFAULT_LIMITS.maxDepth) },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -128,7 +128,7 @@ export async function startRuntime(settings: RuntimeSettings, io: CommandIO): Pr
   const expressions = createJsonataEngine({ timeoutMs: settings.expressionTimeoutMs, maxDepth: settings.expressionDepth });
   const cache = new FlowFileCache();
   const build = (): ReturnType<typeof buildFlowFolder> => buildFlowFolder(settings.dir, { cwd: io.cwd, engine: expressions, cache });
-  const result = build();
+  const result = buildFlowFolder(settings.dir, { cwd: io.cwd, engine: expressions, cache, explain: true });
   if (result.model === undefined) {
     io.stderr(`${result.problems.map(formatProblem).join('\n')}\n${settings.dir}: ${result.summary.errors} error${result.summary.errors === 1 ? '' : 's'}; not started\n`);
     return undefined;
@@ -136,6 +136,11 @@ export async function startRuntime(settings: RuntimeSettings, io: CommandIO): Pr
   const secrets = settings.admin?.token === undefined ? result.model.secrets : [...result.model.secrets, settings.admin.token];
   const log = createLog({ level: settings.logLevel, pretty: settings.pretty, secrets });
   for (const p of result.problems) log.warn({ event: 'flow-warning', file: p.file, line: p.line, column: p.column, code: p.code }, formatProblem(p));
+  for (const site of result.expressions ?? []) {
+    if (site.execution.mode === 'compiled') continue;
+    const { file, line, column, path } = site;
+    log.debug({ event: 'expression-interpreted', file, line, column, path, reason: site.execution.reason }, `${file}:${line}:${column} ${path}: interpreted by jsonata (${site.execution.reason})`);
+  }
   const version = mqflowVersion();
   const metrics = settings.admin === undefined ? undefined : createMetrics(version);
   const engine = new Engine(result.model, {

@@ -1,22 +1,26 @@
 /** `mqflow validate [dir]`: load, validate and compile a flow folder; print every problem. */
 import { parseArgs } from 'node:util';
 import { buildFlowFolder, type BuildResult } from '../flow/build.js';
+import type { ExpressionSite } from '../flow/compile-context.js';
+import { createJsonataEngine, DEFAULT_LIMITS } from '../expr/jsonata-engine.js';
 import { formatProblem } from '../flow/problem.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 
-export const validateHelp = `Usage: mqflow validate [dir] [--format text|json]
+export const validateHelp = `Usage: mqflow validate [dir] [--format text|json] [--explain]
 
 Loads every *.yaml / *.yml file under dir (default: flows), checks it and reports every
 problem as file:line:col. Exit 0 when valid, 1 when not, 2 on a usage error.
 
 Options:
   --format text|json   output format (default: text)
+  --explain            also list every expression and how it runs: compiled to JavaScript,
+                       or interpreted by jsonata (with the construct that needs it)
 `;
 
 export function runValidate(args: readonly string[], io: CommandIO): number {
   const { values, positionals } = parseArgs({
     args: [...args],
-    options: { format: { type: 'string', default: 'text' }, help: { type: 'boolean', short: 'h' } },
+    options: { format: { type: 'string', default: 'text' }, explain: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,
     strict: true,
   });
@@ -28,7 +32,8 @@ export function runValidate(args: readonly string[], io: CommandIO): number {
   if (positionals.length > 1) throw new UsageError(`validate takes one folder (got ${positionals.length})`);
   const dir = positionals[0] ?? 'flows';
 
-  const result = buildFlowFolder(dir, { cwd: io.cwd });
+  // The runtime's default bounds: they decide whether a very deep expression compiles.
+  const result = buildFlowFolder(dir, { cwd: io.cwd, explain: values.explain, engine: createJsonataEngine(DEFAULT_LIMITS) });
   if (values.format === 'json') io.stdout(`${JSON.stringify(toJson(dir, result), null, 2)}\n`);
   else io.stdout(toText(dir, result));
   return result.summary.errors > 0 ? EXIT.invalid : EXIT.ok;
@@ -38,14 +43,31 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-function toText(dir: string, { problems, summary }: BuildResult): string {
+function toText(dir: string, { problems, summary, expressions }: BuildResult): string {
   const lines = problems.map(formatProblem);
+  if (expressions !== undefined) lines.push(...explain(expressions));
   const counts = `${plural(summary.files, 'file')}, ${plural(summary.connections, 'connection')}, ${plural(summary.triggers, 'trigger')}, ${plural(summary.services, 'service')}`;
   const verdict = summary.errors === 0 ? 'valid' : 'invalid';
   lines.push(`${dir}: ${counts}: ${plural(summary.errors, 'error')}, ${plural(summary.warnings, 'warning')} (${verdict})`);
   return `${lines.join('\n')}\n`;
 }
 
-function toJson(dir: string, { problems, summary }: BuildResult): unknown {
-  return { folder: dir, valid: summary.errors === 0, summary, problems };
+function toJson(dir: string, { problems, summary, expressions }: BuildResult): unknown {
+  return { folder: dir, valid: summary.errors === 0, summary, problems, ...(expressions === undefined ? {} : { expressions }) };
+}
+
+/** One line per expression, then a count: `flows/a.yaml:12:21 services.x.steps[0].transform: compiled`. */
+function explain(sites: readonly ExpressionSite[]): string[] {
+  const lines = sites.map((site) => {
+    const how = site.execution.mode === 'compiled' ? 'compiled' : `interpreted (${site.execution.reason})`;
+    return `${site.file}:${site.line}:${site.column} ${site.path}: ${how}: ${oneLine(site.source)}`;
+  });
+  const compiled = sites.filter((site) => site.execution.mode === 'compiled').length;
+  lines.push(`${plural(sites.length, 'expression')}: ${compiled} compiled, ${sites.length - compiled} interpreted`);
+  return lines;
+}
+
+function oneLine(source: string): string {
+  const flat = source.replace(/\s+/g, ' ').trim();
+  return flat.length > 60 ? `${flat.slice(0, 57)}...` : flat;
 }

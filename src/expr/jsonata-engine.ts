@@ -12,6 +12,9 @@ import { JSONATA_FUNCTIONS } from './jsonata-functions.js';
 
 const BUILT_IN = new Set(JSONATA_FUNCTIONS);
 
+/** The runtime's bounds unless `mqflow run` is told otherwise (--expression-timeout, --expression-depth). */
+export const DEFAULT_LIMITS = { timeoutMs: 1000, maxDepth: 500 } as const;
+
 export interface JsonataLimits {
   /** Evaluation time limit per call, in milliseconds. */
   readonly timeoutMs?: number;

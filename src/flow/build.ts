@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ExpressionEngine } from '../expr/expression.js';
 import { createJsonataEngine } from '../expr/jsonata-engine.js';
+import type { ExpressionSite } from './compile-context.js';
 import { compileFlow, type DefinitionCache } from './compile.js';
 import type { CheckedFile } from './definitions.js';
 import type { FlowFileCache } from './file-cache.js';
@@ -23,6 +24,8 @@ export interface BuildOptions {
   readonly cwd?: string;
   /** Reuses the load and schema check of files unchanged since the last build with this cache (hot reload). */
   readonly cache?: FlowFileCache;
+  /** Report every expression and whether it runs compiled (`mqflow validate --explain`). */
+  readonly explain?: boolean;
 }
 
 export interface BuildSummary {
@@ -39,6 +42,8 @@ export interface BuildResult {
   readonly model?: FlowModel;
   readonly problems: readonly FlowProblem[];
   readonly summary: BuildSummary;
+  /** With `explain`: every expression, in file order, and how it runs. */
+  readonly expressions?: readonly ExpressionSite[];
 }
 
 export class FlowFolderError extends Error {
@@ -56,7 +61,7 @@ export function buildFlowFolder(dir: string, options: BuildOptions = {}): BuildR
     // An empty folder is almost always a wrong path; passing it would let a typo pass CI.
     problems.add({ severity: 'error', code: 'MQFLOW_NO_FLOWS', file: dir, line: 1, column: 1, path: '', message: 'no flow files (*.yaml, *.yml) in this folder', hint: 'check the path; test files (*.test.yaml) and dot-folders are not flow files' });
   }
-  const compileOptions = { engine: options.engine ?? createJsonataEngine(), readFile: environment.readFile };
+  const compileOptions = { engine: options.engine ?? createJsonataEngine(), readFile: environment.readFile, ...(options.explain === true ? { expressions: [] } : {}) };
   if (options.cache !== undefined) {
     const cached = options.cache.loadAll(files, environment, problems, options.cwd);
     const checked = cached.flatMap((c) => (c.checked === undefined ? [] : [{ file: c.loaded, ...c.checked }]));
@@ -70,6 +75,7 @@ interface CompileInputs {
   readonly engine: ExpressionEngine;
   readonly readFile: (path: string) => string;
   readonly definitions?: DefinitionCache;
+  readonly expressions?: ExpressionSite[];
 }
 
 /** The pure part: schema check and compile of files already loaded. */
@@ -93,6 +99,7 @@ function buildFromChecked(loaded: readonly LoadedFile[], checked: readonly Check
   return {
     ...(model === undefined || problems.errorCount > 0 ? {} : { model }),
     problems: sorted,
+    ...(options.expressions === undefined ? {} : { expressions: sortSites(options.expressions) }),
     summary: {
       files: loaded.length,
       connections: count('connections'),
@@ -102,6 +109,10 @@ function buildFromChecked(loaded: readonly LoadedFile[], checked: readonly Check
       warnings: sorted.filter((p) => p.severity === 'warning').length,
     },
   };
+}
+
+function sortSites(sites: readonly ExpressionSite[]): ExpressionSite[] {
+  return [...sites].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
 }
 
 /**

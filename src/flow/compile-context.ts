@@ -1,5 +1,5 @@
 /** What the compile stage shares between its parts: the expression engine, the problem list and collected references. */
-import type { ExpressionEngine } from '../expr/expression.js';
+import type { ExpressionEngine, ExpressionExecution } from '../expr/expression.js';
 import type { LoadedFile } from './load.js';
 import { formatPath, toPointer, type ValuePath } from './path.js';
 import type { ProblemList, Severity } from './problem.js';
@@ -35,6 +35,19 @@ export interface CompileContext {
   /** Reads files named by flows (TLS certificates); injected so compile stays testable without I/O. */
   readonly readFile: (absolutePath: string) => string;
   readonly references: Reference[];
+  /** Collects where each expression is and how it runs, for `mqflow validate --explain`. */
+  readonly expressions?: ExpressionSite[];
+}
+
+/** An expression in a flow file and how the engine runs it. */
+export interface ExpressionSite {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  /** The flow value holding it, e.g. `services.normalize.steps[0].transform`. */
+  readonly path: string;
+  readonly source: string;
+  readonly execution: ExpressionExecution;
 }
 
 export function report(

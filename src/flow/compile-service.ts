@@ -70,7 +70,14 @@ function stepCompiler(context: CompileContext, def: Located<ServiceValue>, faile
       return undefined;
     }
     try {
-      return context.engine.compile(source);
+      const expression = context.engine.compile(source);
+      context.expressions?.push({
+        ...positionIn(path, within, offset),
+        path: formatPath(path),
+        source,
+        execution: expression.execution ?? { mode: 'interpreted', reason: 'the engine does not say' },
+      });
+      return expression;
     } catch (error) {
       if (!(error instanceof ExpressionSyntaxError)) throw error;
       syntaxProblem(path, within, offset + error.offset, `JSONata syntax error ${error.code}: ${error.message}`);

@@ -5,7 +5,7 @@
  */
 import type { ExpressionEngine } from '../expr/expression.js';
 import { compileConnection } from './compile-connection.js';
-import { report, type CompileContext, type Located, type Reference } from './compile-context.js';
+import { report, type CompileContext, type ExpressionSite, type Located, type Reference } from './compile-context.js';
 import { compileService } from './compile-service.js';
 import { compileTrigger } from './compile-trigger.js';
 import { collectDefinitions, type CheckedFile } from './definitions.js';
@@ -22,6 +22,8 @@ export interface CompileOptions {
   readonly parsedAll: boolean;
   /** Compiled triggers and services of files unchanged since the last build (hot reload). */
   readonly definitions?: DefinitionCache;
+  /** When given, every compiled expression is added with where it is and how it runs. */
+  readonly expressions?: ExpressionSite[];
 }
 
 /**
@@ -40,7 +42,7 @@ interface CompiledDefinition {
 
 /** Returns the model, or undefined when any error was reported. */
 export function compileFlow(files: readonly CheckedFile[], options: CompileOptions, problems: ProblemList): FlowModel | undefined {
-  const context: CompileContext = { engine: options.engine, problems, readFile: options.readFile, references: [] };
+  const context: CompileContext = { engine: options.engine, problems, readFile: options.readFile, references: [], ...(options.expressions === undefined ? {} : { expressions: options.expressions }) };
   const errorsBefore = problems.errorCount;
   const definitions = collectDefinitions(context, files, options.parsedAll);
 

@@ -71,6 +71,34 @@ describe('mqflow validate', () => {
     expect(r.stdout.split('\n')[0]).toBe('nested/flows/plant.yaml:8:5 error: triggers.temp-in.qos must be 0, 1 or 2 (got 3)');
   });
 
+  it('--explain lists every expression at file:line:col and whether it runs compiled, with the reason when not', () => {
+    const dir = folder('explain', {
+      'plant.yaml': `connections:
+  plant:
+    url: mqtt://127.0.0.1:1883
+services:
+  enrich:
+    steps:
+      - transform: '{ "c": (temp_f - 32) * 5 / 9 }'
+      - transform: '$ ~> |$|{"seen": true}|'
+      - publish:
+          connection: plant
+          topic: 'out/{{ $uppercase(site) }}'
+`,
+    });
+    const r = mqflow(['validate', dir, '--explain'], { cwd: dir });
+    expect(r.status).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines.slice(0, 4)).toEqual([
+      'plant.yaml:7:21 services.enrich.steps[0].transform: compiled: { "c": (temp_f - 32) * 5 / 9 }',
+      'plant.yaml:8:21 services.enrich.steps[1].transform: interpreted (uses a transform (| … | … |)): $ ~> |$|{"seen": true}|',
+      'plant.yaml:11:25 services.enrich.steps[2].publish.topic: compiled: $uppercase(site)',
+      '3 expressions: 2 compiled, 1 interpreted',
+    ]);
+    const json = JSON.parse(mqflow(['validate', dir, '--explain', '--format', 'json'], { cwd: dir }).stdout) as { expressions: { execution: unknown }[] };
+    expect(json.expressions.map((e) => e.execution)).toEqual([{ mode: 'compiled' }, { mode: 'interpreted', reason: 'uses a transform (| … | … |)' }, { mode: 'compiled' }]);
+  });
+
   it('--format json gives the same problems as data', () => {
     const dir = folder('broken-json', broken);
     const r = mqflow(['validate', dir, '--format', 'json'], { cwd: dir });
