@@ -35,6 +35,8 @@ Options:
   --instance ID             suffix for client ids, for replicas of the same flows
   --expression-timeout DURATION  time limit of one expression evaluation (default: 1s)
   --expression-depth N      depth limit of one expression evaluation (default: 500)
+  --interpret-expressions   run every expression on jsonata's own evaluator instead of the
+                            compiled JavaScript (to rule the compiler out when chasing a difference)
 `;
 
 export const RUN_OPTIONS = {
@@ -50,6 +52,7 @@ export const RUN_OPTIONS = {
   instance: { type: 'string' },
   'expression-timeout': { type: 'string', default: `${DEFAULT_LIMITS.timeoutMs}ms` },
   'expression-depth': { type: 'string', default: String(DEFAULT_LIMITS.maxDepth) },
+  'interpret-expressions': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -63,6 +66,8 @@ export interface RuntimeSettings {
   readonly instance?: string;
   readonly expressionTimeoutMs: number;
   readonly expressionDepth: number;
+  /** Every expression on jsonata's evaluator, none compiled. */
+  readonly interpretExpressions: boolean;
   readonly watch: boolean;
   readonly watchDebounceMs: number;
   /** Undefined: no admin server. */
@@ -95,6 +100,7 @@ export function runtimeSettings(
     ...(instance === undefined ? {} : { instance }),
     expressionTimeoutMs: parseDuration('expression-timeout', String(values['expression-timeout'])),
     expressionDepth: depth,
+    interpretExpressions: values['interpret-expressions'] === true,
     watch: values['no-watch'] === true ? false : values.watch === true ? true : defaults.watch,
     watchDebounceMs: parseDuration('watch-debounce', String(values['watch-debounce'])),
     ...(values['no-admin'] === true ? {} : { admin: adminSettings(String(values.admin), (values['admin-token'] as string | undefined) ?? process.env.MQFLOW_ADMIN_TOKEN) }),
@@ -125,7 +131,7 @@ export interface Runtime {
 /** Loads the folder and starts the engine (and the admin server); prints the folder's problems and returns undefined when it is invalid. */
 export async function startRuntime(settings: RuntimeSettings, io: CommandIO): Promise<Runtime | undefined> {
   // One expression engine and one file cache for the process: a reload compiles only what is new.
-  const expressions = createJsonataEngine({ timeoutMs: settings.expressionTimeoutMs, maxDepth: settings.expressionDepth });
+  const expressions = createJsonataEngine({ timeoutMs: settings.expressionTimeoutMs, maxDepth: settings.expressionDepth, compile: !settings.interpretExpressions });
   const cache = new FlowFileCache();
   const build = (): ReturnType<typeof buildFlowFolder> => buildFlowFolder(settings.dir, { cwd: io.cwd, engine: expressions, cache });
   const result = buildFlowFolder(settings.dir, { cwd: io.cwd, engine: expressions, cache, explain: true });

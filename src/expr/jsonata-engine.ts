@@ -4,13 +4,10 @@
  * own evaluator. Both give the same results and errors; `execution` says which runs.
  */
 import jsonata from 'jsonata';
-import type { AstNode } from './compiler/ast.js';
+import { variableNames, type AstNode } from './compiler/ast.js';
 import { withJsonataMessage } from './compiler/errors.js';
 import { compileProgram, type Program } from './compiler/program.js';
 import { ExpressionSyntaxError, type Bindings, type Expression, type ExpressionEngine } from './expression.js';
-import { JSONATA_FUNCTIONS } from './jsonata-functions.js';
-
-const BUILT_IN = new Set(JSONATA_FUNCTIONS);
 
 /** The runtime's bounds unless `mqflow run` is told otherwise (--expression-timeout, --expression-depth). */
 export const DEFAULT_LIMITS = { timeoutMs: 1000, maxDepth: 500 } as const;
@@ -87,31 +84,32 @@ function compiledExpression(source: string, program: Program): Expression {
 
 function interpreted(source: string, compiled: jsonata.Expression, functions: JsonataLimits['functions'], reason: string): Expression {
   const execution = { mode: 'interpreted', reason } as const;
-  // jsonata binds every binding on every call; an expression that names none of them (most
-  // transforms and filters) is evaluated without.
-  if (functions !== undefined) {
-    return { source, execution, evaluate: (input: unknown, bindings?: Bindings): Promise<unknown> => compiled.evaluate(input, { ...bindings, ...functions }) };
-  }
-  if (readsBindings(compiled.ast())) {
-    return { source, execution, evaluate: (input: unknown, bindings?: Bindings): Promise<unknown> => compiled.evaluate(input, bindings) };
-  }
-  return { source, execution, evaluate: (input: unknown): Promise<unknown> => compiled.evaluate(input) };
+  // jsonata binds every binding on every call: pass only those the expression names (a binding
+  // may shadow a built-in function of the same name, as in jsonata), or none.
+  const names = namedVariables(compiled.ast());
+  if (names === 'all') return { source, execution, evaluate: (input: unknown, bindings?: Bindings): Promise<unknown> => compiled.evaluate(input, { ...bindings, ...functions }) };
+  const fixed = Object.entries(functions ?? {}).filter(([name]) => names.includes(name));
+  if (names.length === 0) return { source, execution, evaluate: (input: unknown): Promise<unknown> => compiled.evaluate(input) };
+  return {
+    source,
+    execution,
+    evaluate(input: unknown, bindings?: Bindings): Promise<unknown> {
+      const named: Record<string, unknown> = {};
+      if (bindings !== undefined) for (const name of names) if (Object.prototype.hasOwnProperty.call(bindings, name)) named[name] = bindings[name];
+      for (const [name, fn] of fixed) named[name] = fn;
+      return compiled.evaluate(input, named);
+    },
+  };
 }
 
 /**
- * Whether an expression may read a binding: it names a variable other than `$`, `$$` and the
- * built-in functions, or calls `$eval` (which can name any variable at run time).
+ * The variables an expression names, other than `$` and `$$`; 'all' when it calls `$eval`
+ * (which can name any variable at run time).
  */
-function readsBindings(ast: unknown): boolean {
-  const seen = new Set<object>();
-  const visit = (node: unknown): boolean => {
-    if (node === null || typeof node !== 'object' || seen.has(node)) return false;
-    seen.add(node);
-    const { type, value } = node as { type?: unknown; value?: unknown };
-    if (type === 'variable' && typeof value === 'string' && value !== '' && value !== '$' && (value === 'eval' || !BUILT_IN.has(value))) return true;
-    return Object.values(node).some(visit);
-  };
-  return visit(ast);
+function namedVariables(ast: unknown): readonly string[] | 'all' {
+  const names = variableNames(ast as AstNode);
+  if (names.has('eval')) return 'all';
+  return [...names].filter((name) => name !== '' && name !== '$');
 }
 
 /**

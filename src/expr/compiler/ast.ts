@@ -63,7 +63,9 @@ export function outsideSubset(root: AstNode): string | undefined {
       reason = `uses ${unsupported}`;
       return;
     }
-    if (node.tuple === true || node.focus !== undefined || node.index !== undefined || node.ancestor !== undefined) reason = 'uses a focus (@) or index (#) binding';
+    // A step that `%` looks back to carries an ancestor label: name the operator the user wrote.
+    if (node.ancestor !== undefined) reason = `uses ${UNSUPPORTED_TYPES['parent'] as string}`;
+    else if (node.tuple === true || node.focus !== undefined || node.index !== undefined) reason = 'uses a focus (@) or index (#) binding';
     else if (node.type === 'variable' && node.value === 'eval') reason = 'uses $eval';
     else if (node.stages?.some((stage) => stage.type !== 'filter') === true) reason = 'uses an index (#) binding';
     if (reason !== undefined) return;
