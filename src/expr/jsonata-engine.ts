@@ -6,7 +6,7 @@
 import jsonata from 'jsonata';
 import { variableNames, type AstNode } from './compiler/ast.js';
 import { withJsonataMessage } from './compiler/errors.js';
-import { compileProgram, type Program } from './compiler/program.js';
+import { compileProgram, Reinterpret, type Program } from './compiler/program.js';
 import { ExpressionSyntaxError, type Bindings, type Expression, type ExpressionEngine } from './expression.js';
 
 /** The runtime's bounds unless `mqflow run` is told otherwise (--expression-timeout, --expression-depth). */
@@ -64,11 +64,12 @@ export function createJsonataEngine(limits: JsonataLimits = {}): ExpressionEngin
 /** Compiled to JavaScript when the compiler covers every construct it uses, else jsonata's evaluator. */
 function compiledOrInterpreted(source: string, compiled: jsonata.Expression, limits: JsonataLimits): Expression {
   const result = compileProgram(compiled.ast() as AstNode, { timeoutMs: limits.timeoutMs, maxDepth: limits.maxDepth, functions: limits.functions });
-  if ('reason' in result) return interpreted(source, compiled, limits.functions, result.reason);
-  return compiledExpression(source, result.program);
+  const fallback = interpreted(source, compiled, limits.functions, 'compilation is off');
+  if ('reason' in result) return { ...fallback, execution: { mode: 'interpreted', reason: result.reason } };
+  return compiledExpression(source, result.program, fallback);
 }
 
-function compiledExpression(source: string, program: Program): Expression {
+function compiledExpression(source: string, program: Program, fallback: Expression): Expression {
   return {
     source,
     execution: { mode: 'compiled' },
@@ -76,6 +77,8 @@ function compiledExpression(source: string, program: Program): Expression {
       try {
         return Promise.resolve(program(input, bindings));
       } catch (error) {
+        // Rare outcomes only jsonata's evaluator can decide (see Reinterpret): its answer stands.
+        if (error instanceof Reinterpret) return fallback.evaluate(input, bindings);
         return withJsonataMessage(error).then((failure) => Promise.reject(failure as Error));
       }
     },

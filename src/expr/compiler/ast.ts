@@ -28,6 +28,9 @@ export interface AstNode {
   readonly keepSingletonArray?: boolean;
   readonly consarray?: boolean;
   readonly group?: Group;
+  readonly pattern?: AstNode;
+  readonly update?: AstNode;
+  readonly delete?: AstNode;
   readonly terms?: readonly { readonly descending?: boolean; readonly expression: AstNode }[];
   readonly tuple?: boolean;
   readonly focus?: unknown;
@@ -49,8 +52,6 @@ export interface Stage {
 
 const UNSUPPORTED_TYPES: Readonly<Record<string, string>> = {
   parent: 'the parent operator (%)',
-  transform: 'a transform (| … | … |)',
-  partial: 'partial application (?)',
 };
 
 /** Why an expression cannot be compiled, or undefined when it can. */
@@ -97,8 +98,12 @@ export function children(node: AstNode): AstNode[] {
   add(node.then);
   add(node.else);
   add(node.procedure);
-  if (node.type !== 'lambda') for (const argument of node.arguments ?? []) add(argument);
+  // A lambda's arguments are its parameter names; a partial application's `?` is a placeholder.
+  if (node.type !== 'lambda') for (const argument of node.arguments ?? []) if (argument.type !== 'operator') add(argument);
   add(node.body);
+  add(node.pattern);
+  add(node.update);
+  add(node.delete);
   for (const term of node.terms ?? []) add(term.expression);
   for (const [key, value] of node.group?.lhs ?? []) {
     add(key);

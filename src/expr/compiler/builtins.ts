@@ -20,8 +20,13 @@ import {
   type Signature,
 } from './values.js';
 
-/** Calls a JSONata function value (lambda, built-in or JS function) with arguments; set by the runtime. */
-export type Invoke = (fn: unknown, args: unknown[]) => unknown;
+/**
+ * Calls a JSONata function value (lambda, built-in or JS function) with arguments; set by the
+ * runtime. `role` is the name jsonata's implementation gives the callback (`func`, `comp`,
+ * `matcher`, `replacer`), for the error a raw built-in gives there (see compile.ts, TailCall).
+ */
+export type Invoke = (fn: unknown, args: unknown[], role: CallbackRole) => unknown;
+export type CallbackRole = 'func' | 'comp' | 'matcher' | 'replacer';
 
 /** `this` for a built-in, as jsonata passes it (`createSequence` is the part the built-ins use). */
 export interface Focus {
@@ -73,7 +78,7 @@ function map(this: Focus, arr: unknown[] | undefined, fn: unknown): unknown {
   if (arr === undefined) return undefined;
   const result = this.createSequence();
   for (let i = 0; i < arr.length; i++) {
-    const value = this.invoke(fn, callbackArgs(fn, arr[i], i, arr));
+    const value = this.invoke(fn, callbackArgs(fn, arr[i], i, arr), 'func');
     if (value !== undefined) result.push(value);
   }
   return result;
@@ -83,7 +88,7 @@ function filter(this: Focus, arr: unknown[] | undefined, fn: unknown): unknown {
   if (arr === undefined) return undefined;
   const result = this.createSequence();
   for (let i = 0; i < arr.length; i++) {
-    if (toBoolean(this.invoke(fn, callbackArgs(fn, arr[i], i, arr)))) result.push(arr[i]);
+    if (toBoolean(this.invoke(fn, callbackArgs(fn, arr[i], i, arr), 'func'))) result.push(arr[i]);
   }
   return result;
 }
@@ -93,7 +98,7 @@ function single(this: Focus, arr: unknown[] | undefined, fn: unknown): unknown {
   let found = false;
   let result: unknown;
   for (let i = 0; i < arr.length; i++) {
-    const matches = fn === undefined ? true : toBoolean(this.invoke(fn, callbackArgs(fn, arr[i], i, arr)));
+    const matches = fn === undefined ? true : toBoolean(this.invoke(fn, callbackArgs(fn, arr[i], i, arr), 'func'));
     if (!matches) continue;
     if (found) fail('D3138', { index: i });
     result = arr[i];
@@ -120,7 +125,7 @@ function reduce(this: Focus, sequence: unknown[] | undefined, fn: unknown, init:
     const args = [result, sequence[index]];
     if (arity >= 3) args.push(index);
     if (arity >= 4) args.push(sequence);
-    result = this.invoke(fn, args);
+    result = this.invoke(fn, args, 'func');
   }
   return result;
 }
@@ -129,7 +134,7 @@ function sift(this: Focus, obj: unknown, fn: unknown): unknown {
   const result: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   const source = obj as Record<string, unknown>;
   for (const key of ownKeys(obj)) {
-    if (toBoolean(this.invoke(fn, callbackArgs(fn, source[key], key, obj)))) result[key] = source[key];
+    if (toBoolean(this.invoke(fn, callbackArgs(fn, source[key], key, obj), 'func'))) result[key] = source[key];
   }
   return Object.keys(result).length === 0 ? undefined : result;
 }
@@ -138,7 +143,7 @@ function each(this: Focus, obj: unknown, fn: unknown): unknown {
   const result = this.createSequence();
   const source = obj as Record<string, unknown>;
   for (const key of ownKeys(obj)) {
-    const value = this.invoke(fn, callbackArgs(fn, source[key], key, obj));
+    const value = this.invoke(fn, callbackArgs(fn, source[key], key, obj), 'func');
     if (value !== undefined) result.push(value);
   }
   return result;
@@ -153,7 +158,7 @@ function sort(this: Focus, arr: unknown[] | undefined, comparator: unknown): unk
     if (!isArrayOfNumbers(arr) && !isArrayOfStrings(arr)) fail('D3070', { index: 1 });
     swap = (a, b) => (a as number) > (b as number);
   } else {
-    swap = (a, b) => this.invoke(comparator, [a, b]);
+    swap = (a, b) => this.invoke(comparator, [a, b], 'comp');
   }
   const merge = (left: unknown[], right: unknown[]): unknown[] => {
     const merged: unknown[] = [];
@@ -185,7 +190,7 @@ interface Match {
 
 /** A matcher (a function from string to match object); checks the shape as jsonata does. */
 function runMatcher(focus: Focus, matcher: unknown, str?: string): Match | undefined {
-  const result = focus.invoke(matcher, str === undefined ? [] : [str]) as Match | undefined;
+  const result = focus.invoke(matcher, str === undefined ? [] : [str], 'matcher') as Match | undefined;
   if (result && !(typeof result.start === 'number' || Array.isArray(result.groups) || isFunction(result.next))) fail('T1010');
   return result;
 }
@@ -250,7 +255,7 @@ function replace(this: Focus, str: string | undefined, pattern: unknown, replace
   if (str === undefined) return undefined;
   if (pattern === '') fail('D3010', { value: pattern, index: 2 });
   if (limit !== undefined && limit < 0) fail('D3011', { value: limit, index: 4 });
-  const replacer = typeof replacement === 'string' ? (found: Match): unknown => substitute(replacement, found) : (found: Match): unknown => this.invoke(replacement, [found]);
+  const replacer = typeof replacement === 'string' ? (found: Match): unknown => substitute(replacement, found) : (found: Match): unknown => this.invoke(replacement, [found], 'replacer');
   if (limit !== undefined && limit <= 0) return str;
   let result = '';
   let position = 0;

@@ -9,14 +9,16 @@
  * recurse), every node counts its depth as jsonata's evaluator does, so a depth limit trips at
  * the very same point; otherwise the tree's own height bounds the depth, checked once here.
  */
+import jsonata from 'jsonata';
 import { children, type AstNode, type Group, type Stage } from './ast.js';
-import { BUILTINS, type Focus } from './builtins.js';
+import { BUILTINS, type CallbackRole, type Focus } from './builtins.js';
 import {
   append,
   createSequence,
   fail,
   flatten,
   isArrayOfNumbers,
+  isArrayOfStrings,
   isDeepEqual,
   isFunction,
   isLambda,
@@ -45,7 +47,7 @@ export interface Context {
   /** What `$now()`, `$millis()` and `$toMillis()` read: one time per evaluation. */
   readonly environment: EvaluationTime;
   /** Calls a function value from a built-in (a callback); input is null, as in jsonata. */
-  readonly invoke: (fn: unknown, args: unknown[]) => unknown;
+  readonly invoke: (fn: unknown, args: unknown[], role: CallbackRole) => unknown;
 }
 
 export type Code = (input: unknown, frame: Frame, ctx: Context) => unknown;
@@ -74,23 +76,48 @@ class TailCall {
   ) {}
 }
 
-/** A function defined in the expression. */
+/**
+ * jsonata's lambdas hold their environment, which refers to itself: serialising one (into an
+ * error message, or a result) fails with this very TypeError. Compiled lambdas show the same.
+ */
+const ENVIRONMENT: { base?: unknown } = {};
+ENVIRONMENT.base = ENVIRONMENT;
+
+/** A function defined in the expression; enumerable properties as jsonata's lambda objects have. */
 class Lambda implements LambdaValue {
   readonly _jsonata_lambda = true as const;
+  readonly input: unknown;
+  readonly environment = ENVIRONMENT;
   /** As jsonata's lambdas: the parameters, whose count is the arity higher-order functions read. */
-  readonly arguments: readonly { readonly value: string }[];
-  token?: unknown;
-  position?: number;
-  constructor(
-    readonly params: readonly string[],
-    readonly signature: Signature | undefined,
-    readonly body: Code,
-    readonly input: unknown,
-    readonly frame: Frame,
-  ) {
-    this.arguments = params.map((value) => ({ value }));
+  declare readonly arguments: readonly { readonly value: string }[];
+  declare readonly params: readonly string[];
+  declare readonly signature: Signature | undefined;
+  declare readonly body: Code;
+  declare readonly frame: Frame;
+  declare token?: unknown;
+  declare position?: number;
+  constructor(params: readonly string[], signature: Signature | undefined, body: Code, input: unknown, frame: Frame) {
+    this.input = input;
+    const hidden = (value: unknown, writable = false): PropertyDescriptor => ({ value, writable, enumerable: false, configurable: true });
+    Object.defineProperties(this, {
+      arguments: hidden(params.map((value) => ({ value }))),
+      params: hidden(params),
+      signature: hidden(signature),
+      body: hidden(body),
+      frame: hidden(frame),
+      token: hidden(undefined, true),
+      position: hidden(undefined, true),
+    });
   }
 }
+
+/**
+ * Thrown when jsonata's own evaluator must give this evaluation's outcome: several items of one
+ * constructor failed (jsonata evaluates them concurrently, so which error it reports depends on
+ * its scheduling), or the compiled code ran out of JavaScript stack (jsonata's evaluator is
+ * asynchronous and does not).
+ */
+export class Reinterpret extends Error {}
 
 const TICK_MASK = 1023;
 
@@ -113,8 +140,21 @@ function normalize(result: unknown, keepArray: boolean): unknown {
   return result;
 }
 
-function focusFor(input: unknown, ctx: Context): Focus {
-  return { input, createSequence, environment: ctx.environment, options: undefined, invoke: ctx.invoke };
+/**
+ * `this` for a built-in. `raw` are the arguments a tail call passed unwrapped: jsonata wraps a
+ * function argument in a JavaScript closure, except in its tail-call loop, so there a built-in
+ * function object reaches the implementation as is, and calling it as a callback fails with
+ * JavaScript's TypeError (jsonata's behaviour, reproduced).
+ */
+function focusFor(input: unknown, ctx: Context, raw?: readonly unknown[]): Focus {
+  const invoke =
+    raw === undefined || !raw.some(isNativeFunction)
+      ? ctx.invoke
+      : (fn: unknown, args: unknown[], role: CallbackRole): unknown => {
+          if (isNativeFunction(fn) && raw.includes(fn)) throw new TypeError(role === 'comp' ? 'comp is not a function' : `${role}.apply is not a function`);
+          return ctx.invoke(fn, args, role);
+        };
+  return { input, createSequence, environment: ctx.environment, options: undefined, invoke };
 }
 
 /** Sets a property as jsonata does on a value it believes is a function object (throws on primitives). */
@@ -137,12 +177,12 @@ export function apply(proc: unknown, args: unknown[], input: unknown, ctx: Conte
     tag(next, 'position', procedureNode.position);
     const evaluated: unknown[] = [];
     for (const arg of call.args) evaluated.push(arg(call.input, call.frame, ctx));
-    result = applyInner(next, evaluated, input, ctx);
+    result = applyInner(next, evaluated, input, ctx, true);
   }
   return result;
 }
 
-function applyInner(proc: unknown, args: unknown[], input: unknown, ctx: Context): unknown {
+function applyInner(proc: unknown, args: unknown[], input: unknown, ctx: Context, raw = false): unknown {
   try {
     let validated = args;
     if (proc) {
@@ -150,7 +190,7 @@ function applyInner(proc: unknown, args: unknown[], input: unknown, ctx: Context
       if (signature !== undefined) validated = signature.validate(args, input);
     }
     if (proc instanceof Lambda) return applyLambda(proc, validated, ctx);
-    if (isNativeFunction(proc)) return settled(proc.implementation.apply(focusFor(input, ctx), validated));
+    if (isNativeFunction(proc)) return settled(proc.implementation.apply(focusFor(input, ctx, raw ? args : undefined), validated));
     if (typeof proc === 'function') return settled((proc as (...a: unknown[]) => unknown).apply(input, validated));
     if (isLambda(proc)) throw new Error('a function defined by another JSONata evaluator cannot be called from a compiled expression');
     fail('T1006');
@@ -213,7 +253,8 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
       const group = grouping(n.group);
       code = (input, frame, ctx) => group(inner(input, frame, ctx), frame, ctx);
     }
-    if (n.type !== 'string' && n.type !== 'number' && n.type !== 'value' && n.type !== 'lambda') {
+    const plain = n.type === 'string' || n.type === 'number' || n.type === 'value' || n.type === 'lambda';
+    if (!plain || n.predicate !== undefined || n.group !== undefined || n.keepArray === true) {
       const inner = code;
       const keepArray = n.keepArray === true;
       code = (input, frame, ctx) => normalize(inner(input, frame, ctx), keepArray);
@@ -267,6 +308,10 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
         return applyOperator(n);
       case 'regex':
         return () => matcher(n);
+      case 'transform':
+        return transform(n);
+      case 'partial':
+        return partial(n);
       default:
         throw new Error(`the compiler does not handle "${n.type}" nodes`);
     }
@@ -480,8 +525,14 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
     const cons = n.consarray === true;
     return (input, frame, ctx) => {
       let result: unknown[] = [];
-      for (const item of items) {
-        const value = item.code(input, frame, ctx);
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i] as (typeof items)[number];
+        let value: unknown;
+        try {
+          value = item.code(input, frame, ctx);
+        } catch (error) {
+          throw anotherFails(items.slice(i + 1), input, frame, ctx) ? new Reinterpret('several items of an array constructor failed') : error;
+        }
         if (value === undefined) continue;
         if (item.nested) result.push(value);
         else result = append(result, value) as unknown[];
@@ -504,12 +555,18 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
     }
     // Keys come out (and values are evaluated) in JavaScript's property order, as jsonata's do.
     const order = Object.keys(Object.fromEntries(keys.map((k) => [k, 0])));
-    const values = order.map((k) => ({ key: k, value: (compiled[keys.indexOf(k)] as { value: Code }).value }));
+    const values = order.map((k) => ({ key: k, code: (compiled[keys.indexOf(k)] as { value: Code }).value }));
     return (input, frame, ctx) => {
       if (Array.isArray(input)) return general(input, frame, ctx);
       const result: Record<string, unknown> = {};
-      for (const { key, value } of values) {
-        const v = value(input, frame, ctx);
+      for (let i = 0; i < values.length; i++) {
+        const { key, code } = values[i] as (typeof values)[number];
+        let v: unknown;
+        try {
+          v = code(input, frame, ctx);
+        } catch (error) {
+          throw anotherFails(values.slice(i + 1), input, frame, ctx) ? new Reinterpret('several values of an object constructor failed') : error;
+        }
         if (v !== undefined) result[key] = v;
       }
       return result;
@@ -521,6 +578,9 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
       const result = Object.create(null) as Record<string, unknown>;
       const groups = Object.create(null) as Record<string, { data: unknown; exprIndex: number }>;
       const items = (Array.isArray(input) ? input : createSequence(input)) as unknown[];
+      // jsonata pushes `undefined` into the (possibly shared) empty array and evaluates the
+      // values concurrently, so what the other values see depends on its scheduling.
+      if (items.length === 0 && Array.isArray(input)) throw new Reinterpret('an object constructor over an empty array');
       if (items.length === 0) items.push(undefined);
       for (const item of items) {
         tick(ctx);
@@ -538,9 +598,20 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
           }
         }
       }
-      for (const key of Object.keys(groups)) {
+      const keys = Object.keys(groups);
+      const valueOf = (key: string): unknown => {
         const entry = groups[key] as { data: unknown; exprIndex: number };
-        const value = (pairs[entry.exprIndex] as { value: Code }).value(entry.data, frame, ctx);
+        return (pairs[entry.exprIndex] as { value: Code }).value(entry.data, frame, ctx);
+      };
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
+        let value: unknown;
+        try {
+          value = valueOf(key);
+        } catch (error) {
+          const others = keys.slice(i + 1).map((other) => ({ code: () => valueOf(other) }));
+          throw anotherFails(others, undefined, frame, ctx) ? new Reinterpret('several values of an object constructor failed') : error;
+        }
         if (value !== undefined) result[key] = value;
       }
       return result;
@@ -634,6 +705,60 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
     return (input, frame) => new Lambda(params, signature, code, input, frame);
   };
 
+  /** `| pattern | update, delete |`: a function returning a changed copy of its argument. */
+  const transform = (n: AstNode): Code => {
+    const pattern = node(n.pattern as AstNode);
+    const update = node(n.update as AstNode);
+    const deletion = n.delete === undefined ? undefined : node(n.delete);
+    return (_input, frame, ctx) => {
+      const transformer = (obj: unknown): unknown => {
+        if (obj === undefined) return undefined;
+        const clone = 'clone' in frame ? frame['clone'] : BUILTINS.get('clone');
+        if (!isFunction(clone)) fail('T2013', { position: n.position });
+        const result = apply(clone, [obj], null, ctx);
+        let matches = pattern(result, frame, ctx);
+        if (matches === undefined) return result;
+        if (!Array.isArray(matches)) matches = [matches];
+        for (const match of matches as unknown[]) {
+          const changes = update(match, frame, ctx);
+          if (changes !== undefined) {
+            if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) fail('T2011', { position: n.update?.position, value: changes });
+            for (const prop of Object.keys(changes)) (match as Record<string, unknown>)[prop] = (changes as Record<string, unknown>)[prop];
+          }
+          if (deletion === undefined) continue;
+          let deletions = deletion(match, frame, ctx);
+          if (deletions === undefined) continue;
+          const value = deletions;
+          if (!Array.isArray(deletions)) deletions = [deletions];
+          if (!isArrayOfStrings(deletions)) fail('T2012', { position: n.delete?.position, value });
+          for (const key of deletions) {
+            if (typeof match === 'object' && match !== null) delete (match as Record<string, unknown>)[key];
+          }
+        }
+        return result;
+      };
+      return { _jsonata_function: true, implementation: transformer, signature: TRANSFORM_SIGNATURE };
+    };
+  };
+
+  /** `$f(?, 2)`: a function of the `?` parameters with the others bound. */
+  const partial = (n: AstNode): Code => {
+    const procedureNode = n.procedure as AstNode;
+    const procedure = node(procedureNode);
+    const args = (n.arguments ?? []).map((arg) => (arg.type === 'operator' && arg.value === '?' ? undefined : node(arg)));
+    const forgotDollar = procedureNode.type === 'path' ? String(procedureNode.steps?.[0]?.value) : undefined;
+    const token = procedureNode.type === 'path' ? procedureNode.steps?.[0]?.value : procedureNode.value;
+    return (input, frame, ctx) => {
+      const evaluated = args.map((arg) => (arg === undefined ? PLACEHOLDER : arg(input, frame, ctx)));
+      const proc = procedure(input, frame, ctx);
+      if (proc === undefined && forgotDollar !== undefined && isBound(forgotDollar, frame)) fail('T1007', { position: n.position, token: forgotDollar });
+      if (proc instanceof Lambda) return partialLambda(proc.params, proc.body, proc.input, proc.frame, evaluated);
+      if (isNativeFunction(proc)) return partialNative(proc.implementation, evaluated, frame);
+      if (typeof proc === 'function') return partialNative(proc as (...a: unknown[]) => unknown, evaluated, frame);
+      return fail('T1008', { position: n.position, token });
+    };
+  };
+
   const applyOperator = (n: AstNode): Code => {
     const lhs = node(n.lhs as AstNode);
     const rhsNode = n.rhs as AstNode;
@@ -653,6 +778,48 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
   };
 
   return node(root);
+}
+
+const TRANSFORM_SIGNATURE = (jsonata('function($o)<(oa):o>{ $o }').ast() as AstNode).signature;
+
+/** Marks an argument left open by `?`. */
+const PLACEHOLDER = Symbol('?');
+
+function partialLambda(params: readonly string[], body: Code, input: unknown, enclosing: Frame, args: readonly unknown[]): Lambda {
+  const frame = Object.create(enclosing) as Frame;
+  const open: string[] = [];
+  params.forEach((name, i) => {
+    if (args[i] === PLACEHOLDER) open.push(name);
+    else frame[name] = args[i];
+  });
+  return new Lambda(open, undefined, body, input, frame);
+}
+
+/**
+ * A built-in partially applied: jsonata names its parameters from the implementation's source
+ * text and calls it with them, without checking its signature.
+ */
+function partialNative(implementation: (...args: unknown[]) => unknown, args: readonly unknown[], frame: Frame): Lambda {
+  const names = (/\(([^)]*)\)/.exec(implementation.toString())?.[1] ?? '').split(',').map((name) => name.trim());
+  const body: Code = (_input, scope, ctx) => {
+    const values = names.map((name) => (name in scope ? scope[name] : BUILTINS.get(name)));
+    return settled(implementation.apply({ input: undefined, createSequence, environment: ctx.environment, options: undefined, invoke: ctx.invoke }, values));
+  };
+  return partialLambda(names, body, undefined, frame, args);
+}
+
+/** Whether evaluating any of these (the siblings after a failed one) fails too. */
+function anotherFails(siblings: readonly { code: Code }[], input: unknown, frame: Frame, ctx: Context): boolean {
+  // Out of time is out of time, whichever item noticed first.
+  if (Date.now() > ctx.deadline) return false;
+  for (const sibling of siblings) {
+    try {
+      sibling.code(input, frame, ctx);
+    } catch {
+      return true;
+    }
+  }
+  return false;
 }
 
 /** `$f ~> $g`: a function applying $f, then $g (jsonata's `function($x){ $g($f($x)) }`). */

@@ -7,7 +7,8 @@
 import jsonata from 'jsonata';
 
 const RAISE = '__mqflow_raise';
-const raiser = jsonata(`$${RAISE}()`);
+// Called through a block, so jsonata knows no name for it: an error without a token stays so.
+const raiser = jsonata(`($${RAISE})()`);
 
 export async function withJsonataMessage(error: unknown): Promise<unknown> {
   if (typeof error !== 'object' || error === null || error instanceof Error) return error;
@@ -22,8 +23,10 @@ export async function withJsonataMessage(error: unknown): Promise<unknown> {
         throw error;
       },
     });
-  } catch {
-    // Expected: jsonata rethrows the same object, now with its message.
+  } catch (thrown) {
+    // jsonata rethrows the same object, now with its message; or, when the message cannot be
+    // written (a value that does not serialise), the TypeError that jsonata itself would throw.
+    if (thrown !== error) return thrown;
   }
   // The call above names itself as the token and position of errors that had none: undo that.
   if (had.token) err.token = before.token;

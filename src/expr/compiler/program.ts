@@ -4,7 +4,9 @@
  * names, the input wrapped as jsonata wraps it, and the bounds.
  */
 import { containsLambda, nestingDepth, outsideSubset, variableNames, type AstNode } from './ast.js';
-import { apply, compileTree, EvaluationTime, type Context, type Frame } from './compile.js';
+import { apply, compileTree, EvaluationTime, Reinterpret, type Context, type Frame } from './compile.js';
+
+export { Reinterpret };
 import { createSequence, isSequence, type Sequence } from './values.js';
 
 export interface ProgramOptions {
@@ -55,7 +57,12 @@ export function compileProgram(ast: AstNode, options: ProgramOptions = {}): Comp
       environment: new EvaluationTime(),
       invoke: (fn, args) => apply(fn, args, null, ctx),
     };
-    return code(context, frame, ctx);
+    try {
+      return code(context, frame, ctx);
+    } catch (error) {
+      if (error instanceof RangeError && /call stack/i.test(error.message)) throw new Reinterpret('the compiled code ran out of stack');
+      throw error;
+    }
   };
   return { program };
 }
