@@ -142,16 +142,18 @@ function normalize(result: unknown, keepArray: boolean): unknown {
 
 /**
  * `this` for a built-in. `raw` are the arguments a tail call passed unwrapped: jsonata wraps a
- * function argument in a JavaScript closure, except in its tail-call loop, so there a built-in
- * function object reaches the implementation as is, and calling it as a callback fails with
- * JavaScript's TypeError (jsonata's behaviour, reproduced).
+ * function argument in a JavaScript closure, except in its tail-call loop, so there a function
+ * object reaches the implementation as is. Built-in function objects have no `apply` method and
+ * neither kind can be called directly ($sort's comparator), so jsonata fails with JavaScript's
+ * TypeError there; reproduced.
  */
 function focusFor(input: unknown, ctx: Context, raw?: readonly unknown[]): Focus {
+  const uncallable = (fn: unknown, role: CallbackRole): boolean => isNativeFunction(fn) || (role === 'comp' && isLambda(fn));
   const invoke =
-    raw === undefined || !raw.some(isNativeFunction)
+    raw === undefined || !raw.some((arg) => isNativeFunction(arg) || isLambda(arg))
       ? ctx.invoke
       : (fn: unknown, args: unknown[], role: CallbackRole): unknown => {
-          if (isNativeFunction(fn) && raw.includes(fn)) throw new TypeError(role === 'comp' ? 'comp is not a function' : `${role}.apply is not a function`);
+          if (uncallable(fn, role) && raw.includes(fn)) throw new TypeError(role === 'comp' ? 'comp is not a function' : `${role}.apply is not a function`);
           return ctx.invoke(fn, args, role);
         };
   return { input, createSequence, environment: ctx.environment, options: undefined, invoke };
