@@ -80,7 +80,7 @@ services:
   enrich:
     steps:
       - transform: '{ "c": (temp_f - 32) * 5 / 9 }'
-      - transform: '$ ~> |$|{"seen": true}|'
+      - transform: 'items@$i.{"seen": $i}'
       - publish:
           connection: plant
           topic: 'out/{{ $uppercase(site) }}'
@@ -91,12 +91,12 @@ services:
     const lines = r.stdout.split('\n');
     expect(lines.slice(0, 4)).toEqual([
       'plant.yaml:7:21 services.enrich.steps[0].transform: compiled: { "c": (temp_f - 32) * 5 / 9 }',
-      'plant.yaml:8:21 services.enrich.steps[1].transform: interpreted (uses a transform (| … | … |)): $ ~> |$|{"seen": true}|',
+      'plant.yaml:8:21 services.enrich.steps[1].transform: interpreted (uses a focus (@) or index (#) binding): items@$i.{"seen": $i}',
       'plant.yaml:11:25 services.enrich.steps[2].publish.topic: compiled: $uppercase(site)',
       '3 expressions: 2 compiled, 1 interpreted',
     ]);
     const json = JSON.parse(mqflow(['validate', dir, '--explain', '--format', 'json'], { cwd: dir }).stdout) as { expressions: { execution: unknown }[] };
-    expect(json.expressions.map((e) => e.execution)).toEqual([{ mode: 'compiled' }, { mode: 'interpreted', reason: 'uses a transform (| … | … |)' }, { mode: 'compiled' }]);
+    expect(json.expressions.map((e) => e.execution)).toEqual([{ mode: 'compiled' }, { mode: 'interpreted', reason: 'uses a focus (@) or index (#) binding' }, { mode: 'compiled' }]);
   });
 
   it('--format json gives the same problems as data', () => {
