@@ -5,8 +5,10 @@
  * outcomes (value or error) that decides whether the compiled engine agrees with jsonata.
  *
  * Everything here is deterministic given the seed. Nothing nondeterministic is generated
- * ($random, $now, $millis, $shuffle), and every recursion in expressions meant for an
- * unbounded engine is bounded by a small literal (or by $count of something small).
+ * ($random, $now, $millis, $shuffle, $uuid, $toMillis with a picture that leaves out the year),
+ * every recursion in expressions meant for an unbounded engine is bounded by a small literal (or
+ * by $count of something small), and a few things that make jsonata itself unpredictable or
+ * endless are kept out: see coalesce(), composable() and updateObject().
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -213,8 +215,10 @@ function operand(e: Expr, min: number): string {
 /** A left-associative binary operator of binding power `p`. */
 function binary(l: Expr, op: string, r: Expr, p: number): Expr {
   let left = operand(l, p);
-  // jsonata's lexer reads a `/` after `[]` or after a function definition as the start of a regex.
-  if (op === '/' && (left.endsWith('[]') || left.startsWith('function'))) left = `(${left})`;
+  // jsonata's lexer reads a `/` after `[]`, after a function definition, after an order-by's `)`
+  // or after a transform's closing `|` as the start of a regex (the parser reads the token after
+  // those without its "infix" flag). Parentheses end such an operand with a safe `)`.
+  if (op === '/' && (left.endsWith('[]') || left.startsWith('function') || left.endsWith('}') || left.endsWith('|') || left.includes('^('))) left = `(${left})`;
   return { s: `${left} ${op} ${operand(r, p + 1)}`, p };
 }
 
@@ -257,6 +261,155 @@ const SEPARATORS = ['","', '", "', '""', '" "', '"/"', '"b"'];
 const REPLACE_PATTERNS = ['"a"', '"l"', '" "', '"x"', '","', '""', '"Hello"'];
 const WIDTHS = ['5', '-5', '8', '-8', '0', '2', '12'];
 
+/** Bodies of regular expression literals (between the slashes; jsonata adds the g flag). */
+const REGEXES = ['l', 'l+', 'o', '[aeiou]', String.raw`(\w+) (\w+)`, '^h', String.raw`\d+`, ',', 'x$', '[A-Z]', '(a)|(b)', 'é', String.raw`\s+`, 'o(r|l)', String.raw`\.`, '(l)(l)?', 'hello', 'z', '^.', String.raw`e$`];
+/** Regular expressions that can match the empty string: $match, $split and $replace fail on those (D1004). */
+const ZERO_LENGTH_REGEXES = ['a*', String.raw`\s*`, 'x?', '^', '(l|)', String.raw`\b`, '^$'];
+const REGEX_FLAGS: readonly (readonly [number, string])[] = [
+  [6, ''],
+  [2, 'i'],
+  [1, 'm'],
+  [1, 'im'],
+];
+/** Replacement texts with group references: `$0`, `$1`, `$$`, a group that is not there. */
+const REPLACEMENTS = ['"rep $1 $$ $0"', '"[$0]"', '"$2-$1"', '"$"', '"$10"', '"_"', '""', '"$$"', '"$3"', '"$1$1"', '"<$0>"'];
+const MATCH_LIMITS = ['0', '1', '2', '-1', '1.5', '"2"', '$count(items)'];
+
+/** A function for partial application or composition: its text, the type of its argument, the type of its result. */
+interface PartialFn {
+  readonly s: string;
+  readonly arg: Ty;
+  readonly ty: Ty;
+}
+/**
+ * Partial applications of built-ins: the text, the type of the argument left open, the result's
+ * type. jsonata calls the implementation without checking its signature, and with a function
+ * argument as it is, not wrapped (`$map(?, $string)` and `$sort(?, function…)` fail so), and it
+ * names the parameters from the implementation's source text (`$string(?)` fails, S0208): those
+ * are among the quirks in partial().
+ */
+const PARTIALS: readonly PartialFn[] = [
+  { s: '$substring(?, 0, 2)', arg: 'str', ty: 'str' },
+  { s: '$substringBefore(?, ",")', arg: 'str', ty: 'str' },
+  { s: '$substringAfter(?, " ")', arg: 'str', ty: 'str' },
+  { s: '$pad(?, 6, "*")', arg: 'str', ty: 'str' },
+  { s: '$replace(?, "l", "L")', arg: 'str', ty: 'str' },
+  { s: '$replace(?, /[aeiou]/i, "_")', arg: 'str', ty: 'str' },
+  { s: '$uppercase(?)', arg: 'str', ty: 'str' },
+  { s: '$join(?, "-")', arg: 'strs', ty: 'str' },
+  { s: '$formatNumber(?, "#0.0")', arg: 'num', ty: 'str' },
+  { s: '$substring("hello", ?, 2)', arg: 'num', ty: 'str' },
+  { s: '$formatBase(?, 2)', arg: 'num', ty: 'str' },
+  { s: '$fromMillis(?, "[Y0001]-[M01]-[D01]")', arg: 'num', ty: 'str' },
+  { s: '$round(?, 1)', arg: 'num', ty: 'num' },
+  { s: '$power(?, 2)', arg: 'num', ty: 'num' },
+  { s: '$power(2, ?)', arg: 'num', ty: 'num' },
+  { s: '$length(?)', arg: 'str', ty: 'num' },
+  { s: '$sum(?)', arg: 'nums', ty: 'num' },
+  { s: '$count(?)', arg: 'any', ty: 'num' },
+  { s: '$number(?)', arg: 'str', ty: 'num' },
+  { s: '$contains(?, "l")', arg: 'str', ty: 'bool' },
+  { s: '$contains(?, /^h/i)', arg: 'str', ty: 'bool' },
+  { s: '$exists(?)', arg: 'any', ty: 'bool' },
+  { s: '$boolean(?)', arg: 'any', ty: 'bool' },
+  { s: '$split(?, ",")', arg: 'str', ty: 'strs' },
+  { s: String.raw`$split(?, /\s+/, 2)`, arg: 'str', ty: 'strs' },
+  { s: '$keys(?)', arg: 'obj', ty: 'strs' },
+  { s: '$map(?, function($v){ $string($v) })', arg: 'nums', ty: 'strs' },
+  { s: '$filter(?, function($v){ $length($v) > 1 })', arg: 'strs', ty: 'strs' },
+  { s: '$each(?, function($v, $k){ $k })', arg: 'obj', ty: 'strs' },
+  { s: '$map(?, function($v, $i){ $v * $i })', arg: 'nums', ty: 'nums' },
+  { s: '$sort(?)', arg: 'nums', ty: 'nums' },
+  { s: '$append(?, 1)', arg: 'nums', ty: 'nums' },
+  { s: '$filter(?, function($v){ $v > 2 })', arg: 'nums', ty: 'nums' },
+  { s: '$filter(?, function($v){ $v.price > 2 })', arg: 'objs', ty: 'objs' },
+  { s: '$reverse(?)', arg: 'objs', ty: 'objs' },
+  { s: '$spread(?)', arg: 'obj', ty: 'objs' },
+  { s: '$merge(?)', arg: 'objs', ty: 'obj' },
+  { s: '$sift(?, function($v){ $v != null })', arg: 'obj', ty: 'obj' },
+  { s: '$lookup(?, "type")', arg: 'objs', ty: 'any' },
+  { s: '$match(?, /l+/)', arg: 'str', ty: 'any' },
+];
+
+/** Functions to compose with `~>`: the text, the type of its argument, the result's type. */
+const COMPOSABLE: readonly PartialFn[] = [
+  { s: '$uppercase', arg: 'str', ty: 'str' },
+  { s: '$lowercase', arg: 'str', ty: 'str' },
+  { s: '$trim', arg: 'str', ty: 'str' },
+  { s: '$string', arg: 'any', ty: 'str' },
+  { s: '$substring(?, 1)', arg: 'str', ty: 'str' },
+  { s: 'function($x){ $x & "!" }', arg: 'any', ty: 'str' },
+  { s: '$join(?, "+")', arg: 'strs', ty: 'str' },
+  { s: '$length', arg: 'str', ty: 'num' },
+  { s: '$abs', arg: 'num', ty: 'num' },
+  { s: '$sqrt', arg: 'num', ty: 'num' },
+  { s: '$floor', arg: 'num', ty: 'num' },
+  { s: '$number', arg: 'str', ty: 'num' },
+  { s: '$sum', arg: 'nums', ty: 'num' },
+  { s: '$count', arg: 'any', ty: 'num' },
+  { s: 'function($x){ $x * 2 }', arg: 'num', ty: 'num' },
+  { s: 'function($x){ $x + 1 }', arg: 'num', ty: 'num' },
+  { s: '$boolean', arg: 'any', ty: 'bool' },
+  { s: '$not', arg: 'any', ty: 'bool' },
+  { s: '$exists', arg: 'any', ty: 'bool' },
+  { s: '$reverse', arg: 'nums', ty: 'nums' },
+  { s: '$sort', arg: 'nums', ty: 'nums' },
+  { s: '$split(?, ",")', arg: 'str', ty: 'strs' },
+  { s: '$keys', arg: 'obj', ty: 'strs' },
+  { s: '$spread', arg: 'obj', ty: 'objs' },
+  { s: '$merge', arg: 'objs', ty: 'obj' },
+];
+
+/** `$formatNumber` pictures with the options they are meant for (and, now and then, are not). */
+const FORMAT_NUMBER_OPTIONS: readonly (readonly [string, string])[] = [
+  ['"#.##0,00"', '{"decimal-separator": ",", "grouping-separator": "."}'],
+  ['"# ##0,0"', '{"decimal-separator": ",", "grouping-separator": " "}'],
+  ['"#0%"', '{"percent": "pc"}'],
+  ['"0.0e0"', '{"exponent-separator": "E"}'],
+  ['"0‰"', '{"per-mille": "‰"}'],
+  ['"###0.00"', '{"minus-sign": "~"}'],
+  ['"@@@0.0"', '{"digit": "@"}'],
+  ['"#0.0;(#0.0)"', '{"pattern-separator": ";"}'],
+  ['"#0.00"', '{"infinity": "inf", "NaN": "nan"}'],
+  ['"00"', '{"zero-digit": "0"}'],
+  ['"#,##0.00"', '{"decimal-separator": ",", "grouping-separator": ","}'],
+];
+/** Milliseconds since the epoch for `$fromMillis`: fixed, so results are deterministic. */
+const MILLIS = ['0', '1510067557121', '-86400000', '951782400000', '1e12', '253402300799999', '1.5', '$count(items) * 86400000', '-62135596800001', '1700000000000'];
+const DATE_PICTURES = [
+  '"[Y0001]-[M01]-[D01]"',
+  '"[H01]:[m01]:[s01].[f001]"',
+  '"[FNn], [D1o] [MNn] [Y]"',
+  '"[h]:[m01] [P]"',
+  '"[Y,2]-[M,2]"',
+  '"[D#1] [MNn,3-3]"',
+  '"[X0001]-W[W01]-[F1]"',
+  '"[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01][Z]"',
+  '"[z]"',
+  '"[YI]"',
+  '"[Mw]"',
+  '"[dwo] day"',
+  '"[Q]"',
+  '"[Y"',
+];
+const TIMEZONES = ['"+0100"', '"-0500"', '"0000"', '"+0530"'];
+/** Timestamps for `$toMillis` (ISO 8601, or with a picture that names the year: otherwise today's date fills in). */
+const TIMESTAMPS: readonly (readonly [string, string | undefined])[] = [
+  ['"2017-11-07T15:07:37.121Z"', undefined],
+  ['"2018-01-01"', undefined],
+  ['"1970-01-01T00:00:00+01:00"', undefined],
+  ['"2018"', undefined],
+  ['"not a date"', undefined],
+  ['"2018-02-01"', '"[Y]-[M]-[D]"'],
+  ['"01/02/2018"', '"[D]/[M]/[Y]"'],
+  ['"2018-032"', '"[Y]-[d]"'],
+  ['"2018-02-01 3:15 pm"', '"[Y]-[M]-[D] [h]:[m] [P]"'],
+  ['"Wednesday, 14th November 2018"', '"[FNn], [D1o] [MNn] [Y]"'],
+  ['"2018-02"', '"[Y]-[M]-[D]"'],
+  ['"mismatch"', '"[Y]-[M]"'],
+  ['"2018-02-01"', '"[Y]-[D]"'],
+];
+
 /** Names for variables and functions; a counter keeps them unique within one expression. */
 const VAR_NAMES = ['x', 'y', 'total', 'label', 'k', 'tmp', 'count', 'price'];
 const FN_NAMES = ['f', 'g', 'calc', 'fmt', 'pick', 'double'];
@@ -271,6 +424,8 @@ export interface ExpressionOptions {
 
 class ExpressionGenerator {
   private counter = 0;
+  /** How many regular expression literals have been generated (see coalesce()). */
+  private regexes = 0;
 
   constructor(
     private readonly rng: Rng,
@@ -463,6 +618,7 @@ class ExpressionGenerator {
       [1, () => r.pick(['$exists(v)', 'v', '$.price > $$.price', 'type in ["x", "y"]', '$not(price)'])],
       [2, () => this.gen('bool', d - 1, sc).s],
       [1, () => this.gen('num', d - 1, sc).s],
+      [0.5, () => `$contains(${r.pick(STR_FIELDS)}, ${this.regex()})`],
     ])();
   }
 
@@ -501,7 +657,19 @@ class ExpressionGenerator {
       [this.callableFns(sc, 'num').length > 0 ? 6 : 0, () => this.callUserFn('num', d, sc)],
       [2, () => this.coalesce('num', d, sc)],
       [2, () => this.pathMap('num', d, sc)],
+      [1, () => this.regexCall('num', d, sc)],
+      [0.7, () => this.orderBy('num', d, sc)],
+      [0.7, () => this.descendants('num')],
+      [1, () => this.partial('num', d, sc)],
+      [1, () => this.composition('num', sc, d)],
+      [0.7, () => call('toMillis', this.timestamp())],
     ])();
+  }
+
+  /** Arguments of `$toMillis`: a timestamp, with a picture now and then. */
+  private timestamp(): Expr[] {
+    const [text, picture] = this.rng.pick(TIMESTAMPS);
+    return picture === undefined ? [atom(text)] : [atom(text), atom(picture)];
   }
 
   /** A recursive function with a bounded recursion (and, on a limited engine, sometimes past the depth limit). */
@@ -561,6 +729,20 @@ class ExpressionGenerator {
       [1, () => this.coalesce('str', d, sc)],
       [2, () => call('join', [call('map', [this.gen('any', d - 1, sc), this.lambda(['any', 'num'], 'str', d, sc)]), atom(r.pick(SEPARATORS))])],
       [1, () => call('lookup', [this.gen('obj', d - 1, sc), atom(r.pick(['"type"', '"a"', '"name with space"', '"zz"']))])],
+      [4, () => this.regexCall('str', d, sc)],
+      [0.7, () => this.orderBy('str', d, sc)],
+      [2, () => this.partial('str', d, sc)],
+      [1.5, () => this.composition('str', sc, d)],
+      [1, () => call('string', [r.chance(0.5) ? this.objectConstructor(d - 1, sc, 1) : this.gen(r.pick<Ty>(['obj', 'objs', 'any']), d - 1, sc), atom('true')])],
+      [1, () => {
+        const [picture, options] = r.pick(FORMAT_NUMBER_OPTIONS);
+        return call('formatNumber', [n(), atom(r.chance(0.85) ? picture : r.pick(FORMAT_NUMBER_PICTURES)), atom(options)]);
+      }],
+      [1.5, () => {
+        const millis = atom(r.chance(0.85) ? r.pick(MILLIS) : r.pick(NUM_FIELDS));
+        return call('fromMillis', r.chance(0.15) ? [millis] : r.chance(0.75) ? [millis, atom(r.pick(DATE_PICTURES))] : [millis, atom(r.pick(DATE_PICTURES)), atom(r.pick(TIMEZONES))]);
+      }],
+      [1, () => call('join', [call('each', [this.gen('obj', d - 1, sc), atom('function($v, $k){ $k & "=" & $string($v) }')]), atom(r.pick(SEPARATORS))])],
     ])();
   }
 
@@ -581,6 +763,9 @@ class ExpressionGenerator {
       [2, () => this.condition('bool', d, sc)],
       [1, () => this.block('bool', d, sc)],
       [this.callableFns(sc, 'bool').length > 0 ? 3 : 0, () => this.callUserFn('bool', d, sc)],
+      [2, () => this.regexCall('bool', d, sc)],
+      [0.5, () => this.partial('bool', d, sc)],
+      [0.5, () => this.composition('bool', sc, d)],
     ])();
   }
 
@@ -607,6 +792,13 @@ class ExpressionGenerator {
       [2, () => this.condition(ty, d, sc)],
       [2, () => this.block(ty, d, sc)],
       [this.callableFns(sc, ty).length > 0 ? 3 : 0, () => this.callUserFn(ty, d, sc)],
+      [ty === 'strs' ? 3 : 0, () => this.regexCall('strs', d, sc)],
+      [ty === 'objs' ? 3 : 1.5, () => this.orderBy(ty, d, sc)],
+      [1, () => this.descendants(ty)],
+      [1.5, () => this.partial(ty, d, sc)],
+      [1, () => this.composition(ty, sc, d)],
+      [ty === 'strs' ? 1 : 0, () => call('keys', [this.gen('objs', d - 1, sc)])],
+      [ty === 'objs' ? 1 : 0, () => call('spread', [this.gen('objs', d - 1, sc)])],
     ])();
   }
 
@@ -643,8 +835,22 @@ class ExpressionGenerator {
       [2, () => call('sift', [this.gen('obj', d - 1, sc), this.lambda(['any', 'str'], 'bool', d, sc)])],
       [2, () => call('single', [this.gen('objs', d - 1, sc), this.lambda(['obj', 'num'], 'bool', d, sc)])],
       [2, () => ({ s: `${operand(this.gen('objs', d - 1, sc), FILTER)}[${this.predicate(d, sc)}]`, p: FILTER })],
-      // Grouping: the compiler may leave it to jsonata; kept rare so most cases run compiled.
-      [0.4, () => ({ s: `${operand(this.gen('objs', d - 1, sc), GROUP)}{${this.keyExpr(d, sc)}: ${this.gen(r.pick<Ty>(['num', 'str', 'any']), d - 1, sc).s}}`, p: GROUP })],
+      // Grouping: of anything (keyExpr), and of items after a path (grouping()).
+      [1, () => ({ s: `${operand(this.gen('objs', d - 1, sc), GROUP)}{${this.keyExpr(d, sc)}: ${this.gen(r.pick<Ty>(['num', 'str', 'any']), d - 1, sc).s}}`, p: GROUP })],
+      [3, () => this.grouping(d, sc)],
+      [3, () => this.transformed(d, sc)],
+      [1, () => this.orderBy('obj', d, sc)],
+      [1, () => this.partial('obj', d, sc)],
+      [1, () => this.composition('obj', sc, d)],
+      [
+        1,
+        () =>
+          call('sift', [
+            this.gen('obj', d - 1, sc),
+            atom(r.pick(['function($v, $k){ $k in ["a", "type", "price"] }', 'function($v){ $type($v) = "number" }', 'function($v, $k, $o){ $count($keys($o)) > 2 }'])),
+          ]),
+      ],
+      [1, () => call('merge', [atom(`[${this.gen('obj', d - 1, sc).s}, ${r.pick(['{"extra": 1}', '{"a": null}', '{}', 'items', '"x"'])}]`)])],
       [2, () => this.condition('obj', d, sc)],
       [2, () => this.block('obj', d, sc)],
       [1, () => this.coalesce('obj', d, sc)],
@@ -685,6 +891,13 @@ class ExpressionGenerator {
       [2, () => this.pathMap('any', d, sc)],
       [1, () => call('each', [this.gen('obj', d - 1, sc), this.lambda(['any', 'str'], 'any', d, sc)])],
       [0.5, () => this.functionValue(sc)],
+      [1.5, () => this.regexCall('any', d, sc)],
+      [1, () => this.orderBy('any', d, sc)],
+      [1.5, () => this.descendants('any')],
+      [1, () => this.partial('any', d, sc)],
+      [1, () => this.transformed(d, sc)],
+      [0.5, () => call('zip', [this.gen('nums', d - 1, sc), this.gen('strs', d - 1, sc)])],
+      [0.5, () => call('each', [this.gen('obj', d - 1, sc), atom(r.pick(['function($v){ $v }', 'function($v, $k){ {$k: $v} }', 'function($v, $k, $o){ $count($keys($o)) }']))])],
     ])();
   }
 
@@ -695,9 +908,329 @@ class ExpressionGenerator {
     return r.weighted<() => Expr>([
       [2, () => atom(r.pick(['$uppercase', '$string', '$sum']))],
       [2, () => atom(`function($${x}){ $${x} * 2 }`)],
-      [1, () => ({ s: '$uppercase ~> $trim', p: CMP })],
+      [1, () => ({ s: '$uppercase(?) ~> $trim(?)', p: CMP })],
       [1, () => atom(`{"f": function($${x}){ $${x} }, "k": 1}`)],
       [sc.fns.length > 0 ? 2 : 0, () => atom(`$${r.pick(sc.fns).name}`)],
+      [1, () => atom(this.transform(1, sc))],
+      [1, () => atom(this.use(r.pick(PARTIALS)))],
+      [1, () => this.composition(r.pick(ALL_TYPES), sc)],
+      // jsonata's parser reads a `/` right after an opening `(` or `[` as division: a regex literal
+      // only follows `,`, `:` or an operator.
+      [0.5, () => atom(`{"re": ${this.regex()}}`)],
+    ])();
+  }
+
+  // ----- regular expressions
+
+  /** A regular expression literal; now and then one that matches the empty string (D1004 in $match, $split, $replace). */
+  private regex(): string {
+    const r = this.rng;
+    this.regexes++;
+    const body = r.chance(0.12) ? r.pick(ZERO_LENGTH_REGEXES) : r.pick(REGEXES);
+    return `/${body}/${r.weighted(REGEX_FLAGS)}`;
+  }
+
+  /** `function($m){ … }` for `$replace`: usually a string from the match, sometimes not a string (D3012). */
+  private replacer(d: number, sc: Scope): string {
+    const r = this.rng;
+    const m = this.fresh(['m', 'found']);
+    const body = r.weighted<() => string>([
+      [4, () => `$uppercase($${m}.match)`],
+      [2, () => `$string($${m}.index)`],
+      [2, () => `$join($${m}.groups, "+")`],
+      [1, () => `"<" & $${m}.match & ">"`],
+      [1, () => `$${m}.groups[0]`],
+      [1, () => `$length($${m}.match)`],
+      [1, () => this.gen('str', d - 1, { ...sc, vars: [...sc.vars, { name: m, ty: 'obj' }] }).s],
+    ])();
+    return `function($${m}){ ${body} }`;
+  }
+
+  /** `$match`, `$contains`, `$split`, `$replace` with a regular expression, as `ty`. */
+  private regexCall(ty: Ty, d: number, sc: Scope): Expr {
+    const r = this.rng;
+    const s = (): Expr => this.gen('str', d - 1, sc);
+    const re = (): Expr => atom(this.regex());
+    const limit = (p: number): Expr[] => (r.chance(p) ? [atom(r.pick(MATCH_LIMITS))] : []);
+    switch (ty) {
+      case 'str':
+        return r.weighted<() => Expr>([
+          [4, () => call('replace', [s(), re(), atom(r.pick(REPLACEMENTS)), ...limit(0.25)])],
+          [3, () => call('replace', [s(), re(), atom(this.replacer(d, sc)), ...limit(0.15)])],
+          [1, () => call('join', [atom(`$match(${s().s}, ${this.regex()}).match`), atom(r.pick(SEPARATORS))])],
+          [0.5, () => ({ s: `(${operand(s(), CMP)} ~> ${this.regex()}).match`, p: DOT })],
+        ])();
+      case 'bool':
+        return r.weighted<() => Expr>([
+          [4, () => call('contains', [s(), re()])],
+          [1, () => call('exists', [call('match', [s(), re()])])],
+        ])();
+      case 'strs':
+        return call('split', [s(), re(), ...limit(0.35)]);
+      case 'num':
+        return r.weighted<() => Expr>([
+          [2, () => call('count', [call('match', [s(), re(), ...limit(0.2)])])],
+          [1, () => call('sum', [atom(`$match(${s().s}, ${this.regex()}).index`)])],
+        ])();
+      default:
+        return r.weighted<() => Expr>([
+          [4, () => call('match', [s(), re(), ...limit(0.3)])],
+          [1, () => ({ s: `$match(${s().s}, ${this.regex()})${r.pick(['.groups', '[0].match', '.index', '[1]'])}`, p: DOT })],
+        ])();
+    }
+  }
+
+  /** A partial application's text, counting the regex literal it may hold (see coalesce()). */
+  private use(p: PartialFn): string {
+    if (p.s.includes(', /')) this.regexes++;
+    return p.s;
+  }
+
+  // ----- order-by, grouping, transforms, descendants
+
+  /** `items^(>price, type)`: order-by on a path, by terms of sometimes mixed types (T2007) or not comparable at all (T2008). */
+  private sorted(d: number, sc: Scope): string {
+    const r = this.rng;
+    const base = r.weighted<() => string>([
+      [8, () => r.pick(['items', 'items', 'a.items', '$.items', 'items.items', 'b.items'])],
+      [2, () => `items[${this.predicate(1, sc)}]`],
+      [1, () => r.pick(['$', '*', 'items.price', '**.price', 'items.type'])],
+    ])();
+    const count = r.weighted([
+      [6, 1],
+      [3, 2],
+      [1, 3],
+    ]);
+    const terms = Array.from({ length: count }, () => {
+      const direction = r.weighted([
+        [3, ''],
+        [2, '<'],
+        [2, '>'],
+      ]);
+      const key = r.weighted<() => string>([
+        [8, () => r.pick(['price', 'price', 'type', 'type', 'v'])],
+        [2, () => r.pick(['-price', '$string(price)', 'type & v', '$lowercase(type)', 'missing', '$count(items)', '$', 'a', 'items', 'price * 2'])],
+        [1, () => this.gen(r.pick<Ty>(['num', 'str']), d - 1, sc).s],
+      ])();
+      return `${direction}${key}`;
+    });
+    return `${base}^(${terms.join(', ')})`;
+  }
+
+  /** An order-by, then what `ty` wants of the sorted items. Binds as loosely as `^` (40). */
+  private orderBy(ty: Ty, d: number, sc: Scope): Expr {
+    const r = this.rng;
+    const sorted = this.sorted(d, sc);
+    const after = ((): string => {
+      switch (ty) {
+        case 'objs':
+          return r.chance(0.8) ? '' : `[${this.predicate(d, sc)}]`;
+        case 'obj':
+          return r.pick(['[0]', '[-1]', '[1]']);
+        case 'nums':
+          return `.${r.pick(NUM_FIELDS)}`;
+        case 'strs':
+          return `.${r.pick(STR_FIELDS)}`;
+        case 'num':
+          return `[0].${r.pick(NUM_FIELDS)}`;
+        case 'str':
+          return `[${r.pick(['0', '-1'])}].${r.pick(STR_FIELDS)}`;
+        default:
+          return r.pick(['', '.type', '.price', '[0]', '.{"t": type}', '.$string(v)']);
+      }
+    })();
+    return { s: sorted + after, p: CMP };
+  }
+
+  /** `items{type: $sum(price)}`: grouping after a path; keys now and then not strings (T1003) or the same twice (D1009). */
+  private grouping(d: number, sc: Scope): Expr {
+    const r = this.rng;
+    let p = GROUP;
+    const base = r.weighted<() => string>([
+      [8, () => r.pick(['items', 'items', 'a.items', '$.items', 'items.items', '$'])],
+      [2, () => `items[${this.predicate(1, sc)}]`],
+      [1, () => {
+        p = CMP;
+        return this.sorted(d, sc);
+      }],
+      [1, () => operand(this.gen('objs', d - 1, sc), GROUP)],
+      [1, () => r.pick(['*', 'a', '**'])],
+    ])();
+    const key = (): string =>
+      r.weighted<() => string>([
+        [8, () => 'type'],
+        [2, () => r.pick(['$string(price)', 'type & "-" & $string(v)', '$uppercase(type)', '"all"', '"x"'])],
+        [1, () => r.pick(['price', 'v', 'items', '$', 'a'])],
+      ])();
+    const value = (): string =>
+      r.weighted<() => string>([
+        [3, () => '$sum(price)'],
+        [2, () => 'price'],
+        [2, () => '$count($)'],
+        [2, () => r.pick(['$max(price)', '$average(price)', '$join(type, ",")', '$', '[price]', 'v', '$string(v)', '{"n": $count($), "total": $sum(price)}', '$.price ~> $map($string)'])],
+        [1, () => this.gen(r.pick<Ty>(['num', 'str', 'any', 'nums']), d - 1, sc).s],
+      ])();
+    const pairs = [`${key()}: ${value()}`];
+    if (r.chance(0.2)) pairs.push(`${r.chance(0.5) ? key() : r.pick(['"x"', '"total"', 'type'])}: ${value()}`);
+    return { s: `${base}{${pairs.join(', ')}}`, p };
+  }
+
+  /** `|items|{"seen": true}, ["v"]|`: the update now and then not an object (T2011), the deletion not strings (T2012). */
+  private transform(d: number, sc: Scope): string {
+    const r = this.rng;
+    const pattern = r.weighted<() => string>([
+      [8, () => r.pick(['items', 'items', 'a', 'items[0]', 'b', 'a.items', '$', 'items.items'])],
+      [2, () => `items[${this.predicate(1, sc)}]`],
+      [1, () => r.pick(['v', 'missing', '*', '**', 'a.b', 'type'])],
+    ])();
+    const update = r.weighted<() => string>([
+      [8, () => r.pick(['{"seen": true}', '{"x": v}', '{"total": price * 2}', '{"type": $uppercase(type)}', '{}', '{"n": $count(items)}', '{"price": price + 1}', '{"items": []}'])],
+      [2, () => this.updateObject(d - 1, sc)],
+      [1, () => r.pick(['v', 'price', '"str"', '[1]', 'null', 'type', 'a', 'true'])],
+    ])();
+    const deletion = r.chance(0.35)
+      ? `, ${r.weighted<() => string>([
+          [6, () => r.pick(['["b"]', '"a"', '["type", "v"]', '"price"', '[]', '["missing"]', '"items"', '$keys($)[0]'])],
+          [1, () => r.pick(['[1]', 'price', 'type', 'v', '["a", 2]', 'true', 'null'])],
+        ])()}`
+      : '';
+    return `|${pattern}|${update}${deletion}|`;
+  }
+
+  /**
+   * An object constructor for a transform's update, whose values cannot hold the match itself
+   * (`$`, `**`): that would make the result circular, which no comparison can walk.
+   */
+  private updateObject(d: number, sc: Scope): string {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const s = this.objectConstructor(d, sc).s;
+      if (!/\$(?![\w$])|\*\*/.test(s)) return s;
+    }
+    return '{"fallback": true}';
+  }
+
+  /** `$ ~> |…|…|`: a transform applied to an object (sometimes to something else: T0410). */
+  private transformed(d: number, sc: Scope): Expr {
+    const r = this.rng;
+    const target = r.weighted<() => string>([
+      [8, () => '$'],
+      [3, () => r.pick(['a', 'items[0]', '$$', 'items', '{"a": {"b": 1}, "items": [{"v": 1}, {"v": "s"}]}'])],
+      [1, () => operand(this.gen(r.pick<Ty>(['obj', 'any', 'objs']), d - 1, sc), CMP)],
+    ])();
+    let s = `${target} ~> ${this.transform(d, sc)}`;
+    if (r.chance(0.1)) s += ` ~> ${this.transform(d, sc)}`;
+    return { s, p: CMP };
+  }
+
+  /** Wildcards and descendants (`*`, `a.*`, `**.price`, `$count(**)`) as `ty`. */
+  private descendants(ty: Ty): Expr {
+    const r = this.rng;
+    switch (ty) {
+      case 'num':
+        return atom(`$${r.pick(['count', 'count', 'count', 'max', 'sum'])}(${r.pick(['**', 'a.**', '*', 'items.*', '**.price', '**[type = "x"]', '**.items', 'items.**'])})`);
+      case 'strs':
+        return r.chance(0.3) ? atom('$distinct(**.type)') : { s: r.pick(['**.type', '*.type', 'a.**.type', 'items.**.type']), p: DOT };
+      case 'nums':
+        return { s: r.pick(['**.price', '**.v', 'items.**.price', '*.price']), p: DOT };
+      case 'objs':
+        return r.chance(0.5) ? { s: r.pick(['**[type]', '**[price > 1]', '*[type = "x"]']), p: FILTER } : { s: r.pick(['**.items', '*.items', 'items.*']), p: DOT };
+      default:
+        return r.weighted<() => Expr>([
+          [2, () => atom(r.pick(['**', '*']))],
+          [3, () => ({ s: r.pick(['a.**', 'a.*', '$.*', 'items.**', '**.a', '*.*', 'items[0].*']), p: DOT })],
+          [1, () => ({ s: r.pick(['**[0]', '*[0]', '**[type = "x"]', '*[-1]']), p: FILTER })],
+          [1, () => atom(r.pick(['$keys(*)', '$keys(**)', '$type(**)']))],
+        ])();
+    }
+  }
+
+  // ----- partial application and composition
+
+  /** `$substring(?, 0, 2)`, `$f(?, "x")` with `$f` defined alongside: applied, bound and applied, or given to `$map`. */
+  private partial(ty: Ty, d: number, sc: Scope): Expr {
+    const r = this.rng;
+    const fitting = PARTIALS.filter((p) => p.ty === ty || ty === 'any');
+    const g = this.fresh(FN_NAMES);
+    const options: (readonly [number, () => Expr])[] = [];
+    if (fitting.length > 0) {
+      options.push([3, () => {
+        const p = r.pick(fitting);
+        return atom(`${this.use(p)}(${this.gen(p.arg, d - 1, sc).s})`);
+      }]);
+      options.push([2, () => {
+        const p = r.pick(fitting);
+        return atom(`($${g} := ${this.use(p)}; $${g}(${this.gen(p.arg, d - 1, sc).s}))`);
+      }]);
+    }
+    if (ty === 'str' || ty === 'num' || ty === 'any') {
+      // A function of the expression's own, some of its arguments fixed.
+      options.push([3, () => {
+        const f = this.fresh(FN_NAMES);
+        const [a, b] = [this.fresh(['a', 'p']), this.fresh(['b', 'q'])];
+        const numeric = ty === 'num';
+        const body = numeric ? r.pick([`$${a} + $${b}`, `$${a} * 10 + $${b}`, `$${a} - $${b}`]) : r.pick([`$${a} & $${b}`, `$${a} & "-" & $${b}`, `$substring($${a}, 0, 2) & $${b}`]);
+        const fixed = (): string => (numeric ? this.numberLiteral().s : r.pick(STRING_LITERALS));
+        const arg = (): string => this.gen(numeric ? 'num' : 'str', d - 1, sc).s;
+        const [bound, applied] = r.weighted<() => readonly [string, string]>([
+          [3, () => [`?, ${fixed()}`, arg()]],
+          [3, () => [`${fixed()}, ?`, arg()]],
+          [1, () => ['?, ?', `${arg()}, ${arg()}`]],
+          [1, () => ['?, ?', arg()]],
+        ])();
+        return atom(`($${f} := function($${a}, $${b}){ ${body} }; $${g} := $${f}(${bound}); $${g}(${applied}))`);
+      }]);
+    }
+    const element = ELEMENT[ty];
+    const mapped = PARTIALS.filter((p) => p.ty === element && (p.arg === 'str' || p.arg === 'num' || p.arg === 'any'));
+    if (mapped.length > 0) {
+      options.push([3, () => {
+        const p = r.pick(mapped);
+        return call('map', [this.gen(p.arg === 'str' ? 'strs' : p.arg === 'num' ? 'nums' : 'any', d - 1, sc), atom(this.use(p))]);
+      }]);
+    }
+    // Partial application of something that is not a function: T1008, or T1007 for a built-in's name without `$`.
+    options.push([
+      0.3,
+      () => atom(r.pick(['$unbound(?, 1)("x")', 'substring(?, 1)("abc")', '$n(?)(1)', '$string(?, true)({"a": 1})', '$map(?, $string)([1, 2])', '$sort(?, function($l, $r){ $l > $r })([2, 1])'])),
+    ]);
+    return r.weighted(options)();
+  }
+
+  /**
+   * A function to compose; a built-in wrapped (`$trim(?)`, `function($v){ $trim($v) }`). jsonata's
+   * composition calls its parts as `$f` and `$g`, which renames the built-in's function object,
+   * shared by every evaluation in the process (its `token`, named in error messages); the rest of
+   * an earlier case still running in the background (the other items of an array constructor
+   * that failed) would then make jsonata name a built-in "f" or "g" in a later case's errors, at
+   * random. A lambda or a partial application is a new function object each evaluation.
+   */
+  private composable(f: PartialFn): string {
+    if (!/^\$\w+$/.test(f.s)) return f.s;
+    const v = this.fresh(['v', 's']);
+    // `$string(?)` always fails (S0208, see PARTIALS).
+    return f.s !== '$string' && this.rng.chance(0.5) ? `${f.s}(?)` : `function($${v}){ ${f.s}($${v}) }`;
+  }
+
+  /** `$f ~> $g` with both functions: their composition, applied to an argument (or, for 'fn', the function itself). */
+  private composition(ty: Ty, sc: Scope, d = 1): Expr {
+    const r = this.rng;
+    const producing = (t: Ty): PartialFn => {
+      const fitting = COMPOSABLE.filter((f) => f.ty === t || t === 'any');
+      return r.chance(0.05) || fitting.length === 0 ? r.pick(COMPOSABLE) : r.pick(fitting);
+    };
+    const last = producing(ty);
+    const chain = [last];
+    for (let k = r.weighted([[4, 1], [1, 2]]); k > 0; k--) chain.unshift(producing((chain[0] as PartialFn).arg));
+    const composed = chain.map((f) => this.composable(f)).join(' ~> ');
+    const arg = (): string => this.gen((chain[0] as PartialFn).arg, d - 1, sc).s;
+    const h = this.fresh(FN_NAMES);
+    return r.weighted<() => Expr>([
+      [3, () => atom(`(${composed})(${arg()})`)],
+      [3, () => atom(`($${h} := ${composed}; $${h}(${arg()}))`)],
+      [2, () => ({ s: `${operand(this.gen((chain[0] as PartialFn).arg, d - 1, sc), CMP)} ~> (${composed})`, p: CMP })],
+      [1, () => atom(`($${h} := ${composed}; $${h})`)],
+      // Not a function on one side: T2006, or the composition applied where a value is.
+      [0.2, () => ({ s: `${r.pick(['$uppercase ~> 5', '"x" ~> $uppercase ~> $length', '$unbound ~> $trim'])}`, p: CMP })],
     ])();
   }
 
@@ -712,7 +1245,13 @@ class ExpressionGenerator {
   /** `??` and `?:` take everything to their right; treated as low-binding so they are wrapped as operands. */
   private coalesce(ty: Ty, d: number, sc: Scope): Expr {
     const op = this.rng.pick(['??', '?:']);
-    return { s: `${operand(this.gen(this.rng.chance(0.5) ? 'any' : ty, d - 1, sc), ADD)} ${op} ${operand(this.gen(ty, d - 1, sc), ADD)}`, p: COND };
+    const leftTy = this.rng.chance(0.5) ? 'any' : ty;
+    const before = this.regexes;
+    let left = this.gen(leftTy, d - 1, sc);
+    // jsonata's parser copies the left operand through JSON, which turns a regex literal into `{}`:
+    // a matcher without the g flag, on which $match, $split and $replace loop forever.
+    if (this.regexes !== before) left = this.leaf(leftTy, sc);
+    return { s: `${operand(left, ADD)} ${op} ${operand(this.gen(ty, d - 1, sc), ADD)}`, p: COND };
   }
 
   /** A path that maps an expression over each selected item: `items.(price * 2)`, `items.{...}`. */
@@ -751,7 +1290,7 @@ class ExpressionGenerator {
         options.push([4, () => ({ s: `${lhs('str')} ~> ${r.pick(['$uppercase()', '$trim()', '$lowercase', '$substring(1, 3)', '$pad(6)'])}${r.chance(0.3) ? ' ~> $length() ~> $string()' : ''}`, p: CMP })]);
         options.push([2, () => ({ s: `${lhs('strs')} ~> $join(${r.pick(SEPARATORS)})`, p: CMP })]);
         options.push([1, () => ({ s: `${lhs('any')} ~> $string()`, p: CMP })]);
-        options.push([1, () => ({ s: `${lhs('str')} ~> ($uppercase ~> $trim)`, p: CMP })]);
+        options.push([1, () => ({ s: `${lhs('str')} ~> ($uppercase(?) ~> $trim(?))`, p: CMP })]);
         break;
       case 'nums':
       case 'strs':
@@ -816,6 +1355,19 @@ class ExpressionGenerator {
       const user = sc.fns.filter((fn) => fn.params.length <= params.length);
       if (user.length > 0 && r.chance(0.5)) return atom(`$${r.pick(user).name}`);
       return atom(result === 'bool' ? r.pick(['$boolean', '$exists', '$not']) : r.pick(['$string', '$uppercase', '$number', '$abs', '$count']));
+    }
+    // A partial application or a composition of functions of the argument's type.
+    if (r.chance(0.06)) {
+      const first = params[0] ?? 'any';
+      const fits = (f: PartialFn): boolean => (f.arg === first || f.arg === 'any') && (f.ty === result || result === 'any');
+      const partials = PARTIALS.filter(fits);
+      if (partials.length > 0 && r.chance(0.7)) return atom(this.use(r.pick(partials)));
+      const composable = COMPOSABLE.filter(fits);
+      if (composable.length > 0) {
+        const last = r.pick(composable);
+        const before = COMPOSABLE.filter((f) => f.arg === first && (f.ty === last.arg || last.arg === 'any'));
+        if (before.length > 0) return { s: `${this.composable(r.pick(before))} ~> ${this.composable(last)}`, p: CMP };
+      }
     }
     const used = params.slice(0, r.int(1, params.length));
     const vars: Var[] = used.map((ty, k) => ({ name: this.fresh(k === 0 ? ['v', 'item', 'x'] : ['i', 'k', 'key']), ty }));

@@ -197,7 +197,7 @@ function runMatcher(focus: Focus, matcher: unknown, str?: string): Match | undef
 
 function contains(this: Focus, str: string | undefined, token: unknown): unknown {
   if (str === undefined || token === undefined) return undefined;
-  if (typeof token === 'string') return str.includes(token);
+  if (typeof token === 'string') return str.indexOf(token) !== -1;
   return runMatcher(this, token, str) !== undefined;
 }
 

@@ -148,7 +148,7 @@ function normalize(result: unknown, keepArray: boolean): unknown {
  * TypeError there; reproduced.
  */
 function focusFor(input: unknown, ctx: Context, raw?: readonly unknown[]): Focus {
-  const uncallable = (fn: unknown, role: CallbackRole): boolean => isNativeFunction(fn) || (role === 'comp' && isLambda(fn));
+  const uncallable = (fn: unknown, role: CallbackRole): boolean => isNativeFunction(fn) || (isLambda(fn) && (role === 'comp' || PARTIAL.has(fn)));
   const invoke =
     raw === undefined || !raw.some((arg) => isNativeFunction(arg) || isLambda(arg))
       ? ctx.invoke
@@ -560,7 +560,7 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
     const values = order.map((k) => ({ key: k, code: (compiled[keys.indexOf(k)] as { value: Code }).value }));
     return (input, frame, ctx) => {
       if (Array.isArray(input)) return general(input, frame, ctx);
-      const result: Record<string, unknown> = {};
+      const result = Object.create(null) as Record<string, unknown>;
       for (let i = 0; i < values.length; i++) {
         const { key, code } = values[i] as (typeof values)[number];
         let v: unknown;
@@ -770,11 +770,16 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
       return (input, frame, ctx) => invocation(input, frame, ctx, lhs(input, frame, ctx));
     }
     const rhs = node(rhsNode);
+    let chain: Code | undefined;
     return (input, frame, ctx) => {
       const left = lhs(input, frame, ctx);
       const fn = rhs(input, frame, ctx);
       if (!isFunction(fn)) fail('T2006', { position: n.position, value: fn });
-      if (isFunction(left)) return chain(left, fn);
+      if (isFunction(left)) {
+        // `$f ~> $g` composes, through the very expression jsonata uses for it.
+        chain ??= node(CHAIN);
+        return apply(chain(null, frame, ctx), [left, fn], null, ctx);
+      }
       return apply(fn, [left], null, ctx);
     };
   };
@@ -782,11 +787,14 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
   return node(root);
 }
 
+const CHAIN = jsonata('function($f, $g) { function($x){ $g($f($x)) } }').ast() as AstNode;
+
 const TRANSFORM_SIGNATURE = (jsonata('function($o)<(oa):o>{ $o }').ast() as AstNode).signature;
 
 /** Marks an argument left open by `?`. */
 const PLACEHOLDER = Symbol('?');
 
+/** A partial application is a lambda of the open parameters; like jsonata's, it has no `apply` method. */
 function partialLambda(params: readonly string[], body: Code, input: unknown, enclosing: Frame, args: readonly unknown[]): Lambda {
   const frame = Object.create(enclosing) as Frame;
   const open: string[] = [];
@@ -794,20 +802,28 @@ function partialLambda(params: readonly string[], body: Code, input: unknown, en
     if (args[i] === PLACEHOLDER) open.push(name);
     else frame[name] = args[i];
   });
-  return new Lambda(open, undefined, body, input, frame);
+  const lambda = new Lambda(open, undefined, body, input, frame);
+  PARTIAL.add(lambda);
+  return lambda;
 }
 
+/** Lambdas made by partial application (see focusFor: they cannot be called back raw). */
+const PARTIAL = new WeakSet<object>();
+
 /**
- * A built-in partially applied: jsonata names its parameters from the implementation's source
- * text and calls it with them, without checking its signature.
+ * A built-in partially applied: jsonata writes a function definition naming the implementation's
+ * parameters as they appear in its source (so a default value makes it a syntax error, S0208),
+ * then calls the implementation with them unchecked and unwrapped.
  */
 function partialNative(implementation: (...args: unknown[]) => unknown, args: readonly unknown[], frame: Frame): Lambda {
-  const names = (/\(([^)]*)\)/.exec(implementation.toString())?.[1] ?? '').split(',').map((name) => name.trim());
+  const names = (/\(([^)]*)\)/.exec(implementation.toString())?.[1] ?? '').split(',');
+  jsonata(`function(${names.map((name) => `$${name.trim()}`).join(', ')}){ _ }`);
+  const params = names.map((name) => name.trim());
   const body: Code = (_input, scope, ctx) => {
-    const values = names.map((name) => (name in scope ? scope[name] : BUILTINS.get(name)));
-    return settled(implementation.apply({ input: undefined, createSequence, environment: ctx.environment, options: undefined, invoke: ctx.invoke }, values));
+    const values = params.map((name) => (name in scope ? scope[name] : BUILTINS.get(name)));
+    return settled(implementation.apply({ ...focusFor(undefined, ctx, values), input: undefined }, values));
   };
-  return partialLambda(names, body, undefined, frame, args);
+  return partialLambda(params, body, undefined, frame, args);
 }
 
 /** Whether evaluating any of these (the siblings after a failed one) fails too. */
@@ -822,13 +838,6 @@ function anotherFails(siblings: readonly { code: Code }[], input: unknown, frame
     }
   }
   return false;
-}
-
-/** `$f ~> $g`: a function applying $f, then $g (jsonata's `function($x){ $g($f($x)) }`). */
-function chain(first: unknown, second: unknown): Lambda {
-  const frame = Object.create(null) as Frame;
-  const body: Code = (_input, scope, ctx) => apply(second, [apply(first, [scope['x']], null, ctx)], null, ctx);
-  return new Lambda(['x'], undefined, body, null, frame);
 }
 
 /** A regular expression literal: a matcher function, made afresh per evaluation as jsonata does. */
