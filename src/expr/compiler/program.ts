@@ -4,7 +4,9 @@
  * names, the input wrapped as jsonata wraps it, and the bounds.
  */
 import { containsLambda, nestingDepth, outsideSubset, variableNames, type AstNode } from './ast.js';
-import { apply, compileTree, EvaluationTime, Reinterpret, type Context, type Frame } from './compile.js';
+import { compileTree } from './compile.js';
+import { EvaluationTime, Reinterpret, type Context, type Frame } from './context.js';
+import { apply } from './functions.js';
 
 export { Reinterpret };
 import { createSequence, isSequence, type Sequence } from './values.js';
