@@ -97,7 +97,7 @@ function interpreted(source: string, compiled: jsonata.Expression, functions: Js
     source,
     execution,
     evaluate(input: unknown, bindings?: Bindings): Promise<unknown> {
-      const named: Record<string, unknown> = {};
+      const named = Object.create(null) as Record<string, unknown>;
       if (bindings !== undefined) for (const name of names) if (Object.prototype.hasOwnProperty.call(bindings, name)) named[name] = bindings[name];
       for (const [name, fn] of fixed) named[name] = fn;
       return compiled.evaluate(input, named);
