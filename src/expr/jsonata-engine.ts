@@ -6,7 +6,8 @@
 import jsonata from 'jsonata';
 import { variableNames, type AstNode } from './compiler/ast.js';
 import { withJsonataMessage } from './compiler/errors.js';
-import { compileProgram, Reinterpret, type Program } from './compiler/program.js';
+import { Reinterpret } from './compiler/context.js';
+import { compileProgram, type Program } from './compiler/program.js';
 import { ExpressionSyntaxError, type Bindings, type Expression, type ExpressionEngine } from './expression.js';
 
 /** The runtime's bounds unless `mqflow run` is told otherwise (--expression-timeout, --expression-depth). */

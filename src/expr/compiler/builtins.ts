@@ -8,6 +8,7 @@
 import jsonata from 'jsonata';
 import type {
   createSequence} from './values.js';
+import { JSONATA_FUNCTIONS } from '../jsonata-functions.js';
 import {
   fail,
   functionArity,
@@ -37,17 +38,14 @@ export interface Focus {
   readonly invoke: Invoke;
 }
 
-/** jsonata's built-ins that run synchronously whatever their arguments, used as they are. */
-const SYNCHRONOUS = [
-  'sum', 'count', 'max', 'min', 'average', 'string', 'substring', 'substringBefore', 'substringAfter', 'lowercase',
-  'uppercase', 'length', 'trim', 'pad', 'join', 'formatNumber', 'formatBase', 'formatInteger', 'parseInteger', 'number',
-  'floor', 'ceil', 'round', 'abs', 'sqrt', 'power', 'random', 'boolean', 'not', 'zip', 'keys', 'lookup', 'append',
-  'exists', 'spread', 'merge', 'reverse', 'error', 'assert', 'type', 'shuffle', 'distinct', 'base64encode',
-  'base64decode', 'encodeUrlComponent', 'encodeUrl', 'decodeUrlComponent', 'decodeUrl', 'toMillis', 'fromMillis', 'clone',
-] as const;
-
 /** Re-implemented synchronously below; only the signature is jsonata's. */
-const REWRITTEN = ['map', 'filter', 'single', 'reduce', 'sift', 'each', 'sort', 'contains', 'split', 'replace', 'match', 'now', 'millis'] as const;
+const REWRITTEN: readonly string[] = ['map', 'filter', 'single', 'reduce', 'sift', 'each', 'sort', 'contains', 'split', 'replace', 'match', 'now', 'millis'];
+
+/**
+ * jsonata's other built-ins run synchronously whatever their arguments and are used as they are;
+ * `$eval` is not compiled (an expression that calls it runs on jsonata).
+ */
+const SYNCHRONOUS = JSONATA_FUNCTIONS.filter((name) => name !== 'eval' && !REWRITTEN.includes(name));
 
 /** jsonata's function object for each built-in name (its static frame, read once at load). */
 async function jsonataBuiltins(names: readonly string[]): Promise<Map<string, NativeFunction>> {

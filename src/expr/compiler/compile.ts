@@ -13,7 +13,7 @@ import jsonata from 'jsonata';
 import { children, type AstNode, type Group, type Stage } from './ast.js';
 import { BUILTINS, type Focus } from './builtins.js';
 import { Reinterpret, tick, type Code, type Context, type Frame } from './context.js';
-import { apply, asError, focusFor, Lambda, partialLambda, partialNative, PLACEHOLDER, TailCall, tag } from './functions.js';
+import { apply, asError, focusFor, Lambda, lookupVariable, partialLambda, procedureName, partialNative, PLACEHOLDER, TailCall, tag } from './functions.js';
 import { operator } from './operators.js';
 import { descendants, matcher, wildcard } from './selectors.js';
 import { append, createSequence, fail, isArrayOfNumbers, isArrayOfStrings, isFunction, isNativeFunction, isNumeric, isSequence, lookup, toBoolean, type Sequence } from './values.js';
@@ -464,26 +464,24 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
   const variable = (n: AstNode): Code => {
     const name = String(n.value);
     if (name === '') return (input) => (input && (input as Sequence).outerWrapper ? (input as Sequence)[0] : input);
+    // lookupVariable(), with the built-in looked up once here: this is the hot path.
     const builtin = BUILTINS.get(name);
     return (_input, frame) => (name in frame ? frame[name] : builtin);
   };
 
-  /** Whether a name is a variable at run time (for the "did you mean $name" error, T1005). */
-  const isBound = (name: string, frame: Frame): boolean => {
-    const value = name in frame ? frame[name] : BUILTINS.get(name);
-    return Boolean(value);
-  };
+  /** `f(…)` where `$f` exists: the "did you mean $f" errors (T1005, T1007) name it. */
+  const forgottenDollar = (procedure: AstNode): string | undefined => (procedure.type === 'path' ? String(procedureName(procedure)) : undefined);
 
   /** A function call; `applyTo` for `lhs ~> $f(…)`, where lhs becomes the first argument. */
   const call = (n: AstNode, applyTo: boolean): Code & ((input: unknown, frame: Frame, ctx: Context, context?: unknown) => unknown) => {
     const procedureNode = n.procedure as AstNode;
     const procedure = node(procedureNode);
     const args = (n.arguments ?? []).map(node);
-    const procName = procedureNode.type === 'path' ? procedureNode.steps?.[0]?.value : procedureNode.value;
-    const forgotDollar = procedureNode.type === 'path' ? String(procedureNode.steps?.[0]?.value) : undefined;
+    const procName = procedureName(procedureNode);
+    const forgotDollar = forgottenDollar(procedureNode);
     return (input: unknown, frame: Frame, ctx: Context, context?: unknown) => {
       const proc = procedure(input, frame, ctx);
-      if (proc === undefined && forgotDollar !== undefined && isBound(forgotDollar, frame)) {
+      if (proc === undefined && forgotDollar !== undefined && lookupVariable(forgotDollar, frame)) {
         fail('T1005', { position: n.position, token: forgotDollar });
       }
       const evaluated: unknown[] = [];
@@ -525,7 +523,7 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
     return (_input, frame, ctx) => {
       const transformer = (obj: unknown): unknown => {
         if (obj === undefined) return undefined;
-        const clone = 'clone' in frame ? frame['clone'] : BUILTINS.get('clone');
+        const clone = lookupVariable('clone', frame);
         if (!isFunction(clone)) fail('T2013', { position: n.position });
         const result = apply(clone, [obj], null, ctx);
         let matches = pattern(result, frame, ctx);
@@ -558,12 +556,12 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
     const procedureNode = n.procedure as AstNode;
     const procedure = node(procedureNode);
     const args = (n.arguments ?? []).map((arg) => (arg.type === 'operator' && arg.value === '?' ? undefined : node(arg)));
-    const forgotDollar = procedureNode.type === 'path' ? String(procedureNode.steps?.[0]?.value) : undefined;
-    const token = procedureNode.type === 'path' ? procedureNode.steps?.[0]?.value : procedureNode.value;
+    const forgotDollar = forgottenDollar(procedureNode);
+    const token = procedureName(procedureNode);
     return (input, frame, ctx) => {
       const evaluated = args.map((arg) => (arg === undefined ? PLACEHOLDER : arg(input, frame, ctx)));
       const proc = procedure(input, frame, ctx);
-      if (proc === undefined && forgotDollar !== undefined && isBound(forgotDollar, frame)) fail('T1007', { position: n.position, token: forgotDollar });
+      if (proc === undefined && forgotDollar !== undefined && lookupVariable(forgotDollar, frame)) fail('T1007', { position: n.position, token: forgotDollar });
       if (proc instanceof Lambda) return partialLambda(proc.params, proc.body, proc.input, proc.frame, evaluated);
       if (isNativeFunction(proc)) return partialNative(proc.implementation, evaluated, frame);
       if (typeof proc === 'function') return partialNative(proc as (...a: unknown[]) => unknown, evaluated, frame);

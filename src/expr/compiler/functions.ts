@@ -161,6 +161,16 @@ export const PARTIAL = new WeakSet<object>();
  * parameters as they appear in its source (so a default value makes it a syntax error, S0208),
  * then calls the implementation with them unchecked and unwrapped.
  */
+/** A variable's value at run time: the innermost frame binding it, else the built-in of that name. */
+export function lookupVariable(name: string, frame: Frame): unknown {
+  return name in frame ? frame[name] : BUILTINS.get(name);
+}
+
+/** The name a call is known by in errors (`$f(…)` → "f"; `f(…)`, a forgotten `$`, → "f" too). */
+export function procedureName(procedure: AstNode): unknown {
+  return procedure.type === 'path' ? procedure.steps?.[0]?.value : procedure.value;
+}
+
 export function partialNative(implementation: (...args: unknown[]) => unknown, args: readonly unknown[], frame: Frame): Lambda {
   const names = (/\(([^)]*)\)/.exec(implementation.toString())?.[1] ?? '').split(',');
   jsonata(`function(${names.map((name) => `$${name.trim()}`).join(', ')}){ _ }`);
@@ -169,7 +179,7 @@ export function partialNative(implementation: (...args: unknown[]) => unknown, a
   const open = new Set(params.filter((_, i) => args[i] === PLACEHOLDER));
   const body: Code = (_input, scope, ctx) => {
     const values = params.map((name) => {
-      const value = name in scope ? scope[name] : BUILTINS.get(name);
+      const value = lookupVariable(name, scope);
       if (!open.has(name) || !isFunction(value) || typeof value === 'function') return value;
       return Object.assign((...callArgs: unknown[]) => ctx.invoke(value, callArgs, 'func'), { arity: functionArity(value) });
     });

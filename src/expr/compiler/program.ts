@@ -7,8 +7,6 @@ import { containsLambda, nestingDepth, outsideSubset, variableNames, type AstNod
 import { compileTree } from './compile.js';
 import { EvaluationTime, Reinterpret, type Context, type Frame } from './context.js';
 import { apply } from './functions.js';
-
-export { Reinterpret };
 import { createSequence, isSequence, type Sequence } from './values.js';
 
 export interface ProgramOptions {
