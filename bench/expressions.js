@@ -15,12 +15,12 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { median, ROOT } from './_harness.js';
 
 export const name = 'expressions';
 export const description = 'JSONata expressions: compiled to JavaScript vs jsonata’s evaluator (µs per evaluation)';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = join(ROOT, 'bench', 'results', 'expressions.json');
 const SUITE = join(ROOT, '..', 'shared', 'jsonata-test-suite');
 const ROUNDS = 5;
@@ -69,7 +69,6 @@ async function timeEvaluations(expression, input, bindings) {
   return Number(now - started) / 1000 / n;
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const json = (value) => JSON.parse(JSON.stringify(value ?? null));
 
 export async function run({ log = console.log } = {}) {
