@@ -1,16 +1,15 @@
 /**
- * Prometheus metrics (prom-client). Counters and gauges are read from the engine when scraped;
- * the processing-time histogram is fed per message through the engine's `observe` hook. Names
- * are listed in docs/operations.md.
+ * Prometheus metrics (prom-client). Every value is read from the engine's snapshot when scraped
+ * (the processing-time histogram included, kept by the engine per message), so metrics and
+ * /api/status cannot disagree. Names are listed in docs/operations.md.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric, type MetricObjectWithValues, type MetricValueWithName } from 'prom-client';
 import type { Engine } from '../engine/engine.js';
 import type { Reloader } from '../engine/reloader.js';
+import type { EngineSnapshot } from '../engine/snapshot.js';
 
 export interface Metrics {
   readonly registry: Registry;
-  /** The engine's `observe` option: one call per message processed. */
-  readonly observe: (trigger: string, seconds: number, outcome: 'processed' | 'failed') => void;
   /** Connects the collectors to the running engine (created after the metrics). */
   attach(engine: Engine, reloader: Reloader): void;
 }
@@ -20,11 +19,20 @@ export function createMetrics(version: string): Metrics {
   collectDefaultMetrics({ register: registry, prefix: 'mqflow_' });
   let engine: Engine | undefined;
   let reloader: Reloader | undefined;
+  // One snapshot per scrape: every collector of one scrape reads the same state.
+  let scraped: { at: number; snapshot: EngineSnapshot } | undefined;
+  const snapshot = (): EngineSnapshot | undefined => {
+    if (engine === undefined) return undefined;
+    const now = Date.now();
+    if (scraped === undefined || now - scraped.at > 100) scraped = { at: now, snapshot: engine.snapshot() };
+    return scraped.snapshot;
+  };
 
   new Gauge({ name: 'mqflow_build_info', help: 'mqflow version and Node.js version (always 1)', labelNames: ['version', 'node'], registers: [registry] }).set({ version, node: process.version }, 1);
 
-  /** A counter whose value is read from the engine at scrape time (totals only grow, as counters must). */
-  const totals = (name: string, help: string, labelNames: readonly string[], read: (set: (labels: Record<string, string>, value: number) => void) => void): void => {
+  type Set = (labels: Record<string, string>, value: number) => void;
+  /** A counter whose value is read at scrape time (totals only grow, as counters must). */
+  const totals = (name: string, help: string, labelNames: readonly string[], read: (set: Set, s: EngineSnapshot) => void): void => {
     new Counter({
       name,
       help,
@@ -32,11 +40,12 @@ export function createMetrics(version: string): Metrics {
       registers: [registry],
       collect() {
         this.reset();
-        read((labels, value) => this.inc(labels, value));
+        const s = snapshot();
+        if (s !== undefined) read((labels, value) => this.inc(labels, value), s);
       },
     });
   };
-  const gauge = (name: string, help: string, labelNames: readonly string[], read: (set: (labels: Record<string, string>, value: number) => void) => void): void => {
+  const gauge = (name: string, help: string, labelNames: readonly string[], read: (set: Set, s: EngineSnapshot) => void): void => {
     new Gauge({
       name,
       help,
@@ -44,43 +53,34 @@ export function createMetrics(version: string): Metrics {
       registers: [registry],
       collect() {
         this.reset();
-        read((labels, value) => this.set(labels, value));
+        const s = snapshot();
+        if (s !== undefined) read((labels, value) => this.set(labels, value), s);
       },
     });
   };
-  const eachTrigger = (fn: (name: string, r: NonNullable<ReturnType<Engine['triggers']['get']>>) => void): void => {
-    for (const [name, running] of engine?.triggers ?? []) fn(name, running);
-  };
+  const running = (s: EngineSnapshot): EngineSnapshot['triggers'] => s.triggers.filter((t) => t.running);
 
-  totals('mqflow_trigger_messages_received_total', 'Messages delivered to the trigger', ['trigger'], (set) => eachTrigger((trigger, r) => set({ trigger }, r.runner.counters.received)));
-  totals('mqflow_trigger_messages_processed_total', 'Messages whose service finished', ['trigger'], (set) => eachTrigger((trigger, r) => set({ trigger }, r.runner.counters.processed)));
-  totals('mqflow_trigger_messages_failed_total', 'Messages that failed after their retries', ['trigger'], (set) => eachTrigger((trigger, r) => set({ trigger }, r.runner.counters.failed)));
-  totals('mqflow_trigger_retries_total', 'Retries of failed attempts', ['trigger'], (set) => eachTrigger((trigger, r) => set({ trigger }, r.runner.counters.retried)));
-  totals('mqflow_trigger_messages_routed_total', 'Failed messages sent to the error route', ['trigger'], (set) => eachTrigger((trigger, r) => set({ trigger }, r.runner.counters.routed)));
-  gauge('mqflow_trigger_in_flight', 'Messages being processed now', ['trigger'], (set) => eachTrigger((trigger, r) => set({ trigger }, r.runner.inFlight)));
-  gauge('mqflow_trigger_queue_depth', 'Messages delivered and waiting to be processed', ['trigger'], (set) => eachTrigger((trigger, r) => set({ trigger }, r.runner.queueDepth)));
-  gauge('mqflow_trigger_subscribed', '1 when the trigger\'s subscription is granted', ['trigger'], (set) => eachTrigger((trigger, r) => set({ trigger }, r.subscriber.state === 'subscribed' ? 1 : 0)));
-  gauge('mqflow_trigger_suspended', '1 when the trigger is suspended', ['trigger'], (set) => eachTrigger((trigger, r) => set({ trigger }, r.runner.paused ? 1 : 0)));
-  const processing = new Histogram({
-    name: 'mqflow_trigger_processing_seconds',
-    help: 'Time from a message starting processing to done (its publishes acknowledged, or its failure routed)',
-    labelNames: ['trigger', 'outcome'],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [registry],
-  });
+  totals('mqflow_trigger_messages_received_total', 'Messages delivered to the trigger', ['trigger'], (set, s) => running(s).forEach((t) => set({ trigger: t.name }, t.counters.received)));
+  totals('mqflow_trigger_messages_processed_total', 'Messages whose service finished and whose publishes were acknowledged', ['trigger'], (set, s) => running(s).forEach((t) => set({ trigger: t.name }, t.counters.processed)));
+  totals('mqflow_trigger_messages_failed_total', 'Messages that failed after their retries', ['trigger'], (set, s) => running(s).forEach((t) => set({ trigger: t.name }, t.counters.failed)));
+  totals('mqflow_trigger_retries_total', 'Retries of failed attempts', ['trigger'], (set, s) => running(s).forEach((t) => set({ trigger: t.name }, t.counters.retried)));
+  totals('mqflow_trigger_messages_routed_total', 'Failed messages sent to the error route', ['trigger'], (set, s) => running(s).forEach((t) => set({ trigger: t.name }, t.counters.routed)));
+  gauge('mqflow_trigger_in_flight', 'Messages being processed now (steps running, or publishes awaiting acknowledgement)', ['trigger'], (set, s) => running(s).forEach((t) => set({ trigger: t.name }, t.inFlight)));
+  gauge('mqflow_trigger_queue_depth', 'Messages delivered and waiting to be processed', ['trigger'], (set, s) => running(s).forEach((t) => set({ trigger: t.name }, t.queueDepth)));
+  gauge('mqflow_trigger_subscribed', '1 when the trigger\'s subscription is granted', ['trigger'], (set, s) => running(s).forEach((t) => set({ trigger: t.name }, t.state === 'subscribed' ? 1 : 0)));
+  gauge('mqflow_trigger_suspended', '1 when the trigger is suspended (by an operator or by onError)', ['trigger'], (set, s) => running(s).forEach((t) => set({ trigger: t.name }, t.suspended ? 1 : 0)));
+  registry.registerMetric(processingHistogram(snapshot));
 
-  const eachConnection = (fn: (name: string, p: NonNullable<ReturnType<Engine['publishers']['get']>>) => void): void => {
-    for (const [name, publisher] of engine?.publishers ?? []) fn(name, publisher);
-  };
-  gauge('mqflow_connection_up', '1 when the connection\'s publishing client is connected', ['connection'], (set) => eachConnection((connection, p) => set({ connection }, p.state === 'connected' ? 1 : 0)));
-  totals('mqflow_connection_reconnects_total', 'Reconnections of the publishing client', ['connection'], (set) => eachConnection((connection, p) => set({ connection }, p.reconnects.count)));
-  totals('mqflow_connection_publishes_total', 'Publishes by outcome (ok: sent or acknowledged; failed)', ['connection', 'outcome'], (set) =>
-    eachConnection((connection, p) => {
-      set({ connection, outcome: 'ok' }, p.publishes.ok);
-      set({ connection, outcome: 'failed' }, p.publishes.failed);
+  gauge('mqflow_connection_up', '1 when the connection\'s publishing client is connected', ['connection'], (set, s) => s.connections.forEach((c) => c.running && set({ connection: c.name }, c.state === 'connected' ? 1 : 0)));
+  totals('mqflow_connection_reconnects_total', 'Reconnections of the publishing client', ['connection'], (set, s) => s.connections.forEach((c) => c.running && set({ connection: c.name }, c.reconnects)));
+  totals('mqflow_connection_publishes_total', 'Publishes by outcome (ok: sent or acknowledged; failed)', ['connection', 'outcome'], (set, s) =>
+    s.connections.forEach((c) => {
+      if (!c.running) return;
+      set({ connection: c.name, outcome: 'ok' }, c.publishes.ok);
+      set({ connection: c.name, outcome: 'failed' }, c.publishes.failed);
     }),
   );
-  gauge('mqflow_connection_offline_queue_depth', 'Publishes waiting for the connection to come back', ['connection'], (set) => eachConnection((connection, p) => set({ connection }, p.offlineQueueDepth)));
+  gauge('mqflow_connection_offline_queue_depth', 'Publishes waiting for the connection to come back', ['connection'], (set, s) => s.connections.forEach((c) => c.running && set({ connection: c.name }, c.offlineQueue)));
   totals('mqflow_reloads_total', 'Hot reloads by outcome', ['outcome'], (set) => {
     const counts = reloader?.counts ?? { applied: 0, unchanged: 0, failed: 0 };
     set({ outcome: 'applied' }, counts.applied);
@@ -91,10 +91,41 @@ export function createMetrics(version: string): Metrics {
 
   return {
     registry,
-    observe: (trigger, seconds, outcome) => processing.observe({ trigger, outcome }, seconds),
     attach(e, r) {
       engine = e;
       reloader = r;
     },
   };
+}
+
+/** mqflow_trigger_processing_seconds, from the histograms the engine keeps (cumulative buckets, as Prometheus wants). */
+function processingHistogram(snapshot: () => EngineSnapshot | undefined): Metric {
+  const name = 'mqflow_trigger_processing_seconds';
+  const metric = {
+    name,
+    help: 'Time from a message starting processing to done (its publishes acknowledged, or its failure routed)',
+    type: 'histogram',
+    aggregator: 'sum',
+    get(): Promise<MetricObjectWithValues<MetricValueWithName<string>>> {
+      const values: MetricValueWithName<string>[] = [];
+      for (const t of snapshot()?.triggers ?? []) {
+        if (!t.running) continue;
+        for (const outcome of ['processed', 'failed'] as const) {
+          const h = t.processingTime[outcome];
+          let cumulative = 0;
+          h.buckets.forEach((le, i) => {
+            cumulative += h.counts[i] ?? 0;
+            values.push({ metricName: `${name}_bucket`, labels: { le, trigger: t.name, outcome }, value: cumulative });
+          });
+          values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf', trigger: t.name, outcome }, value: h.count });
+          values.push({ metricName: `${name}_sum`, labels: { trigger: t.name, outcome }, value: h.sum });
+          values.push({ metricName: `${name}_count`, labels: { trigger: t.name, outcome }, value: h.count });
+        }
+      }
+      // prom-client formats what get() returns; a histogram's values carry their own metric names.
+      return Promise.resolve({ name, help: metric.help, type: 'histogram', values, aggregator: 'sum' } as unknown as MetricObjectWithValues<MetricValueWithName<string>>);
+    },
+    reset() {},
+  };
+  return metric as unknown as Metric;
 }

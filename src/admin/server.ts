@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Log } from '../engine/log.js';
+import type { Log } from '../util/log.js';
 import type { Metrics } from './metrics.js';
 import { STATUS_PAGE } from './page.js';
 import { readiness, status, type StatusSource } from './status.js';

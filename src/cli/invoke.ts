@@ -1,15 +1,17 @@
 /** `mqflow invoke <service>`: runs one service once and prints what it publishes (dry run), or publishes it (--live). */
+import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { createLog } from '../engine/log.js';
-import { baseClientId } from '../mqtt/client-options.js';
-import { Publisher } from '../mqtt/publisher.js';
-import { Execution, MessageFailure, type Effects, type MessageContext, type PublishRequest } from '../pipeline/execution.js';
-import { Pipeline } from '../pipeline/run-service.js';
-import { runCase } from '../testing/harness.js';
+import { MessageHost } from '../host/host.js';
+import type { Output } from '../host/output.js';
+import type { OutgoingMessage } from '../mqtt/message.js';
+import type { Publisher } from '../mqtt/publisher.js';
+import type { MessageContext } from '../pipeline/context.js';
+import { MessageFailure } from '../pipeline/execution.js';
+import { createLog } from '../util/log.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
-import { commandConnection, loadModel } from './load-model.js';
+import { commandPublisher, loadModel } from './load-model.js';
 
-export const invokeHelp = `Usage: mqflow invoke <service> --payload JSON [--topic TOPIC] [--dir DIR] [--connection NAME] [--live]
+export const invokeHelp = `Usage: mqflow invoke <service> --payload JSON [--topic TOPIC] [--dir DIR] [--connection NAME] [--live] [--format text|json]
 
 Runs the service once with the payload, as if a trigger had delivered it on TOPIC, and prints
 every message it would publish (a dry run: nothing is sent). With --live the messages are
@@ -22,6 +24,8 @@ Options:
   --dir DIR            the flow folder (default: flows)
   --connection NAME    the connection publishes without one go through (default: the only one)
   --live               publish for real
+  --format text|json   json: one JSON object on stdout: { published: [{ connection, topic, payload,
+                       qos, retain, properties? }], logs: [{ level, text }], error?: { code, message } }
 `;
 
 export async function runInvoke(args: readonly string[], io: CommandIO): Promise<number> {
@@ -33,6 +37,7 @@ export async function runInvoke(args: readonly string[], io: CommandIO): Promise
       dir: { type: 'string', default: 'flows' },
       connection: { type: 'string' },
       live: { type: 'boolean' },
+      format: { type: 'string', default: 'text' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -44,6 +49,8 @@ export async function runInvoke(args: readonly string[], io: CommandIO): Promise
   }
   if (positionals.length !== 1) throw new UsageError('invoke takes one service name');
   if (values.payload === undefined) throw new UsageError('--payload is required (JSON, or text)');
+  if (values.format !== 'text' && values.format !== 'json') throw new UsageError(`--format must be text or json (got ${values.format})`);
+  const json = values.format === 'json';
   const name = positionals[0]!;
   const payload = parsePayload(values.payload);
   const model = loadModel(values.dir, io);
@@ -52,45 +59,9 @@ export async function runInvoke(args: readonly string[], io: CommandIO): Promise
   const connection = values.connection ?? (model.connections.size === 1 ? [...model.connections.keys()][0]! : undefined);
   if (connection !== undefined && !model.connections.has(connection)) throw new UsageError(`no connection named "${connection}" in ${values.dir}`);
 
-  if (values.live !== true) {
-    const observed = await runCase(model, {
-      name: 'invoke',
-      file: '',
-      line: 0,
-      target: { kind: 'service', name },
-      ...(connection === undefined ? {} : { connection }),
-      messages: [{ topic: values.topic, payload, qos: 1, retain: false }],
-      fixed: {},
-      expect: {},
-    });
-    for (const log of observed.logs) io.stdout(`log ${log.level}: ${log.text}\n`);
-    for (const p of observed.published) io.stdout(`would publish to ${p.topic} via ${p.connection} (qos ${p.qos}${p.retain ? ', retain' : ''}): ${p.text}\n`);
-    if (observed.published.length === 0) io.stdout('would publish nothing\n');
-    for (const f of observed.failures) io.stderr(`failed: ${f.code}: ${f.reason}\n`);
-    return observed.failures.length === 0 ? EXIT.ok : EXIT.invalid;
-  }
-
-  // Live: publish through real clients, one per connection used, under their own client ids.
-  const log = createLog({ level: 'warn', pretty: false, secrets: model.secrets, destination: process.stderr });
-  const publishers = new Map<string, Publisher>();
-  const send = async (request: PublishRequest, via: string): Promise<void> => {
-    const name = request.connection ?? via;
-    const definition = model.connections.get(name);
-    if (definition === undefined) throw new MessageFailure(`no connection to publish through (give --connection)`, 'MQFLOW_PUBLISH_NO_CONNECTION');
-    let publisher = publishers.get(name);
-    if (publisher === undefined) {
-      publisher = new Publisher(commandConnection(definition), `${baseClientId(definition, undefined)}-cli-${process.pid}`, log);
-      publishers.set(name, publisher);
-    }
-    await publisher.publish({ topic: request.topic, payload: request.payload, qos: request.qos, retain: request.retain });
-    io.stdout(`published to ${request.topic} via ${name} (qos ${request.qos}${request.retain ? ', retain' : ''}): ${request.payload.toString()}\n`);
-  };
-  const effects: Effects = {
-    publish: (request, from) => send(request, from.message.connection),
-    invoke: (service, p, from) => pipeline.invoke(service, p, from),
-    log: (level, text) => io.stdout(`log ${level}: ${text}\n`),
-  };
-  const pipeline = new Pipeline(model.services, effects, send);
+  // One message host for the dry run and the live run (invariant 25): only the output differs.
+  const logs: { level: string; text: string }[] = [];
+  const log = createLog({ level: 'trace', pretty: false, secrets: model.secrets, destination: logLines(logs, json ? undefined : io) });
   const context: MessageContext = {
     topic: values.topic,
     levels: values.topic.split('/'),
@@ -103,16 +74,78 @@ export async function runInvoke(args: readonly string[], io: CommandIO): Promise
     trigger: '(invoke)',
     connection: connection ?? '',
   };
-  let status: number = EXIT.ok;
+  const live = values.live === true;
+  const publishers = new Map<string, Publisher>();
+  const published: { connection: string; message: OutgoingMessage }[] = [];
+  const describe = (name: string, message: OutgoingMessage): string => `to ${message.topic} via ${name} (qos ${message.qos}${message.retain ? ', retain' : ''}): ${message.payload.toString()}`;
+  const output: Output = live
+    ? {
+        send(name, message, tracker) {
+          const definition = model.connections.get(name);
+          if (definition === undefined) throw new MessageFailure('no connection to publish through (give --connection)', 'MQFLOW_PUBLISH_NO_CONNECTION');
+          let publisher = publishers.get(name);
+          if (publisher === undefined) publishers.set(name, (publisher = commandPublisher(definition, createLog({ level: 'warn', pretty: false, secrets: model.secrets, destination: process.stderr }))));
+          publisher.send(message, {
+            outputHanded: () => tracker.outputHanded(),
+            outputSettled(error) {
+              if (error === undefined) {
+                published.push({ connection: name, message });
+                if (!json) io.stdout(`published ${describe(name, message)}\n`);
+              }
+              tracker.outputSettled(error);
+            },
+          });
+        },
+      }
+    : {
+        send(name, message, tracker) {
+          if (!model.connections.has(name)) throw new MessageFailure('no connection to publish through (give --connection)', 'MQFLOW_PUBLISH_NO_CONNECTION');
+          published.push({ connection: name, message });
+          tracker.outputHanded();
+          tracker.outputSettled(undefined);
+        },
+      };
+  const host = new MessageHost(model, output, log);
+  let failure: unknown;
   try {
-    await pipeline.run(model.services.get(name)!, new Execution(payload, context));
+    await host.runService(name, payload, context);
   } catch (error) {
-    io.stderr(`failed: ${error instanceof MessageFailure ? `${error.code}: ` : ''}${(error as Error).message}\n`);
-    status = EXIT.invalid;
+    failure = error;
   } finally {
     await Promise.all([...publishers.values()].map((p) => p.stop(5000)));
   }
-  return status;
+  const code = failure === undefined ? undefined : failure instanceof MessageFailure ? failure.code : ((failure as { code?: string }).code ?? 'MQFLOW_FAILED');
+  if (json) {
+    const report = {
+      published: published.map(({ connection: c, message: m }) => ({ connection: c, topic: m.topic, payload: m.payload.toString(), qos: m.qos, retain: m.retain, ...(m.properties === undefined ? {} : { properties: m.properties }) })),
+      logs,
+      ...(failure === undefined ? {} : { error: { code, message: (failure as Error).message } }),
+    };
+    io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+    return failure === undefined ? EXIT.ok : EXIT.invalid;
+  }
+  if (!live) for (const p of published) io.stdout(`would publish ${describe(p.connection, p.message)}\n`);
+  if (!live && published.length === 0) io.stdout('would publish nothing\n');
+  if (failure === undefined) return EXIT.ok;
+  io.stderr(`failed: ${failure instanceof MessageFailure ? `${failure.code}: ` : ''}${(failure as Error).message}\n`);
+  return EXIT.invalid;
+}
+
+/** The host's log lines (log steps): kept, and shown as `log <level>: <text>` on stdout unless the output is JSON. */
+function logLines(into: { level: string; text: string }[], io: CommandIO | undefined): Writable {
+  const names: Readonly<Record<number, string>> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const text of chunk.toString().split('\n')) {
+        if (text === '') continue;
+        const line = JSON.parse(text) as { level: number; msg: string };
+        const level = names[line.level] ?? String(line.level);
+        into.push({ level, text: line.msg });
+        io?.stdout(`log ${level}: ${line.msg}\n`);
+      }
+      done();
+    },
+  });
 }
 
 function parsePayload(text: string): unknown {

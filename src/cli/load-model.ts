@@ -1,5 +1,8 @@
 /** Loads a flow folder for a command that needs its model (invoke, publish); prints the problems when it is invalid. */
+import { baseClientId, clientOptions } from '../connections/client-options.js';
 import type { ExpressionEngine } from '../expr/expression.js';
+import { Publisher } from '../mqtt/publisher.js';
+import type { Log } from '../util/log.js';
 import { buildFlowFolder } from '../flow/build.js';
 import type { Connection, FlowModel } from '../flow/model.js';
 import { formatProblem } from '../flow/problem.js';
@@ -15,12 +18,16 @@ export function loadModel(dir: string, io: CommandIO, options: { engine?: Expres
 }
 
 /**
- * A connection for a one-off command's own client: without the will and birth messages, which
- * announce the running mqflow (a CLI publish must not say "online", nor leave "offline" behind).
+ * A publishing client for a one-off command: its own client id (taking the running mqflow's would
+ * disconnect it), and without the will and birth messages, which announce the running mqflow (a
+ * CLI publish must not say "online", nor leave "offline" behind).
  */
-export function commandConnection(connection: Connection): Connection {
-  const copy: { -readonly [K in keyof Connection]: Connection[K] } = { ...connection };
-  delete copy.will;
-  delete copy.birth;
-  return copy;
+export function commandPublisher(connection: Connection, log: Log): Publisher {
+  return new Publisher({
+    name: connection.name,
+    clientOptions: clientOptions(connection, { clientId: `${baseClientId(connection, undefined)}-cli-${process.pid}` }),
+    reconnectPeriodMs: connection.reconnectPeriodMs,
+    offlineQueueSize: connection.offlineQueueSize,
+    log,
+  });
 }

@@ -1,11 +1,9 @@
 /** `mqflow publish`: publishes one message through a configured connection (the command-line pub.mqtt:publish). */
 import { parseArgs } from 'node:util';
-import { createLog } from '../engine/log.js';
-import { baseClientId } from '../mqtt/client-options.js';
+import { createLog } from '../util/log.js';
 import { topicNameProblem } from '../mqtt/topic-filter.js';
-import { Publisher } from '../mqtt/publisher.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
-import { commandConnection, loadModel } from './load-model.js';
+import { commandPublisher, loadModel } from './load-model.js';
 
 export const publishHelp = `Usage: mqflow publish --connection NAME --topic TOPIC [--qos 0|1|2] [--retain] [--dir DIR] <payload>
 
@@ -55,8 +53,7 @@ export async function runPublish(args: readonly string[], io: CommandIO): Promis
   const connection = model.connections.get(name);
   if (connection === undefined) throw new UsageError(`no connection named "${name}" in ${values.dir}`);
   const log = createLog({ level: 'error', pretty: false, secrets: model.secrets, destination: process.stderr });
-  // Its own client id: taking the running mqflow's would disconnect it.
-  const publisher = new Publisher(commandConnection(connection), `${baseClientId(connection, undefined)}-cli-${process.pid}`, log);
+  const publisher = commandPublisher(connection, log);
   const qos = Number(values.qos) as 0 | 1 | 2;
   let timer: NodeJS.Timeout | undefined;
   try {

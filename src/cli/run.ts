@@ -4,11 +4,11 @@ import { parseArgs } from 'node:util';
 import { createMetrics } from '../admin/metrics.js';
 import { isLoopback, startAdminServer, type AdminServer } from '../admin/server.js';
 import { Engine } from '../engine/engine.js';
-import { createLog, type Log, type LogLevel } from '../engine/log.js';
+import { createLog, type Log, type LogLevel } from '../util/log.js';
 import { Reloader } from '../engine/reloader.js';
 import { createJsonataEngine, DEFAULT_LIMITS } from '../expr/jsonata-engine.js';
 import { buildFlowFolder } from '../flow/build.js';
-import { DURATION_PATTERN, durationMs } from '../flow/duration.js';
+import { DURATION_PATTERN, durationMs } from '../util/duration.js';
 import { FlowFileCache } from '../flow/file-cache.js';
 import { formatProblem } from '../flow/problem.js';
 import { watchFlowFolder, type FlowWatcher } from '../flow/watch.js';
@@ -153,7 +153,6 @@ export async function startRuntime(settings: RuntimeSettings, io: CommandIO): Pr
     log,
     drainTimeoutMs: settings.drainTimeoutMs,
     ...(settings.instance === undefined ? {} : { instance: settings.instance }),
-    ...(metrics === undefined ? {} : { observe: metrics.observe }),
   });
   const startedAt = new Date();
   engine.start();

@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { connect, type MqttClient } from 'mqtt';
 import { parse } from 'yaml';
-import type { Log } from '../engine/log.js';
+import type { Log } from '../util/log.js';
 import { createJsonataEngine } from '../expr/jsonata-engine.js';
-import { durationMs } from '../flow/duration.js';
+import { durationMs } from '../util/duration.js';
 import { UsageError } from './io.js';
 
 interface SimulationFile {

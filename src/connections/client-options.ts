@@ -1,11 +1,18 @@
-/** mqtt.js client options for a connection of the flow model, and the socket settings mqtt.js has no option for. */
-import type { IClientOptions, MqttClient } from 'mqtt';
-import type { Connection, MessageTemplate } from '../flow/model.js';
+/** mqtt.js client options for a connection of the flow model: each option's runtime part, put together. */
+import type { IClientOptions } from 'mqtt';
+import type { MessageTemplate } from './lifecycle.js';
+import type { Identity } from './identity.js';
+import type { SessionSettings } from './session.js';
+import type { Timing } from './timing.js';
+import { tlsClientOptions, type TlsOptions } from './tls.js';
+import { endpointOptions } from './url.js';
 
-/** The default client id base: stable across restarts, so persistent sessions survive them. */
-export function baseClientId(connection: Connection, instance: string | undefined): string {
-  const base = connection.clientId ?? `mqflow-${connection.name}`;
-  return instance === undefined ? base : `${base}-${instance}`;
+export { baseClientId } from './identity.js';
+
+/** What the client options are made from: a compiled connection. */
+export interface ClientSettings extends Identity, SessionSettings, Timing {
+  readonly urls: readonly string[];
+  readonly tls?: TlsOptions;
 }
 
 export interface ClientRole {
@@ -18,8 +25,7 @@ export interface ClientRole {
 
 const noLog = (): void => {};
 
-export function clientOptions(connection: Connection, role: ClientRole): IClientOptions {
-  const [first, ...rest] = connection.urls.map((u) => new URL(u));
+export function clientOptions(connection: ClientSettings, role: ClientRole): IClientOptions {
   const options: IClientOptions = {
     clientId: role.clientId,
     protocolVersion: connection.protocolVersion,
@@ -40,6 +46,8 @@ export function clientOptions(connection: Connection, role: ClientRole): IClient
     ...(process.env.DEBUG === undefined ? { log: noLog } : {}),
     ...(connection.username === undefined ? {} : { username: connection.username.reveal() }),
     ...(connection.password === undefined ? {} : { password: connection.password.reveal() }),
+    ...tlsClientOptions(connection.tls),
+    ...endpointOptions(connection.urls),
   };
   if (connection.protocolVersion === 5) {
     options.properties = {
@@ -48,52 +56,8 @@ export function clientOptions(connection: Connection, role: ClientRole): IClient
       ...(connection.cleanSession ? {} : { sessionExpiryInterval: 0xffffffff }),
     };
   }
-  if (connection.tls !== undefined) {
-    const tls = connection.tls;
-    Object.assign(options, {
-      rejectUnauthorized: tls.rejectUnauthorized,
-      ...(tls.ca === undefined ? {} : { ca: tls.ca }),
-      ...(tls.cert === undefined ? {} : { cert: tls.cert }),
-      ...(tls.key === undefined ? {} : { key: tls.key.reveal() }),
-      ...(tls.passphrase === undefined ? {} : { passphrase: tls.passphrase.reveal() }),
-      ...(tls.servername === undefined ? {} : { servername: tls.servername }),
-    });
-  }
   if (role.will !== undefined) {
     options.will = { topic: role.will.topic, payload: Buffer.from(role.will.payload), qos: role.will.qos, retain: role.will.retain };
   }
-  if (first !== undefined) {
-    Object.assign(options, endpoint(first));
-    if (rest.length > 0) options.servers = [first, ...rest].map((u) => endpoint(u));
-  }
   return options;
-}
-
-function endpoint(url: URL): { host: string; port: number; protocol: 'mqtt' | 'mqtts' | 'ws' | 'wss'; path?: string } {
-  const protocol = url.protocol.slice(0, -1) as 'mqtt' | 'mqtts' | 'ws' | 'wss';
-  const defaults = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 };
-  return {
-    host: url.hostname.replace(/^\[|\]$/g, ''),
-    port: url.port === '' ? defaults[protocol] : Number(url.port),
-    protocol,
-    ...(protocol === 'ws' || protocol === 'wss' ? { path: url.pathname === '' ? '/mqtt' : url.pathname } : {}),
-  };
-}
-
-/** Exponential backoff with full jitter, from the connection's reconnectPeriod up to 30 s. */
-export function reconnectDelay(baseMs: number, attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(30_000, baseMs * 2 ** Math.min(attempt, 16));
-  return Math.round(baseMs / 2 + random() * (ceiling - baseMs / 2));
-}
-
-/**
- * TCP no-delay on every (re)connection: MQTT packets are small and latency matters more than
- * coalescing; with Nagle on, a lone PUBACK can wait for the peer's delayed ACK (~40 ms).
- * WebSocket streams have no such switch and are left as they are.
- */
-export function useNoDelay(client: MqttClient): void {
-  client.on('connect', () => {
-    const stream = client.stream as { setNoDelay?: (noDelay: boolean) => unknown } | undefined;
-    if (typeof stream?.setNoDelay === 'function') stream.setNoDelay(true);
-  });
 }

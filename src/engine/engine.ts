@@ -3,14 +3,16 @@
  * subscriber client per running trigger. It starts from one FlowModel and applies reload plans
  * by difference (docs/architecture.md, "Hot reload", invariants 10–15).
  */
+import { baseClientId, clientOptions } from '../connections/client-options.js';
 import type { Connection, FlowModel, Trigger } from '../flow/model.js';
-import { baseClientId } from '../mqtt/client-options.js';
+import { MessageHost } from '../host/host.js';
+import type { Output } from '../host/output.js';
+import type { OutgoingMessage, OutputTracker } from '../mqtt/message.js';
 import { Publisher, PublishError } from '../mqtt/publisher.js';
 import { Subscriber } from '../mqtt/subscriber.js';
-import type { Effects, PublishRequest } from '../pipeline/execution.js';
-import { Pipeline } from '../pipeline/run-service.js';
-import type { Log } from './log.js';
+import type { Log } from '../util/log.js';
 import { planReload, type ChangedTrigger, type ReloadPlan } from './plan.js';
+import { snapshotOf, type EngineSnapshot } from './snapshot.js';
 import { TriggerRunner } from './trigger-runner.js';
 
 export interface EngineOptions {
@@ -19,8 +21,6 @@ export interface EngineOptions {
   readonly instance?: string;
   /** How long a reload waits for the old version's messages before retiring its clients anyway. */
   readonly drainTimeoutMs?: number;
-  /** Called with each message's processing time and outcome (metrics). */
-  readonly observe?: (trigger: string, seconds: number, outcome: 'processed' | 'failed') => void;
 }
 
 interface RunningTrigger {
@@ -45,7 +45,10 @@ export class Engine {
   readonly #publishers = new Map<string, Publisher>();
   readonly #runners = new Map<string, RunningTrigger>();
   readonly #log: Log;
-  #pipeline: Pipeline;
+  /** The message host of the version in force; each message keeps the one it was delivered under. */
+  #host: MessageHost;
+  /** Publishes go through the connections in place when they are made (invariant 14). */
+  readonly #output: Output;
   /** Draining and retiring what earlier reloads replaced; the next reload waits for it. */
   #background: Promise<void> = Promise.resolve();
 
@@ -56,7 +59,14 @@ export class Engine {
     this.#model = model;
     this.#defined = model;
     this.#log = options.log;
-    this.#pipeline = this.#newPipeline(model);
+    this.#output = {
+      send: (connection: string, message: OutgoingMessage, tracker: OutputTracker): void => {
+        const publisher = this.#publishers.get(connection);
+        if (publisher === undefined) throw new PublishError(`connection ${connection} is not running (disabled or not defined)`, 'MQFLOW_PUBLISH_NO_CONNECTION');
+        publisher.send(message, tracker);
+      },
+    };
+    this.#host = new MessageHost(model, this.#output, this.#log, { logPublishes: true });
   }
 
   /** The version in force (admin overrides applied). */
@@ -115,19 +125,6 @@ export class Engine {
     return this.options.drainTimeoutMs ?? 30_000;
   }
 
-  #newPipeline(model: FlowModel): Pipeline {
-    // Publishes go through the connections in place when they are made (invariant 14): a removed
-    // connection stays until the old version's messages are done; a changed one switches clients.
-    const publish = (request: PublishRequest, triggerConnection: string | undefined): Promise<void> => this.#publishVia(this.#publishers, request, triggerConnection);
-    const effects: Effects = {
-      publish: (request, from) => publish(request, from.message.connection),
-      invoke: (service, payload, from) => pipeline.invoke(service, payload, from),
-      log: (level, text, from, step) => this.#log[level]({ event: 'log-step', trigger: from.message.trigger, topic: from.message.topic, step }, text),
-    };
-    const pipeline = new Pipeline(model.services, effects, publish);
-    return pipeline;
-  }
-
   start(): void {
     for (const connection of this.#model.connections.values()) {
       if (!connection.enabled) {
@@ -144,26 +141,28 @@ export class Engine {
   }
 
   #newPublisher(connection: Connection, options: { deferConnect?: boolean } = {}): Publisher {
-    return new Publisher(connection, baseClientId(connection, this.options.instance), this.#log, options);
+    const clientId = baseClientId(connection, this.options.instance);
+    return new Publisher({
+      name: connection.name,
+      clientOptions: clientOptions(connection, { clientId, ...(connection.will === undefined ? {} : { will: connection.will }) }),
+      reconnectPeriodMs: connection.reconnectPeriodMs,
+      offlineQueueSize: connection.offlineQueueSize,
+      ...(connection.birth === undefined ? {} : { birth: connection.birth }),
+      log: this.#log,
+      ...(options.deferConnect === true ? { deferConnect: true } : {}),
+    });
   }
 
   /** Starts a subscriber for `trigger`, feeding `runner` (a restart keeps the runner and its counters) or a new one. */
   #startTrigger(trigger: Trigger, connection: Connection, generation: 0 | 1, runner: TriggerRunner | undefined): RunningTrigger {
     const sessionKept = !connection.cleanSession && trigger.ack === 'afterProcessing';
-    const observe = this.options.observe;
-    const target =
-      runner ??
-      new TriggerRunner(trigger, {
-        pipeline: () => this.#pipeline,
-        log: this.#log,
-        sessionKept,
-        ...(observe === undefined ? {} : { observe: (seconds: number, outcome: 'processed' | 'failed') => observe(trigger.name, seconds, outcome) }),
-      });
+    const target = runner ?? new TriggerRunner(trigger, { host: () => this.#host, log: this.#log, sessionKept });
     if (runner === undefined && this.#suspended.has(trigger.name)) target.pause();
     if (runner !== undefined) runner.update(trigger, sessionKept);
+    const clientId = `${baseClientId(connection, this.options.instance)}-${trigger.name}${generation === 1 ? '~1' : ''}`;
     const subscriber = new Subscriber({
-      connection,
-      clientId: `${baseClientId(connection, this.options.instance)}-${trigger.name}${generation === 1 ? '~1' : ''}`,
+      clientOptions: clientOptions(connection, { clientId, receiveMaximum: Math.min(65535, trigger.queueSize) }),
+      reconnectPeriodMs: connection.reconnectPeriodMs,
       subscriptions: trigger.subscriptions,
       qos: trigger.qos,
       capacity: trigger.queueSize,
@@ -183,7 +182,7 @@ export class Engine {
   async apply(next: FlowModel, plan: ReloadPlan, defined: FlowModel = next): Promise<void> {
     await this.#background;
     this.#defined = defined;
-    const oldPipeline = this.#pipeline;
+    const oldHost = this.#host;
     const removed: Publisher[] = [];
     const switches: { name: string; old: Publisher; replacement: Publisher }[] = [];
     for (const { name } of plan.connections.removed) {
@@ -200,7 +199,7 @@ export class Engine {
 
     // The swap: messages delivered from here on run on the new version (invariant 10).
     this.#model = next;
-    this.#pipeline = this.#newPipeline(next);
+    this.#host = new MessageHost(next, this.#output, this.#log, { logPublishes: true });
 
     const draining: Promise<void>[] = [];
     for (const { name } of plan.triggers.removed) {
@@ -241,10 +240,10 @@ export class Engine {
     this.#background = (async () => {
       await Promise.all([switched, ...draining]);
       if (removed.length > 0) {
-        const idle = await oldPipeline.idle(this.#drainTimeoutMs);
-        if (!idle) this.#log.warn({ event: 'reload-drain-timeout', held: oldPipeline.held }, `${oldPipeline.held} messages of the previous version were still in flight after the drain timeout`);
+        const idle = await oldHost.idle(this.#drainTimeoutMs);
+        if (!idle) this.#log.warn({ event: 'reload-drain-timeout', held: oldHost.held }, `${oldHost.held} messages of the previous version were still in flight after the drain timeout`);
         for (const publisher of removed) {
-          if (this.#publishers.get(publisher.connection.name) === publisher) this.#publishers.delete(publisher.connection.name);
+          if (this.#publishers.get(publisher.name) === publisher) this.#publishers.delete(publisher.name);
         }
         await Promise.all(removed.map((p) => p.stop(Math.max(1000, this.#drainTimeoutMs))));
       }
@@ -297,27 +296,24 @@ export class Engine {
     await running.subscriber.resubscribe(trigger.subscriptions, trigger.qos, change.subscribe, change.unsubscribe);
   }
 
-  /** Publishes through the request's connection, or the connection of the trigger whose message is being processed. */
-  #publishVia(publishers: ReadonlyMap<string, Publisher>, request: PublishRequest, triggerConnection: string | undefined): Promise<void> {
-    const name = request.connection ?? triggerConnection;
-    const publisher = name === undefined ? undefined : publishers.get(name);
-    if (publisher === undefined) {
-      return Promise.reject(new PublishError(`connection ${name ?? '(none)'} is not running (disabled or not defined)`, 'MQFLOW_PUBLISH_NO_CONNECTION'));
-    }
-    const v5 = publisher.connection.protocolVersion === 5;
-    const properties = v5 && (request.userProperties !== undefined || request.contentType !== undefined)
-      ? { ...(request.userProperties === undefined ? {} : { userProperties: { ...request.userProperties } }), ...(request.contentType === undefined ? {} : { contentType: request.contentType }) }
-      : undefined;
-    if (this.#log.isLevelEnabled('debug')) this.#log.debug({ event: 'publish', connection: publisher.connection.name, topic: request.topic, qos: request.qos }, `publish ${request.topic}`);
-    return publisher.publish(properties === undefined ? request : { topic: request.topic, payload: request.payload, qos: request.qos, retain: request.retain, properties });
-  }
-
   get triggers(): ReadonlyMap<string, { readonly runner: TriggerRunner; readonly subscriber: Subscriber }> {
     return this.#runners;
   }
 
   get publishers(): ReadonlyMap<string, Publisher> {
     return this.#publishers;
+  }
+
+  /** The engine's state as plain data: what status, readiness and metrics all read (docs/architecture.md, "The engine's snapshot"). */
+  snapshot(): EngineSnapshot {
+    return snapshotOf({
+      model: this.#model,
+      defined: this.#defined,
+      publishers: this.#publishers,
+      triggers: this.#runners,
+      disabledConnections: this.#disabled,
+      suspendedTriggers: this.#suspended,
+    });
   }
 
   /**

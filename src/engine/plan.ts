@@ -6,7 +6,7 @@
  */
 import { fingerprint } from '../flow/fingerprint.js';
 import type { Connection, FlowModel, Trigger } from '../flow/model.js';
-import { Secret } from '../flow/secret.js';
+import { revealSecrets } from '../util/secret.js';
 
 /** What a changed trigger needs, from the least to the most disruptive. */
 export type TriggerAction = 'update' | 'resubscribe' | 'restart';
@@ -203,15 +203,9 @@ function differingFields(old: object, next: object): string[] {
 }
 
 function comparable(value: unknown): string {
-  return fingerprint(reveal(value));
+  return fingerprint(revealSecrets(value));
 }
 
-function reveal(value: unknown): unknown {
-  if (value instanceof Secret) return { secret: value.reveal() };
-  if (Array.isArray(value)) return value.map(reveal);
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
-  return value;
-}
 
 function fieldName(field: string): string {
   return FIELD_NAMES[field] ?? field;

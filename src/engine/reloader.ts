@@ -7,7 +7,7 @@
 import type { BuildResult } from '../flow/build.js';
 import { formatProblem, type FlowProblem } from '../flow/problem.js';
 import type { Engine } from './engine.js';
-import { rememberSecrets, type Log } from './log.js';
+import { rememberSecrets, type Log } from '../util/log.js';
 import { describePlan, isEmptyPlan, planCounts } from './plan.js';
 
 export interface ReloadResult {

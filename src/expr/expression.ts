@@ -10,6 +10,15 @@ export interface Expression {
   /** The expression as written. */
   readonly source: string;
   evaluate(input: unknown, bindings?: Bindings): Promise<unknown>;
+  /**
+   * The same evaluation, without a promise hop where none is needed: the value itself when the
+   * expression completes synchronously (compiled code), else a Promise of it (jsonata's
+   * evaluator). A compiled expression's failure is a rejected Promise too (its message comes
+   * from jsonata). Expression values are never Promises, so `instanceof Promise` tells which.
+   */
+  run(input: unknown, bindings?: Bindings): unknown;
+  /** False when the expression names no variable (`$name`): its caller need not build bindings. */
+  readonly readsVariables?: boolean;
   /** How the engine runs it; `mqflow validate --explain` reports this. */
   readonly execution?: ExpressionExecution;
 }

@@ -8,6 +8,7 @@ import { variableNames, type AstNode } from './compiler/ast.js';
 import { withJsonataMessage } from './compiler/errors.js';
 import { Reinterpret } from './compiler/context.js';
 import { compileProgram, type Program } from './compiler/program.js';
+import { JSONATA_FUNCTIONS } from './jsonata-functions.js';
 import { ExpressionSyntaxError, type Bindings, type Expression, type ExpressionEngine } from './expression.js';
 
 /** The runtime's bounds unless `mqflow run` is told otherwise (--expression-timeout, --expression-depth). */
@@ -67,21 +68,27 @@ function compiledOrInterpreted(source: string, compiled: jsonata.Expression, lim
   const result = compileProgram(compiled.ast() as AstNode, { timeoutMs: limits.timeoutMs, maxDepth: limits.maxDepth, functions: limits.functions });
   const fallback = interpreted(source, compiled, limits.functions, 'compilation is off');
   if ('reason' in result) return { ...fallback, execution: { mode: 'interpreted', reason: result.reason } };
-  return compiledExpression(source, result.program, fallback);
+  return compiledExpression(source, result.program, fallback, namedVariables(compiled.ast()));
 }
 
-function compiledExpression(source: string, program: Program, fallback: Expression): Expression {
+function compiledExpression(source: string, program: Program, fallback: Expression, names: readonly string[] | 'all'): Expression {
+  const run = (input: unknown, bindings?: Bindings): unknown => {
+    try {
+      return program(input, bindings);
+    } catch (error) {
+      // Rare outcomes only jsonata's evaluator can decide (see Reinterpret): its answer stands.
+      if (error instanceof Reinterpret) return fallback.evaluate(input, bindings);
+      return withJsonataMessage(error).then((failure) => Promise.reject(failure as Error));
+    }
+  };
   return {
     source,
     execution: { mode: 'compiled' },
+    readsVariables: readsBindings(names),
+    run,
     evaluate(input: unknown, bindings?: Bindings): Promise<unknown> {
-      try {
-        return Promise.resolve(program(input, bindings));
-      } catch (error) {
-        // Rare outcomes only jsonata's evaluator can decide (see Reinterpret): its answer stands.
-        if (error instanceof Reinterpret) return fallback.evaluate(input, bindings);
-        return withJsonataMessage(error).then((failure) => Promise.reject(failure as Error));
-      }
+      const value = run(input, bindings);
+      return value instanceof Promise ? value : Promise.resolve(value);
     },
   };
 }
@@ -91,19 +98,21 @@ function interpreted(source: string, compiled: jsonata.Expression, functions: Js
   // jsonata binds every binding on every call: pass only those the expression names (a binding
   // may shadow a built-in function of the same name, as in jsonata), or none.
   const names = namedVariables(compiled.ast());
-  if (names === 'all') return { source, execution, evaluate: (input: unknown, bindings?: Bindings): Promise<unknown> => compiled.evaluate(input, { ...bindings, ...functions }) };
+  const asyncOnly = (evaluate: (input: unknown, bindings?: Bindings) => Promise<unknown>): Expression => ({ source, execution, evaluate, run: evaluate, readsVariables: readsBindings(names) });
+  if (names === 'all') return asyncOnly((input, bindings) => compiled.evaluate(input, { ...bindings, ...functions }));
   const fixed = Object.entries(functions ?? {}).filter(([name]) => names.includes(name));
-  if (names.length === 0) return { source, execution, evaluate: (input: unknown): Promise<unknown> => compiled.evaluate(input) };
-  return {
-    source,
-    execution,
-    evaluate(input: unknown, bindings?: Bindings): Promise<unknown> {
-      const named = Object.create(null) as Record<string, unknown>;
-      if (bindings !== undefined) for (const name of names) if (Object.prototype.hasOwnProperty.call(bindings, name)) named[name] = bindings[name];
-      for (const [name, fn] of fixed) named[name] = fn;
-      return compiled.evaluate(input, named);
-    },
-  };
+  if (names.length === 0) return asyncOnly((input) => compiled.evaluate(input));
+  return asyncOnly((input, bindings) => {
+    const named = Object.create(null) as Record<string, unknown>;
+    if (bindings !== undefined) for (const name of names) if (Object.prototype.hasOwnProperty.call(bindings, name)) named[name] = bindings[name];
+    for (const [name, fn] of fixed) named[name] = fn;
+    return compiled.evaluate(input, named);
+  });
+}
+
+/** Whether evaluations need bindings: a name other than a built-in function's may be bound ($message, a set variable …). */
+function readsBindings(names: readonly string[] | 'all'): boolean {
+  return names === 'all' || names.some((name) => !JSONATA_FUNCTIONS.includes(name));
 }
 
 /**

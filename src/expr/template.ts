@@ -17,7 +17,11 @@ export interface Template {
   /** The whole text when the template has no expressions. */
   readonly literal: string | undefined;
   readonly parts: readonly TemplatePart[];
+  /** False when no part names a variable (`$name`): its caller need not build bindings. */
+  readonly readsVariables: boolean;
   render(input: unknown, bindings?: Bindings): Promise<string>;
+  /** The same rendering without a promise hop when every part completes synchronously (see Expression.run). */
+  run(input: unknown, bindings?: Bindings): string | Promise<string>;
 }
 
 /** Splits a template into parts; returns the reason when a `{{` is not closed. */
@@ -53,15 +57,28 @@ export function compileTemplate(source: string, parts: readonly TemplatePart[], 
 
 function fromCompiled(source: string, parts: readonly TemplatePart[], compiled: readonly (string | Expression)[]): Template {
   const literal = compiled.every((p) => typeof p === 'string') ? compiled.join('') : undefined;
+  /** Renders from part `from` on, appending to `out`; goes asynchronous at the first part that must wait. */
+  const renderFrom = (input: unknown, bindings: Bindings | undefined, from: number, out: string): string | Promise<string> => {
+    for (let i = from; i < compiled.length; i++) {
+      const part = compiled[i]!;
+      if (typeof part === 'string') {
+        out += part;
+        continue;
+      }
+      const value = part.run(input, bindings);
+      if (value instanceof Promise) return value.then((v) => renderFrom(input, bindings, i + 1, out + renderValue(v)));
+      out += renderValue(value);
+    }
+    return out;
+  };
   return {
     source,
     literal,
     parts,
+    readsVariables: compiled.some((p) => typeof p !== 'string' && p.readsVariables !== false),
+    run: (input, bindings) => (literal !== undefined ? literal : renderFrom(input, bindings, 0, '')),
     async render(input: unknown, bindings?: Bindings): Promise<string> {
-      if (literal !== undefined) return literal;
-      let out = '';
-      for (const part of compiled) out += typeof part === 'string' ? part : renderValue(await part.evaluate(input, bindings));
-      return out;
+      return literal !== undefined ? literal : renderFrom(input, bindings, 0, '');
     },
   };
 }

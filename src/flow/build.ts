@@ -13,7 +13,7 @@ import type { FlowFileCache } from './file-cache.js';
 import { processEnvironment, type InterpolationEnvironment } from './interpolate.js';
 import { discoverFlowFiles, readFlowFile, type LoadedFile } from './load.js';
 import type { FlowModel } from './model.js';
-import { formatPath, fromPointer } from './path.js';
+import { formatPath, fromPointer } from '../util/path.js';
 import { ProblemList, type FlowProblem } from './problem.js';
 import { checkSchema } from './schema-check.js';
 

@@ -1,7 +1,7 @@
 /** What the compile stage shares between its parts: the expression engine, the problem list and collected references. */
 import type { ExpressionEngine, ExpressionExecution } from '../expr/expression.js';
 import type { LoadedFile } from './load.js';
-import { formatPath, toPointer, type ValuePath } from './path.js';
+import { formatPath, toPointer, type ValuePath } from '../util/path.js';
 import type { ProblemList, Severity } from './problem.js';
 import { describeValue } from './interpolate.js';
 import { fingerprint } from './fingerprint.js';

@@ -10,7 +10,7 @@ import { compileService } from './compile-service.js';
 import { compileTrigger } from './compile-trigger.js';
 import { collectDefinitions, type CheckedFile } from './definitions.js';
 import type { Connection, FlowModel, Service, Trigger } from './model.js';
-import { formatPath } from './path.js';
+import { formatPath } from '../util/path.js';
 import { ProblemList, type FlowProblem } from './problem.js';
 import type { LoadedFile } from './load.js';
 import { checkReferences } from './references.js';

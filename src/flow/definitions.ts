@@ -1,17 +1,15 @@
 /** Gathers the named definitions of every file of a folder; a name defined twice is reported at both places. */
 import { report, type CompileContext, type Located } from './compile-context.js';
-import type { ConnectionValue } from './compile-connection.js';
 import type { ServiceValue } from './compile-service.js';
-import type { TriggerValue } from './compile-trigger.js';
 import type { LoadedFile } from './load.js';
-import type { ValuePath } from './path.js';
+import type { ValuePath } from '../util/path.js';
 
 export const DEFINITION_KINDS = ['connections', 'triggers', 'services'] as const;
 export type DefinitionKind = (typeof DEFINITION_KINDS)[number];
 
 export interface Definitions {
-  readonly connections: readonly Located<ConnectionValue>[];
-  readonly triggers: readonly Located<TriggerValue>[];
+  readonly connections: readonly Located<Record<string, unknown>>[];
+  readonly triggers: readonly Located<Record<string, unknown>>[];
   readonly services: readonly Located<ServiceValue>[];
   /** Every name defined per kind, also those of definitions with problems of their own. */
   readonly names: Readonly<Record<DefinitionKind, ReadonlySet<string>>>;

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { ProblemList } from './problem.js';
-import { formatPath, toPointer, type PathSegment } from './path.js';
+import { formatPath, toPointer, type PathSegment } from '../util/path.js';
 import type { SourceFile } from './source.js';
 
 /** `$${…}` escapes a reference; group 1 is the escape, 2 the kind, 3 the rest. */

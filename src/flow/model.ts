@@ -1,13 +1,25 @@
 /**
  * The compiled flow model: what the runtime runs. Produced by compile, deeply frozen, never
- * changed afterwards; a reload builds a new model and the engine diffs the two.
+ * changed afterwards; a reload builds a new model and the engine diffs the two. Connections and
+ * triggers are made of the parts their options compile (src/connections, src/triggers).
  */
-import type { Step } from '../steps/step.js';
-import type { PayloadSchema } from './payload-schema.js';
-import type { SourcePosition } from './problem.js';
-import type { Secret } from './secret.js';
+import type { Identity } from '../connections/identity.js';
+import type { MessageTemplate } from '../connections/lifecycle.js';
+import type { SessionSettings } from '../connections/session.js';
+import type { Timing } from '../connections/timing.js';
+import type { TlsOptions } from '../connections/tls.js';
+import type { PayloadSchema } from '../pipeline/payload-schema.js';
+import type { Step } from '../pipeline/step.js';
+import type { AckMode } from '../triggers/delivery.js';
+import type { ErrorRoute } from '../triggers/on-error.js';
+import type { PayloadDecoding } from '../triggers/payload.js';
+import type { Processing } from '../triggers/processing.js';
+import type { RetryPolicy } from '../triggers/retry.js';
+import type { Subscription } from '../triggers/subscription.js';
+import type { SourcePosition } from '../util/position.js';
 
-export type QoS = 0 | 1 | 2;
+export type { QoS } from '../mqtt/message.js';
+export type { MessageTemplate, TlsOptions, Processing, RetryPolicy, ErrorRoute, PayloadDecoding, Step };
 
 /** Where a definition was written, for runtime messages that point back at the flow file. */
 export interface Definition {
@@ -19,70 +31,21 @@ export interface Definition {
   readonly fingerprint: string;
 }
 
-export interface MessageTemplate {
-  readonly topic: string;
-  readonly payload: string;
-  readonly qos: QoS;
-  readonly retain: boolean;
-}
-
-export interface TlsOptions {
-  /** PEM contents, read at load from the files the flow names. */
-  readonly ca?: string;
-  readonly cert?: string;
-  readonly key?: Secret;
-  readonly passphrase?: Secret;
-  readonly rejectUnauthorized: boolean;
-  readonly servername?: string;
-}
-
-export interface Connection extends Definition {
+export interface Connection extends Definition, Identity, SessionSettings, Timing {
   /** Broker URLs, tried in turn. */
   readonly urls: readonly string[];
-  readonly clientId?: string;
-  readonly username?: Secret;
-  readonly password?: Secret;
-  readonly protocolVersion: 4 | 5;
-  readonly cleanSession: boolean;
-  readonly keepaliveSeconds: number;
-  readonly connectTimeoutMs: number;
-  readonly reconnectPeriodMs: number;
   readonly tls?: TlsOptions;
   readonly offlineQueueSize: number;
   readonly will?: MessageTemplate;
   readonly birth?: MessageTemplate;
 }
 
-export type Processing = { readonly mode: 'serial' } | { readonly mode: 'concurrent'; readonly maxConcurrency: number };
-
-export interface RetryPolicy {
-  readonly maxAttempts: number;
-  readonly delayMs: number;
-  readonly backoff: 'fixed' | 'exponential';
-  readonly maxDelayMs: number;
-}
-
-export type ErrorRoute =
-  | { readonly kind: 'publish'; readonly connection?: string; readonly topic: string; readonly qos: QoS; readonly retain: boolean }
-  | { readonly kind: 'service'; readonly service: string }
-  | { readonly kind: 'suspend'; readonly resumeAfterMs: number };
-
-export type PayloadDecoding = 'json' | 'text' | 'binary';
-
-export interface Trigger extends Definition {
-  readonly connection: string;
-  /** The filters as written (without the `$share/` prefix added by `share`). */
-  readonly topics: readonly string[];
-  /** What is sent in SUBSCRIBE: the filters, each as `$share/<group>/<filter>` when `share` is set. */
-  readonly subscriptions: readonly string[];
-  readonly share?: string;
-  readonly qos: QoS;
-  readonly service: string;
+export interface Trigger extends Definition, Subscription {
   readonly processing: Processing;
   readonly payload: PayloadDecoding;
-  readonly ack: 'afterProcessing' | 'onReceipt';
-  readonly queueSize: number;
   readonly maxPayloadBytes: number;
+  readonly ack: AckMode;
+  readonly queueSize: number;
   readonly retry: RetryPolicy;
   readonly onError?: ErrorRoute;
 }

@@ -3,16 +3,10 @@
  * where it helps, a hint saying what to change.
  */
 
-export type Severity = 'error' | 'warning';
+import type { SourcePosition } from '../util/position.js';
 
-export interface SourcePosition {
-  /** The file as shown to the user (relative to the working directory where possible). */
-  readonly file: string;
-  /** 1-based line. */
-  readonly line: number;
-  /** 1-based column. */
-  readonly column: number;
-}
+export type { SourcePosition };
+export type Severity = 'error' | 'warning';
 
 export interface FlowProblem extends SourcePosition {
   readonly severity: Severity;

@@ -1,6 +1,6 @@
 /** Checks that every referenced connection and service exists, and that services do not invoke each other in a cycle. */
 import { report, type CompileContext, type Reference } from './compile-context.js';
-import { formatPath } from './path.js';
+import { formatPath } from '../util/path.js';
 import { didYouMean } from './suggest.js';
 
 export function checkReferences(

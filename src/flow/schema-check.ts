@@ -5,9 +5,9 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { LoadedFile } from './load.js';
-import { DURATION_PATTERN } from './duration.js';
+import { DURATION_PATTERN } from '../util/duration.js';
 import { describeValue } from './interpolate.js';
-import { formatPath, fromPointer, toPointer, type PathSegment, type ValuePath } from './path.js';
+import { formatPath, fromPointer, toPointer, type PathSegment, type ValuePath } from '../util/path.js';
 import type { FlowProblem, ProblemList } from './problem.js';
 import { FLOW_SCHEMA } from './schema.js';
 import { closestMatch, didYouMean } from './suggest.js';

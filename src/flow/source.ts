@@ -5,7 +5,7 @@
 import type { LineCounter} from 'yaml';
 import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node, type Pair } from 'yaml';
 import type { SourcePosition } from './problem.js';
-import type { ValuePath } from './path.js';
+import type { ValuePath } from '../util/path.js';
 
 export class SourceFile {
   readonly #lines: LineCounter;

@@ -7,7 +7,8 @@
  * one definition changes only the lines that concern it: the output diffs well in git.
  */
 import type { FlowModel, Trigger } from '../flow/model.js';
-import type { Step } from '../steps/step.js';
+import type { Step } from '../pipeline/step.js';
+import { stepKind } from '../steps/kinds.js';
 import type { Template } from '../expr/template.js';
 
 export type NodeKind = 'topic' | 'trigger' | 'service';
@@ -123,22 +124,13 @@ type StepUse =
 function stepUses(steps: readonly Step[], mask: (text: string) => string, context: readonly string[] = []): StepUse[] {
   const uses: StepUse[] = [];
   for (const step of steps) {
-    switch (step.kind) {
-      case 'publish':
-        uses.push({ kind: 'publish', topic: mask(templateText(step.topic)), connection: step.connection, context });
-        break;
-      case 'invoke':
-        uses.push({ kind: 'invoke', service: step.service, context });
-        break;
-      case 'choice':
-        for (const branch of step.branches) uses.push(...stepUses(branch.steps, mask, [...context, `when ${short(mask(branch.when.source))}`]));
-        if (step.otherwise !== undefined) uses.push(...stepUses(step.otherwise, mask, [...context, 'otherwise']));
-        break;
-      case 'split':
-        uses.push(...stepUses(step.steps, mask, [...context, `each ${short(mask(step.items.source))}`]));
-        break;
-      default:
-        break;
+    for (const use of stepKind(step.kind)?.uses?.(step) ?? []) {
+      if (use.kind === 'publish') uses.push({ kind: 'publish', topic: mask(templateText(use.topic)), connection: use.connection, context });
+      else if (use.kind === 'invoke') uses.push({ kind: 'invoke', service: use.service, context });
+      else {
+        const label = use.label === 'otherwise' ? 'otherwise' : `${use.label} ${short(mask(use.expression ?? ''))}`;
+        uses.push(...stepUses(use.steps, mask, [...context, label]));
+      }
     }
   }
   return uses;

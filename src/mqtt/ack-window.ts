@@ -7,18 +7,19 @@
 
 export interface WindowEntry {
   readonly messageId: number | undefined;
-  readonly qos: 0 | 1 | 2;
+  /** The QoS the message is acknowledged with: 0 (nothing to send) when it was acknowledged on receipt. */
+  readonly ackQos: 0 | 1 | 2;
   done: boolean;
 }
 
-export class AckWindow {
-  readonly #entries: WindowEntry[] = [];
+export class AckWindow<E extends WindowEntry = WindowEntry> {
+  readonly #entries: E[] = [];
   #head = 0;
   #closed = false;
 
   constructor(
     /** Sends the acknowledgement of one QoS ≥ 1 message on the connection this window belongs to. */
-    private readonly sendAck: (entry: WindowEntry) => void,
+    private readonly sendAck: (entry: E) => void,
   ) {}
 
   /** Messages received and not yet acknowledged (done or not). */
@@ -27,18 +28,23 @@ export class AckWindow {
   }
 
   add(messageId: number | undefined, qos: 0 | 1 | 2): WindowEntry {
-    const entry: WindowEntry = { messageId, qos, done: false };
-    this.#entries.push(entry);
+    const entry: WindowEntry = { messageId, ackQos: qos, done: false };
+    this.#entries.push(entry as E);
     return entry;
   }
 
+  /** Appends an entry the caller made (a received message is its own entry). */
+  push(entry: E): void {
+    this.#entries.push(entry);
+  }
+
   /** Marks `entry` done and sends every ack that is now due. No-op after close (the connection is gone). */
-  complete(entry: WindowEntry): void {
+  complete(entry: E | WindowEntry): void {
     entry.done = true;
     if (this.#closed) return;
     while (this.#head < this.#entries.length && this.#entries[this.#head]!.done) {
       const head = this.#entries[this.#head++]!;
-      if (head.qos > 0) this.sendAck(head);
+      if (head.ackQos > 0) this.sendAck(head);
     }
     // Compact now and then so the array does not grow without bound.
     if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {

@@ -1,31 +1,23 @@
 /**
  * The receiving client of one trigger. It takes acknowledgements over from mqtt.js so that a
  * message is acknowledged only when the runtime says it is done, in arrival order, on the network
- * connection it arrived on; and it stops reading when the trigger is full. See docs/architecture.md.
+ * connection it arrived on; and it stops reading when the trigger is full. See docs/architecture.md,
+ * invariants 1–4 and 24.
  */
-import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
-import { AckWindow, type WindowEntry } from '../engine/ack-window.js';
-import type { Log } from '../engine/log.js';
-import type { Connection, QoS } from '../flow/model.js';
-import { clientOptions, reconnectDelay, useNoDelay } from './client-options.js';
+import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Log } from '../util/log.js';
+import { Waiters } from '../util/waiters.js';
+import { AckWindow, type WindowEntry } from './ack-window.js';
+import type { Delivery, QoS } from './message.js';
+import { reconnectDelay, useNoDelay } from './reconnect.js';
+import { batchWrites } from './write-batch.js';
 
-export interface Delivery {
-  readonly topic: string;
-  readonly payload: Buffer;
-  readonly qos: QoS;
-  readonly retain: boolean;
-  readonly dup: boolean;
-  readonly messageId: number | undefined;
-  readonly properties: IPublishPacket['properties'];
-  /** Date.now() when the message arrived. */
-  readonly receivedAt: number;
-  /** Marks the message done: its acknowledgement goes out when every earlier message is done too. */
-  complete(): void;
-}
+export type { Delivery } from './message.js';
 
 export interface SubscriberOptions {
-  readonly connection: Connection;
-  readonly clientId: string;
+  /** mqtt.js options of this client (client id, credentials, TLS, Receive Maximum …). */
+  readonly clientOptions: IClientOptions;
+  readonly reconnectPeriodMs: number;
   readonly subscriptions: readonly string[];
   readonly qos: QoS;
   /** Messages held at once; when reached, the client stops reading until one is done. */
@@ -43,13 +35,47 @@ export type SubscriberState = 'connecting' | 'subscribed' | 'refused' | 'reconne
 /** Passed to mqtt.js's handleMessage callback: it then skips its own PUBACK (we send it later). */
 const ACK_LATER = new Error('mqflow acknowledges this message itself');
 
-type SendPacket = (packet: { cmd: 'puback'; messageId: number }) => void;
+type SendPacket = (packet: { cmd: string; messageId?: number; reasonCode?: number }, cb?: (error?: Error) => void, cbStorePut?: unknown, noStore?: boolean) => void;
+
+/** A received message: what the trigger gets, and its own entry in the ack window. */
+class InboundMessage implements Delivery, WindowEntry {
+  done = false;
+  completed = false;
+  /** QoS 2: mqtt.js has stored the message and asked to send its PUBREC (held until the ack is due). */
+  pubrecHeld = false;
+  /** QoS 2: the ack became due before the PUBREC was held (it is then sent at once). */
+  pubrecDue = false;
+  readonly receivedAt = Date.now();
+  readonly qos: QoS;
+
+  constructor(
+    readonly subscriber: Subscriber,
+    readonly window: AckWindow<InboundMessage>,
+    readonly topic: string,
+    readonly payload: Buffer,
+    qos: QoS,
+    /** The QoS the window acknowledges with: 0 when acknowledged on receipt. */
+    readonly ackQos: QoS,
+    readonly retain: boolean,
+    readonly dup: boolean,
+    readonly messageId: number | undefined,
+    readonly properties: IPublishPacket['properties'],
+  ) {
+    this.qos = qos;
+  }
+
+  complete(): void {
+    if (this.completed) return;
+    this.completed = true;
+    this.subscriber.completed(this);
+  }
+}
 
 export class Subscriber {
   readonly #client: MqttClient;
   readonly #options: SubscriberOptions;
   readonly #log: Log;
-  #window: AckWindow;
+  #window: AckWindow<InboundMessage>;
   #state: SubscriberState = 'connecting';
   #attempt = 0;
   #lastError: string | undefined;
@@ -58,49 +84,66 @@ export class Subscriber {
   #accepting = true;
   /** Accepted deliveries not yet complete, across connections. */
   #inFlight = 0;
-  #drainWaiters: (() => void)[] = [];
+  readonly #drained = new Waiters();
   #subscribedWaiters: ((subscribed: boolean) => void)[] = [];
   #subscriptions: readonly string[];
   #qos: QoS;
+  /** QoS 2 messages of the current connection whose PUBREC is held, by packet id. */
+  #qos2 = new Map<number, InboundMessage>();
+  readonly #sendPacket: SendPacket;
 
   constructor(options: SubscriberOptions) {
     this.#options = options;
     this.#subscriptions = options.subscriptions;
     this.#qos = options.qos;
-    this.#log = options.log.child({ clientId: options.clientId });
+    this.#log = options.log.child({ clientId: options.clientOptions.clientId });
     this.#window = this.#newWindow();
-    const mqttOptions = clientOptions(options.connection, { clientId: options.clientId, receiveMaximum: Math.min(65535, options.capacity) });
-    this.#client = connect(mqttOptions);
+    this.#client = connect(options.clientOptions);
     useNoDelay(this.#client);
-    // QoS 2: PUBREC is the acknowledgement; it waits until the message is done (see #deliver).
+    const internals = this.#client as unknown as { _sendPacket: SendPacket };
+    this.#sendPacket = internals._sendPacket.bind(this.#client);
+    const afterProcessing = options.ack === 'afterProcessing';
+    // QoS 2 (invariant 24): the message is delivered when it arrives and mqtt.js is let go on at
+    // once: it stores the message and asks to send PUBREC, which we keep back until the message
+    // is done, so holding it never stops the client from reading the next packet.
     // Set on the client, not in the options: mqtt.js honours the option on MQTT 5 connections only.
     this.#client.options.customHandleAcks = (_topic: string, _message: Buffer, packet: IPublishPacket, done: (error: Error | number, code?: number) => void) => {
-      if (packet.qos === 2 && options.ack === 'afterProcessing') this.#deliver(packet, (code) => done(code));
-      else done(0);
+      if (packet.qos === 2 && afterProcessing && packet.messageId !== undefined) this.#qos2.set(packet.messageId, this.#deliver(packet));
+      done(0);
+    };
+    internals._sendPacket = (packet, cb, cbStorePut, noStore) => {
+      if (packet.cmd === 'pubrec' && packet.reasonCode === undefined && packet.messageId !== undefined) {
+        const message = this.#qos2.get(packet.messageId);
+        if (message !== undefined && !message.pubrecHeld) {
+          message.pubrecHeld = true;
+          if (message.pubrecDue) this.#sendPubrec(message);
+          // mqtt.js reads on (once the trigger has room); the PUBREC goes when the ack window says so.
+          this.#whenRoom(() => cb?.());
+          return;
+        }
+      }
+      this.#sendPacket(packet, cb, cbStorePut, noStore);
     };
     this.#client.handleMessage = (packet, callback) => {
-      if (packet.qos === 2 && options.ack === 'afterProcessing') {
-        callback(); // delivered already at PUBLISH time (customHandleAcks); this is PUBREL → PUBCOMP
+      if (packet.qos === 2 && afterProcessing) {
+        callback(); // delivered already at PUBLISH time; this is PUBREL → PUBCOMP
         return;
       }
-      if (options.ack === 'onReceipt' || packet.qos === 0) {
-        this.#deliver(packet, undefined);
-        this.#whenRoom(() => callback());
-        return;
-      }
-      this.#deliver(packet, undefined);
-      this.#whenRoom(() => callback(ACK_LATER));
+      this.#deliver(packet);
+      if (!afterProcessing || packet.qos === 0) this.#whenRoom(() => callback());
+      else this.#whenRoom(() => callback(ACK_LATER));
     };
     this.#client.on('connect', () => void this.#subscribe());
     this.#client.on('close', () => {
       // Acks due on this connection can never be sent: the broker redelivers those messages.
       this.#window.close();
       this.#window = this.#newWindow();
+      this.#qos2 = new Map();
       this.#releaseHeld();
       if (this.#state === 'stopped' || this.#state === 'suspended') return;
       if (this.#state === 'subscribed') this.#log.warn({ event: 'disconnected' }, 'trigger client lost its connection; reconnecting');
       this.#state = 'reconnecting';
-      this.#client.options.reconnectPeriod = reconnectDelay(options.connection.reconnectPeriodMs, this.#attempt++);
+      this.#client.options.reconnectPeriod = reconnectDelay(options.reconnectPeriodMs, this.#attempt++);
     });
     this.#client.on('error', (error) => {
       this.#lastError = error.message;
@@ -112,18 +155,13 @@ export class Subscriber {
     return this.#state;
   }
 
-  /** The connection definition this client was made from. */
-  get connection(): Connection {
-    return this.#options.connection;
-  }
-
   get lastError(): string | undefined {
     return this.#lastError;
   }
 
   async #subscribe(): Promise<void> {
     this.#attempt = 0;
-    this.#client.options.reconnectPeriod = this.#options.connection.reconnectPeriodMs;
+    this.#client.options.reconnectPeriod = this.#options.reconnectPeriodMs;
     const refused = await this.#send([...this.#subscriptions]);
     if (refused === undefined) return;
     this.#state = refused.length === 0 ? 'subscribed' : 'refused';
@@ -187,41 +225,47 @@ export class Subscriber {
     this.#log.info({ event: 'resubscribed', filters: subscriptions, subscribed: subscribe, unsubscribed: unsubscribe, qos }, 'subscriptions changed');
   }
 
-  #newWindow(): AckWindow {
-    const client = (): MqttClient => this.#client;
-    return new AckWindow((entry) => {
-      const release = (entry as WindowEntry & { release?: (code: number) => void }).release;
-      if (release !== undefined) release(0);
-      else if (entry.messageId !== undefined) (client() as unknown as { _sendPacket: SendPacket })._sendPacket({ cmd: 'puback', messageId: entry.messageId });
-      this.#wake();
+  #newWindow(): AckWindow<InboundMessage> {
+    return new AckWindow<InboundMessage>((message) => {
+      if (message.messageId === undefined || !this.#client.connected) return;
+      if (message.ackQos === 2) {
+        if (message.pubrecHeld) this.#sendPubrec(message);
+        else message.pubrecDue = true;
+        return;
+      }
+      batchWrites(this.#client);
+      this.#sendPacket({ cmd: 'puback', messageId: message.messageId });
     });
   }
 
-  /** Hands a message to the trigger; `release` sends a QoS 2 message's PUBREC when it is due. */
-  #deliver(packet: IPublishPacket, release: ((code: number) => void) | undefined): void {
+  #sendPubrec(message: InboundMessage): void {
+    if (message.window.closed || !this.#client.connected) return;
+    this.#qos2.delete(message.messageId!);
+    batchWrites(this.#client);
+    this.#sendPacket({ cmd: 'pubrec', messageId: message.messageId });
+  }
+
+  /**
+   * Hands a message to the trigger, unless it is not accepting: it then stays in the window, never
+   * done, so neither it nor anything after it on this connection is acknowledged (the broker keeps them).
+   */
+  #deliver(packet: IPublishPacket): InboundMessage {
     const window = this.#window;
-    const entry: WindowEntry & { release?: (code: number) => void } = window.add(packet.messageId, this.#options.ack === 'onReceipt' ? 0 : packet.qos);
-    if (release !== undefined) entry.release = release;
-    if (!this.#accepting) return; // draining or suspended: the message stays with the broker
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    const ackQos: QoS = this.#options.ack === 'onReceipt' ? 0 : packet.qos;
+    const message = new InboundMessage(this, window, packet.topic, payload, packet.qos, ackQos, packet.retain, packet.dup, packet.messageId, packet.properties);
+    window.push(message);
+    if (!this.#accepting) return message; // draining or suspended: the message stays with the broker
     this.#inFlight++;
-    let completed = false;
-    this.#options.onDelivery({
-      topic: packet.topic,
-      payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
-      qos: packet.qos,
-      retain: packet.retain,
-      dup: packet.dup,
-      messageId: packet.messageId,
-      properties: packet.properties,
-      receivedAt: Date.now(),
-      complete: () => {
-        if (completed) return;
-        completed = true;
-        window.complete(entry);
-        this.#wake();
-        if (--this.#inFlight === 0) for (const resolve of this.#drainWaiters.splice(0)) resolve();
-      },
-    });
+    this.#options.onDelivery(message);
+    return message;
+  }
+
+  /** A delivery is done: its ack goes out when every earlier message of its connection is done too. */
+  completed(message: InboundMessage): void {
+    message.window.complete(message);
+    this.#wake();
+    if (--this.#inFlight === 0) this.#drained.wake();
   }
 
   /** Runs `next` (letting mqtt.js read on) now, or once the trigger has room again. */
@@ -247,14 +291,7 @@ export class Subscriber {
 
   /** Resolves true when every message this client delivered is done (its ack sent), false after `timeoutMs`. */
   drained(timeoutMs: number): Promise<boolean> {
-    if (this.#inFlight === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      this.#drainWaiters.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
+    return this.#inFlight === 0 ? Promise.resolve(true) : this.#drained.wait(timeoutMs);
   }
 
   /** Disconnects, keeping the session: what was not acknowledged is redelivered on resume. */

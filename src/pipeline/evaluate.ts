@@ -1,24 +1,30 @@
 /** Evaluates a step's expressions and templates, turning evaluation errors into message failures that name the step. */
 import type { Expression } from '../expr/expression.js';
 import type { Template } from '../expr/template.js';
-import type { StepHeader } from '../steps/step.js';
 import { MessageFailure, type Execution } from './execution.js';
+import type { Maybe } from './maybe.js';
+import type { StepHeader } from './step.js';
 
-export async function evaluate(expression: Expression, input: unknown, exec: Execution, step: StepHeader): Promise<unknown> {
+/** The expression's value now (a compiled expression), or a Promise of it (jsonata's evaluator). */
+export function evaluate(expression: Expression, input: unknown, exec: Execution, step: StepHeader): Maybe<unknown> {
+  let value: unknown;
   try {
-    return await expression.evaluate(input, exec.bindings());
+    value = expression.run(input, expression.readsVariables === false ? undefined : exec.bindings());
   } catch (error) {
     throw expressionFailure(error, step);
   }
+  return value instanceof Promise ? value.catch((error: unknown) => Promise.reject(expressionFailure(error, step))) : value;
 }
 
-export async function render(template: Template, exec: Execution, step: StepHeader): Promise<string> {
+export function render(template: Template, exec: Execution, step: StepHeader): Maybe<string> {
   if (template.literal !== undefined) return template.literal;
+  let text: Maybe<string>;
   try {
-    return await template.render(exec.payload, exec.bindings());
+    text = template.run(exec.payload, template.readsVariables ? exec.bindings() : undefined);
   } catch (error) {
     throw expressionFailure(error, step);
   }
+  return text instanceof Promise ? text.catch((error: unknown) => Promise.reject(expressionFailure(error, step))) : text;
 }
 
 function expressionFailure(error: unknown, step: StepHeader): MessageFailure {

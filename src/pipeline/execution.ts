@@ -1,40 +1,30 @@
 /** What a service works on for one message: the current payload, the variables set so far, and the message context. */
 import type { Bindings } from '../expr/expression.js';
-import type { SourcePosition } from '../flow/problem.js';
+import type { OutputTracker, QoS } from '../mqtt/message.js';
+import type { SourcePosition } from '../util/position.js';
+import type { MessageContext } from './context.js';
+import type { Maybe } from './maybe.js';
 
-/** The message as services see it (`$message`); documented in docs/flow-language.md. */
-export interface MessageContext {
-  readonly topic: string;
-  readonly levels: readonly string[];
-  /** Values matched by each `+` of the matching filter, in order, then what `#` matched (as one string). */
-  readonly wildcards: readonly string[];
-  /** The decoded payload as received. */
-  readonly payload: unknown;
-  readonly qos: 0 | 1 | 2;
-  readonly retain: boolean;
-  readonly dup: boolean;
-  readonly messageId?: number;
-  readonly receivedAt: string;
-  readonly trigger: string;
-  readonly connection: string;
-  /** MQTT 5 properties; correlationData as base64 text. */
-  readonly properties?: Readonly<Record<string, unknown>>;
-}
+export type { MessageContext } from './context.js';
 
 /** One run of steps: the current payload, the variables in scope, and extra bindings ($item, $index in split). */
 export class Execution {
   payload: unknown;
   /** The bytes `message.payload` was decoded from, when it is JSON (see encodePayload). */
   receivedBytes: Buffer | undefined;
-  readonly #vars: Record<string, unknown>;
-  readonly #extra: Bindings;
+  /** The variables in scope; shared with the run it came from until this run sets one (copy on write). */
+  #vars: Record<string, unknown> | undefined;
+  #ownsVars = false;
+  readonly #extra: Bindings | undefined;
   #bindings: Bindings | undefined;
 
   constructor(
     payload: unknown,
     readonly message: MessageContext,
-    vars: Record<string, unknown> = {},
-    extra: Bindings = {},
+    /** Where the message's outputs report: it is done once they all settled (docs/architecture.md, invariant 22). */
+    readonly outputs: OutputTracker,
+    vars?: Record<string, unknown>,
+    extra?: Bindings,
   ) {
     this.payload = payload;
     this.#vars = vars;
@@ -42,34 +32,39 @@ export class Execution {
   }
 
   set(name: string, value: unknown): void {
-    this.#vars[name] = value;
+    if (!this.#ownsVars) {
+      this.#vars = { ...this.#vars };
+      this.#ownsVars = true;
+    }
+    this.#vars![name] = value;
     this.#bindings = undefined;
   }
 
-  /** A nested run (a split element) that sees the variables set so far; what it sets stays inside it. */
-  child(payload: unknown, extra: Bindings): Execution {
-    const child = new Execution(payload, this.message, { ...this.#vars }, { ...this.#extra, ...extra });
+  /** A nested run (a split element, a choice branch) that sees the variables set so far; what it sets stays inside it. */
+  child(payload: unknown, extra: Bindings | undefined): Execution {
+    // The child shares the variables; whichever of the two sets one next copies them first.
+    this.#ownsVars = false;
+    const child = new Execution(payload, this.message, this.outputs, this.#vars, extra === undefined ? this.#extra : { ...this.#extra, ...extra });
     child.receivedBytes = this.receivedBytes;
     return child;
   }
 
   /** A fresh run for an invoked service: same message, own variables. */
   invoked(payload: unknown): Execution {
-    const run = new Execution(payload, this.message);
+    const run = new Execution(payload, this.message, this.outputs);
     run.receivedBytes = this.receivedBytes;
     return run;
   }
 
   /** `$message`, `$topic`, `$levels`, `$wildcards`, the set variables and `$item`/`$index`. */
   bindings(): Bindings {
-    this.#bindings ??= {
-      message: this.message,
-      topic: this.message.topic,
-      levels: this.message.levels,
-      wildcards: this.message.wildcards,
-      ...this.#vars,
-      ...this.#extra,
-    };
+    if (this.#bindings !== undefined) return this.#bindings;
+    const message = this.message;
+    const vars = this.#vars;
+    this.#bindings =
+      vars === undefined && this.#extra === undefined
+        ? { message, topic: message.topic, levels: message.levels, wildcards: message.wildcards }
+        : { message, topic: message.topic, levels: message.levels, wildcards: message.wildcards, ...vars, ...this.#extra };
     return this.#bindings;
   }
 }
@@ -99,11 +94,15 @@ export function jsonataBoolean(value: unknown): boolean {
   return false;
 }
 
-/** What steps may do beyond computing: publish, run another service, log. Provided by the engine (or a test harness). */
+/** What steps may do beyond computing: publish, run another service, log. Provided by the message host. */
 export interface Effects {
-  /** Without a connection in the request, publishes through the connection of the trigger that delivered `from`'s message. */
-  publish(request: PublishRequest, from: Execution): Promise<void>;
-  invoke(service: string, payload: unknown, from: Execution): Promise<ServiceResult>;
+  /**
+   * Hands a message to its connection (without a connection in the request, the connection of the
+   * trigger that delivered `from`'s message) and returns at once; `from.outputs` is told when it
+   * settles. Throws a failure when it cannot be handed (no such connection, stopped, offline queue full).
+   */
+  publish(request: PublishRequest, from: Execution): void;
+  invoke(service: string, payload: unknown, from: Execution): Maybe<ServiceResult>;
   log(level: 'trace' | 'debug' | 'info' | 'warn' | 'error', text: string, from: Execution, step: string): void;
 }
 
@@ -112,7 +111,7 @@ export interface PublishRequest {
   readonly connection?: string;
   readonly topic: string;
   readonly payload: Buffer | string;
-  readonly qos: 0 | 1 | 2;
+  readonly qos: QoS;
   readonly retain: boolean;
   readonly userProperties?: Readonly<Record<string, string>>;
   readonly contentType?: string;

@@ -1,55 +1,29 @@
 /**
- * pipeline: runs a service's steps for one message. A Pipeline belongs to one version of the flow
- * model, so a message finishes on the version it started with, invoked services included.
+ * pipeline: runs a service's steps for one message. It stays synchronous until a step returns a
+ * Promise (docs/architecture.md, invariant 27), then continues once that settles.
  */
-import type { Service } from '../flow/model.js';
-import { STEP_KINDS } from '../steps/kinds.js';
-import type { Step, StepHeader, StepKind } from '../steps/step.js';
-import { MessageFailure, type Effects, type Execution, type Outcome, type PublishRequest, type ServiceResult } from './execution.js';
+import type { SourcePosition } from '../util/position.js';
+import { MessageFailure, type Effects, type Execution, type Outcome, type ServiceResult } from './execution.js';
+import type { Maybe } from './maybe.js';
+import type { PayloadSchema } from './payload-schema.js';
+import type { Step, StepRuntime } from './step.js';
 
-type Runner = StepKind<unknown, StepHeader>['run'];
-const RUNNERS = new Map<string, Runner>(STEP_KINDS.map((k) => [k.kind, k.run.bind(k)]));
+/** What the pipeline needs of a service: its steps and the schema its input must meet. */
+export interface ServiceDefinition {
+  readonly name: string;
+  readonly at: SourcePosition;
+  readonly input?: PayloadSchema;
+  readonly steps: readonly Step[];
+}
 
-export class Pipeline {
-  /** Messages delivered under this version and not yet done (queued or running). */
-  #held = 0;
-  #idle: (() => void)[] = [];
-
+export class Pipeline implements StepRuntime {
   constructor(
-    readonly services: ReadonlyMap<string, Service>,
-    private readonly effects: Effects,
-    /** Publishes through this version's connections (error routes use it directly). */
-    readonly publish: (request: PublishRequest, triggerConnection: string) => Promise<void>,
+    readonly services: ReadonlyMap<string, ServiceDefinition>,
+    readonly effects: Effects,
   ) {}
 
-  /** A message was delivered under this version. */
-  hold(): void {
-    this.#held++;
-  }
-
-  /** A message held under this version is done. */
-  release(): void {
-    this.#held--;
-    if (this.#held === 0) for (const resolve of this.#idle.splice(0)) resolve();
-  }
-
-  get held(): number {
-    return this.#held;
-  }
-
-  /** Resolves true when no message of this version is left, or false after `timeoutMs`. */
-  idle(timeoutMs: number): Promise<boolean> {
-    if (this.#held === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      this.#idle.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
-  }
-
-  async run(service: Service, exec: Execution): Promise<ServiceResult> {
+  /** Runs `service` on `exec` (its payload is the service's input); the payload it ends with stays in `exec`. */
+  run(service: ServiceDefinition, exec: Execution): Maybe<Outcome> {
     if (service.input !== undefined) {
       const problems = service.input.check(exec.payload);
       if (problems.length > 0) {
@@ -59,21 +33,28 @@ export class Pipeline {
         });
       }
     }
-    const outcome = await this.runSteps(service.steps, exec);
-    return { outcome, payload: exec.payload };
+    return this.runSteps(service.steps, exec);
   }
 
-  readonly runSteps = async (steps: readonly Step[], exec: Execution): Promise<Outcome> => {
-    for (const step of steps) {
-      if ((await RUNNERS.get(step.kind)!(step, exec, this.effects, this.runSteps)) === 'stop') return 'stop';
+  runSteps(steps: readonly Step[], exec: Execution): Maybe<Outcome> {
+    return this.#from(steps, exec, 0);
+  }
+
+  #from(steps: readonly Step[], exec: Execution, first: number): Maybe<Outcome> {
+    for (let i = first; i < steps.length; i++) {
+      const outcome = steps[i]!.run(exec, this);
+      if (outcome === 'stop') return 'stop';
+      if (outcome !== 'continue') return outcome.then((o) => (o === 'stop' ? 'stop' : this.#from(steps, exec, i + 1)));
     }
     return 'continue';
-  };
+  }
 
   /** Runs the service named `name` (an invoke step): same message, own variables. */
-  async invoke(name: string, payload: unknown, from: Execution): Promise<ServiceResult> {
+  invoke(name: string, payload: unknown, from: Execution): Maybe<ServiceResult> {
     const service = this.services.get(name);
     if (service === undefined) throw new MessageFailure(`no service named "${name}"`, 'MQFLOW_UNKNOWN_SERVICE');
-    return this.run(service, from.invoked(payload));
+    const run = from.invoked(payload);
+    const outcome = this.run(service, run);
+    return outcome instanceof Promise ? outcome.then((o) => ({ outcome: o, payload: run.payload })) : { outcome, payload: run.payload };
   }
 }

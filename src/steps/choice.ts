@@ -1,11 +1,13 @@
 /** choice: runs the steps of the first branch whose condition is true, or the `otherwise` steps. */
-import { evaluate } from '../pipeline/evaluate.js';
-import { jsonataBoolean, type Execution } from '../pipeline/execution.js';
-import { formatPath } from '../flow/path.js';
 import type { Expression } from '../expr/expression.js';
-import type { Step, StepHeader, StepKind } from './step.js';
+import { evaluate } from '../pipeline/evaluate.js';
+import { jsonataBoolean, type Execution, type Outcome } from '../pipeline/execution.js';
+import { after, type Maybe } from '../pipeline/maybe.js';
+import type { Step, StepRuntime } from '../pipeline/step.js';
+import { formatPath } from '../util/path.js';
+import { CONTINUE, type StepData, type StepKind, type StepUse } from './kind.js';
 
-export interface ChoiceStep extends StepHeader {
+export interface ChoiceStep extends StepData {
   readonly kind: 'choice';
   readonly branches: readonly { readonly when: Expression; readonly steps: readonly Step[] }[];
   /** Steps when no branch matched; undefined means carry on with the next step. */
@@ -32,6 +34,31 @@ export const choice: StepKind<Branch[], ChoiceStep> = {
     },
     examples: [[{ when: 'celsius > 80', steps: [{ publish: { topic: 'alerts/hot' } }] }, { otherwise: [{ log: 'normal' }] }]],
   },
+  summary: { does: 'runs the steps of the first branch whose condition holds', changesPayload: 'through its steps' },
+  table: {
+    header: ['Value', 'Description'],
+    rows: [['list', 'Branches tried in order: `{ when: <JSONata condition>, steps: [...] }`, and optionally a last `{ otherwise: [...] }`.']],
+  },
+  example: `services:
+  thresholds:
+    steps:
+      - choice:
+          - when: celsius >= 90
+            steps:
+              - publish:
+                  topic: plant/alerts/critical
+                  retain: true
+          - when: celsius >= 70
+            steps:
+              - publish:
+                  topic: plant/alerts/warning
+          - otherwise:
+              - log:
+                  level: debug
+                  message: "{{ device }} is at {{ celsius }} °C"
+      - publish:
+          topic: plant/checked
+`,
   compile(value, header, path, compiler) {
     const branches: { when: Expression; steps: readonly Step[] }[] = [];
     let otherwise: readonly Step[] | undefined;
@@ -67,21 +94,35 @@ export const choice: StepKind<Branch[], ChoiceStep> = {
     });
     return ok ? { kind: 'choice', ...header, branches, otherwise } : undefined;
   },
-  async run(step, exec, _effects, runSteps) {
-    const branch = await firstMatch(step, exec);
-    const steps = branch === undefined ? step.otherwise : branch.steps;
-    if (steps === undefined) return 'continue';
-    // Variables set in a branch stay in it; the payload it leaves carries on after the choice.
-    const inner = exec.child(exec.payload, {});
-    const outcome = await runSteps(steps, inner);
-    exec.payload = inner.payload;
-    return outcome;
+  run(step, exec, runtime) {
+    return after(firstMatch(step, exec, 0), (branch) => {
+      const steps = branch === undefined ? step.otherwise : branch.steps;
+      if (steps === undefined) return CONTINUE;
+      return runBranch(steps, exec, runtime);
+    });
+  },
+  uses(step) {
+    const uses: StepUse[] = step.branches.map((b) => ({ kind: 'nested', label: 'when', expression: b.when.source, steps: b.steps }));
+    if (step.otherwise !== undefined) uses.push({ kind: 'nested', label: 'otherwise', steps: step.otherwise });
+    return uses;
   },
 };
 
-async function firstMatch(step: ChoiceStep, exec: Execution): Promise<ChoiceStep['branches'][number] | undefined> {
-  for (const branch of step.branches) {
-    if (jsonataBoolean(await evaluate(branch.when, exec.payload, exec, step))) return branch;
+function firstMatch(step: ChoiceStep, exec: Execution, first: number): Maybe<ChoiceStep['branches'][number] | undefined> {
+  for (let i = first; i < step.branches.length; i++) {
+    const branch = step.branches[i]!;
+    const value = evaluate(branch.when, exec.payload, exec, step);
+    if (value instanceof Promise) return value.then((v) => (jsonataBoolean(v) ? branch : firstMatch(step, exec, i + 1)));
+    if (jsonataBoolean(value)) return branch;
   }
   return undefined;
+}
+
+/** Variables set in a branch stay in it; the payload it leaves carries on after the choice. */
+function runBranch(steps: readonly Step[], exec: Execution, runtime: StepRuntime): Maybe<Outcome> {
+  const inner = exec.child(exec.payload, undefined);
+  return after(runtime.runSteps(steps, inner), (outcome) => {
+    exec.payload = inner.payload;
+    return outcome;
+  });
 }

@@ -1,10 +1,11 @@
 /** filter: stops processing a message (successfully, nothing more is published) when a condition is false. */
+import type { Expression } from '../expr/expression.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import { jsonataBoolean } from '../pipeline/execution.js';
-import type { Expression } from '../expr/expression.js';
-import type { StepHeader, StepKind } from './step.js';
+import { after } from '../pipeline/maybe.js';
+import { CONTINUE, STOP, type StepData, type StepKind } from './kind.js';
 
-export interface FilterStep extends StepHeader {
+export interface FilterStep extends StepData {
   readonly kind: 'filter';
   readonly expression: Expression;
 }
@@ -18,11 +19,23 @@ export const filter: StepKind<string, FilterStep> = {
     description: 'A JSONata condition, read with JSONata\'s $boolean rules; false, empty or undefined ends processing of the message.',
     examples: ['temp_f != null and status = "ok"'],
   },
+  summary: { does: 'ends the message (successfully) unless a condition holds', changesPayload: 'no' },
+  table: {
+    header: ['Value', 'Description'],
+    rows: [['string', 'A JSONata condition, read with JSONata\'s `$boolean` rules: `false`, `0`, `""`, `null`, an empty array or object, or no result at all end the message.']],
+  },
+  example: `services:
+  valid-readings:
+    steps:
+      - filter: temp_f != null and status = "ok"
+      - publish:
+          topic: plant/{{ $wildcards[0] }}/valid
+`,
   compile(value, header, path, compiler) {
     const expression = compiler.expression(value, path);
     return expression && { kind: 'filter', ...header, expression };
   },
-  async run(step, exec) {
-    return jsonataBoolean(await evaluate(step.expression, exec.payload, exec, step)) ? 'continue' : 'stop';
+  run(step, exec) {
+    return after(evaluate(step.expression, exec.payload, exec, step), (value) => (jsonataBoolean(value) ? CONTINUE : STOP));
   },
 };

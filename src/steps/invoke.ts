@@ -1,9 +1,10 @@
 /** invoke: runs another service with the current payload (or an expression's result); its result becomes the payload. */
-import { evaluate } from '../pipeline/evaluate.js';
 import type { Expression } from '../expr/expression.js';
-import type { StepHeader, StepKind } from './step.js';
+import { evaluate } from '../pipeline/evaluate.js';
+import { after } from '../pipeline/maybe.js';
+import { CONTINUE, STOP, type StepData, type StepKind } from './kind.js';
 
-export interface InvokeStep extends StepHeader {
+export interface InvokeStep extends StepData {
   readonly kind: 'invoke';
   readonly service: string;
   /** Undefined: the current payload. */
@@ -31,6 +32,28 @@ export const invoke: StepKind<InvokeValue, InvokeStep> = {
     ],
     examples: ['enrich-with-site', { service: 'raise-alert', payload: '{ "device": device, "value": celsius }' }],
   },
+  summary: { does: 'runs another service; its result becomes the payload', changesPayload: 'yes' },
+  table: {
+    header: ['Value / field', 'Type', 'Default', 'Description'],
+    rows: [
+      ['(string)', 'string', '', 'The name of the service to run, with the current payload.'],
+      ['`service`', 'string', 'required', 'The service to run.'],
+      ['`payload`', 'JSONata expression', 'the current payload', 'The payload passed to it.'],
+    ],
+  },
+  example: `services:
+  enrich-and-check:
+    steps:
+      - invoke: to-celsius
+      - invoke:
+          service: raise-alert
+          payload: '{ "device": device, "value": celsius }'
+  raise-alert:
+    steps:
+      - filter: value > 80
+      - publish:
+          topic: plant/alerts/{{ device }}
+`,
   compile(value, header, path, compiler) {
     const service = typeof value === 'string' ? value : value.service;
     compiler.refer('service', service, typeof value === 'string' ? path : [...path, 'service']);
@@ -38,11 +61,15 @@ export const invoke: StepKind<InvokeValue, InvokeStep> = {
     const payload = compiler.expression(value.payload, [...path, 'payload']);
     return payload && { kind: 'invoke', ...header, service, payload };
   },
-  async run(step, exec, effects) {
-    const payload = step.payload === undefined ? exec.payload : await evaluate(step.payload, exec.payload, exec, step);
-    const result = await effects.invoke(step.service, payload, exec);
-    if (result.outcome === 'stop') return 'stop';
-    exec.payload = result.payload;
-    return 'continue';
+  run(step, exec, { effects }) {
+    const payload = step.payload === undefined ? exec.payload : evaluate(step.payload, exec.payload, exec, step);
+    return after(payload, (p) =>
+      after(effects.invoke(step.service, p, exec), (result) => {
+        if (result.outcome === 'stop') return STOP;
+        exec.payload = result.payload;
+        return CONTINUE;
+      }),
+    );
   },
+  uses: (step) => [{ kind: 'invoke', service: step.service }],
 };

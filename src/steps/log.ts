@@ -1,11 +1,12 @@
 /** log: writes a line to the runtime's log, with the trigger and topic of the message. */
-import { render } from '../pipeline/evaluate.js';
 import type { Template } from '../expr/template.js';
-import type { StepHeader, StepKind } from './step.js';
+import { render } from '../pipeline/evaluate.js';
+import { after } from '../pipeline/maybe.js';
+import { CONTINUE, type StepData, type StepKind } from './kind.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 
-export interface LogStep extends StepHeader {
+export interface LogStep extends StepData {
   readonly kind: 'log';
   readonly level: LogLevel;
   readonly message: Template;
@@ -32,14 +33,33 @@ export const log: StepKind<LogValue, LogStep> = {
     ],
     examples: ['reading from {{ device }}: {{ celsius }} °C', { level: 'warn', message: 'over threshold: {{ celsius }}' }],
   },
+  summary: { does: 'writes a log line', changesPayload: 'no' },
+  table: {
+    header: ['Value / field', 'Type', 'Default', 'Description'],
+    rows: [
+      ['(string)', 'template', '', 'The message, at level `info`.'],
+      ['`message`', 'template', 'required', 'Text with optional `{{ JSONata }}` parts.'],
+      ['`level`', '`trace`, `debug`, `info`, `warn`, `error`', '`info`', 'Log level.'],
+    ],
+  },
+  example: `services:
+  log-reading:
+    steps:
+      - log: "reading from {{ device }}: {{ celsius }} °C"
+      - log:
+          level: debug
+          message: "full payload: {{ $ }}"
+`,
   compile(value, header, path, compiler) {
     const text = typeof value === 'string' ? value : value.message;
     const message = compiler.template(text, typeof value === 'string' ? path : [...path, 'message']);
     const level = typeof value === 'string' ? 'info' : (value.level ?? 'info');
     return message && { kind: 'log', ...header, level, message };
   },
-  async run(step, exec, effects) {
-    effects.log(step.level, await render(step.message, exec, step), exec, step.path);
-    return 'continue';
+  run(step, exec, { effects }) {
+    return after(render(step.message, exec, step), (text) => {
+      effects.log(step.level, text, exec, step.path);
+      return CONTINUE;
+    });
   },
 };

@@ -1,14 +1,20 @@
-/** publish: sends a message to an MQTT topic (the counterpart of webMethods' pub.mqtt:publish). */
-import { encodePayload, evaluate, render } from '../pipeline/evaluate.js';
-import { MessageFailure } from '../pipeline/execution.js';
-import { formatPath } from '../flow/path.js';
+/**
+ * publish: sends a message to an MQTT topic (the counterpart of webMethods' pub.mqtt:publish). The
+ * step hands the message to its connection and goes on; the incoming message is acknowledged only
+ * once the broker acknowledged this one (docs/architecture.md, invariant 22).
+ */
 import type { Expression } from '../expr/expression.js';
 import type { Template } from '../expr/template.js';
-import type { QoS } from '../flow/model.js';
+import type { QoS } from '../mqtt/message.js';
 import { topicNameProblem } from '../mqtt/topic-filter.js';
-import type { StepHeader, StepKind } from './step.js';
+import { encodePayload, evaluate, render } from '../pipeline/evaluate.js';
+import { MessageFailure, type Execution, type Outcome, type PublishRequest } from '../pipeline/execution.js';
+import { after, type Maybe } from '../pipeline/maybe.js';
+import type { StepRuntime } from '../pipeline/step.js';
+import { formatPath } from '../util/path.js';
+import { CONTINUE, type StepData, type StepKind } from './kind.js';
 
-export interface PublishStep extends StepHeader {
+export interface PublishStep extends StepData {
   readonly kind: 'publish';
   /** Undefined: the connection of the trigger that delivered the message. */
   readonly connection?: string;
@@ -48,7 +54,7 @@ export const publish: StepKind<PublishValue, PublishStep> = {
         examples: ['alerts/temperature', 'plant/{{ $wildcards[0] }}/normalized/{{ device }}'],
       },
       payload: { type: 'string', minLength: 1, description: 'A JSONata expression for the payload to send. Default: the current payload.', examples: ['{ "device": device, "alarm": true }'] },
-      qos: { enum: [0, 1, 2], description: 'Quality of service. Default: 1 (the publish is acknowledged by the broker before the incoming message is).' },
+      qos: { enum: [0, 1, 2], description: 'Quality of service. Default: 1 (the incoming message is acknowledged only after the broker acknowledged this publish).' },
       retain: { type: 'boolean', description: 'Ask the broker to retain the message. Default: false.' },
       userProperties: {
         type: 'object',
@@ -59,6 +65,25 @@ export const publish: StepKind<PublishValue, PublishStep> = {
       contentType: { type: 'string', description: 'MQTT 5 content type. Default: application/json for JSON payloads.', examples: ['application/json'] },
     },
   },
+  summary: { does: 'publishes a message', changesPayload: 'no' },
+  table: {
+    header: ['Field', 'Type', 'Default', 'Description'],
+    rows: [
+      ['`topic`', 'template', 'required', 'The topic: literal text with optional `{{ JSONata }}` parts evaluated against the current payload. Must not contain `+` or `#`.'],
+      ['`payload`', 'JSONata expression', 'the current payload', 'The payload to send.'],
+      ['`connection`', 'string', 'the connection of the trigger that delivered the message', 'The connection to publish through.'],
+      ['`qos`', '`0`, `1`, `2`', '`1`', 'Quality of service. With 1 or 2, the incoming message is acknowledged only after the broker has acknowledged this publish. The step itself does not wait: the next steps, and the next message, go on meanwhile.'],
+      ['`retain`', 'boolean', '`false`', 'Ask the broker to retain the message.'],
+      ['`userProperties`', 'map of templates', 'none', 'MQTT 5 user properties: name → text with optional `{{ JSONata }}` parts. Ignored on MQTT 3.1.1 connections.'],
+      ['`contentType`', 'string', '`application/json` when the payload is sent as JSON; none for a string', 'MQTT 5 content type. Ignored on MQTT 3.1.1 connections.'],
+    ],
+  },
+  example: `services:
+  forward:
+    steps:
+      - publish:
+          topic: plant/forwarded
+`,
   compile(value, header, path, compiler) {
     if (value.connection !== undefined) compiler.refer('connection', value.connection, [...path, 'connection']);
     const topicPath = [...path, 'topic'];
@@ -93,30 +118,50 @@ export const publish: StepKind<PublishValue, PublishStep> = {
       contentType: value.contentType,
     };
   },
-  async run(step, exec, effects) {
-    const topic = await render(step.topic, exec, step);
-    const problem = topicNameProblem(topic);
-    if (problem !== undefined) {
-      throw new MessageFailure(`${step.path}: not published: ${problem} (topic ${JSON.stringify(topic)})`, 'MQFLOW_PUBLISH_TOPIC', { path: step.path, at: step.at });
-    }
-    const value = step.payload === undefined ? exec.payload : await evaluate(step.payload, exec.payload, exec, step);
-    const userProperties: Record<string, string> = {};
-    for (const p of step.userProperties) userProperties[p.name] = await render(p.value, exec, step);
-    const payload = encodePayload(value, step, exec);
-    // MQTT 5 content type: as given, else application/json for what was encoded as JSON.
-    const contentType = step.contentType ?? (typeof value === 'string' || Buffer.isBuffer(value) ? undefined : 'application/json');
-    await effects.publish({
-      ...(step.connection === undefined ? {} : { connection: step.connection }),
-      topic,
-      payload,
-      qos: step.qos,
-      retain: step.retain,
-      ...(step.userProperties.length === 0 ? {} : { userProperties }),
-      ...(contentType === undefined ? {} : { contentType }),
-    }, exec).catch((error: unknown) => {
-      const e = error as { message?: unknown; code?: unknown };
-      throw new MessageFailure(`${step.path}: ${String(e.message)}`, typeof e.code === 'string' ? e.code : 'MQFLOW_PUBLISH_FAILED', { path: step.path, at: step.at }, { cause: error });
+  run(step, exec, runtime) {
+    return after(render(step.topic, exec, step), (topic) => {
+      const problem = topicNameProblem(topic);
+      if (problem !== undefined) {
+        throw new MessageFailure(`${step.path}: not published: ${problem} (topic ${JSON.stringify(topic)})`, 'MQFLOW_PUBLISH_TOPIC', { path: step.path, at: step.at });
+      }
+      const value = step.payload === undefined ? exec.payload : evaluate(step.payload, exec.payload, exec, step);
+      return after(value, (v) => (step.userProperties.length === 0 ? hand(step, exec, runtime, topic, v, undefined) : after(renderProperties(step, exec), (p) => hand(step, exec, runtime, topic, v, p))));
     });
-    return 'continue';
   },
+  uses: (step) => [{ kind: 'publish', topic: step.topic, ...(step.connection === undefined ? {} : { connection: step.connection }) }],
 };
+
+function renderProperties(step: PublishStep, exec: Execution): Maybe<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const from = (i: number): Maybe<Record<string, string>> => {
+    for (; i < step.userProperties.length; i++) {
+      const p = step.userProperties[i]!;
+      const text = render(p.value, exec, step);
+      if (text instanceof Promise) {
+        const next = i + 1;
+        return text.then((t) => {
+          out[p.name] = t;
+          return from(next);
+        });
+      }
+      out[p.name] = text;
+    }
+    return out;
+  };
+  return from(0);
+}
+
+/** Hands the message to its connection; a refusal (stopped, offline queue full) fails the step. */
+function hand(step: PublishStep, exec: Execution, { effects }: StepRuntime, topic: string, value: unknown, userProperties: Record<string, string> | undefined): Outcome {
+  const payload = encodePayload(value, step, exec);
+  // MQTT 5 content type: as given, else application/json for what was encoded as JSON.
+  const contentType = step.contentType ?? (typeof value === 'string' || Buffer.isBuffer(value) ? undefined : 'application/json');
+  const request: PublishRequest = { connection: step.connection, topic, payload, qos: step.qos, retain: step.retain, userProperties, contentType };
+  try {
+    effects.publish(request, exec);
+  } catch (error) {
+    const e = error as { message?: unknown; code?: unknown };
+    throw new MessageFailure(`${step.path}: ${String(e.message)}`, typeof e.code === 'string' ? e.code : 'MQFLOW_PUBLISH_FAILED', { path: step.path, at: step.at }, { cause: error });
+  }
+  return CONTINUE;
+}

@@ -1,10 +1,12 @@
 /** set: binds named variables, available to every later expression as `$name`. */
-import { evaluate } from '../pipeline/evaluate.js';
 import type { Expression } from '../expr/expression.js';
-import { formatPath } from '../flow/path.js';
-import { CONTEXT_BINDINGS, JSONATA_FUNCTIONS, type StepHeader, type StepKind } from './step.js';
+import { evaluate } from '../pipeline/evaluate.js';
+import type { Execution, Outcome } from '../pipeline/execution.js';
+import type { Maybe } from '../pipeline/maybe.js';
+import { formatPath } from '../util/path.js';
+import { CONTEXT_BINDINGS, CONTINUE, JSONATA_FUNCTIONS, type StepData, type StepKind } from './kind.js';
 
-export interface SetStep extends StepHeader {
+export interface SetStep extends StepData {
   readonly kind: 'set';
   readonly variables: readonly { readonly name: string; readonly expression: Expression }[];
 }
@@ -21,6 +23,20 @@ export const set: StepKind<Record<string, string>, SetStep> = {
     additionalProperties: { type: 'string', minLength: 1, description: 'A JSONata expression.' },
     examples: [{ site: '$wildcards[0]', threshold: '80' }],
   },
+  summary: { does: 'binds variables (`$name`) for later steps', changesPayload: 'no' },
+  table: { header: ['Value', 'Description'], rows: [['map', 'Variable name → JSONata expression, evaluated against the current payload. At least one entry.']] },
+  example: `services:
+  with-variables:
+    steps:
+      - set:
+          site: $wildcards[0]
+          threshold: "80"
+          gateway: gateway
+      - filter: celsius > $threshold
+      - publish:
+          topic: plant/{{ $site }}/alerts
+          payload: '{ "gateway": $gateway, "celsius": celsius, "threshold": $threshold }'
+`,
   compile(value, header, path, compiler) {
     const variables: { name: string; expression: Expression }[] = [];
     let ok = true;
@@ -43,9 +59,23 @@ export const set: StepKind<Record<string, string>, SetStep> = {
     }
     return ok ? { kind: 'set', ...header, variables } : undefined;
   },
-  async run(step, exec) {
-    // In order: a variable may use the ones set before it.
-    for (const v of step.variables) exec.set(v.name, await evaluate(v.expression, exec.payload, exec, step));
-    return 'continue';
+  run(step, exec) {
+    return setFrom(step, exec, 0);
   },
 };
+
+/** In order: a variable may use the ones set before it. */
+function setFrom(step: SetStep, exec: Execution, first: number): Maybe<Outcome> {
+  for (let i = first; i < step.variables.length; i++) {
+    const v = step.variables[i]!;
+    const value = evaluate(v.expression, exec.payload, exec, step);
+    if (value instanceof Promise) {
+      return value.then((resolved) => {
+        exec.set(v.name, resolved);
+        return setFrom(step, exec, i + 1);
+      });
+    }
+    exec.set(v.name, value);
+  }
+  return CONTINUE;
+}

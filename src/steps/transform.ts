@@ -1,9 +1,9 @@
 /** transform: replaces the payload with the result of a JSONata expression. */
-import { evaluate } from '../pipeline/evaluate.js';
 import type { Expression } from '../expr/expression.js';
-import type { StepHeader, StepKind } from './step.js';
+import { evaluate } from '../pipeline/evaluate.js';
+import { CONTINUE, type StepData, type StepKind } from './kind.js';
 
-export interface TransformStep extends StepHeader {
+export interface TransformStep extends StepData {
   readonly kind: 'transform';
   readonly expression: Expression;
 }
@@ -17,12 +17,27 @@ export const transform: StepKind<string, TransformStep> = {
     description: 'A JSONata expression; its result becomes the payload for the following steps.',
     examples: ['{ "device": deviceId, "celsius": (temp_f - 32) * 5 / 9 }'],
   },
+  summary: { does: 'replaces the payload with the result of a JSONata expression', changesPayload: 'yes' },
+  table: { header: ['Value', 'Description'], rows: [['string', 'A JSONata expression; its result becomes the payload for the following steps.']] },
+  example: `services:
+  normalize:
+    steps:
+      - transform: |
+          {
+            "device": deviceId,
+            "celsius": $round((temp_f - 32) * 5 / 9, 2),
+            "site": $wildcards[0],
+            "ts": ts ? ts : $millis()
+          }
+`,
   compile(value, header, path, compiler) {
     const expression = compiler.expression(value, path);
     return expression && { kind: 'transform', ...header, expression };
   },
-  async run(step, exec) {
-    exec.payload = await evaluate(step.expression, exec.payload, exec, step);
-    return 'continue';
+  run(step, exec) {
+    const value = evaluate(step.expression, exec.payload, exec, step);
+    if (value instanceof Promise) return value.then((v) => ((exec.payload = v), CONTINUE));
+    exec.payload = value;
+    return CONTINUE;
   },
 };

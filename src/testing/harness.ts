@@ -1,15 +1,17 @@
 /**
- * Runs one flow test case with the production pieces — the compiled model, its pipelines, the
- * trigger runner (decoding, retries, error routes) — but with publishes and logs captured in
- * memory: no network, no broker.
+ * Runs one flow test case with the production pieces — the compiled model, the message host
+ * (decoding, retries, error routes) and the trigger runner — over an in-memory output: no network,
+ * no broker. What it records is what `mqflow run` would hand its connections (invariant 25).
  */
 import { Writable } from 'node:stream';
-import { createLog } from '../engine/log.js';
 import { TriggerRunner } from '../engine/trigger-runner.js';
 import type { FlowModel } from '../flow/model.js';
-import type { Delivery } from '../mqtt/subscriber.js';
-import { Execution, MessageFailure, type Effects, type MessageContext, type PublishRequest } from '../pipeline/execution.js';
-import { Pipeline } from '../pipeline/run-service.js';
+import { MessageHost } from '../host/host.js';
+import { CaptureOutput, type CapturedMessage } from '../host/output.js';
+import type { Delivery } from '../mqtt/message.js';
+import type { MessageContext } from '../pipeline/context.js';
+import { MessageFailure } from '../pipeline/execution.js';
+import { createLog } from '../util/log.js';
 import type { TestCase, TestMessage } from './test-file.js';
 
 export interface CapturedPublish {
@@ -20,6 +22,8 @@ export interface CapturedPublish {
   readonly json?: unknown;
   readonly qos: 0 | 1 | 2;
   readonly retain: boolean;
+  /** MQTT 5 properties, as the connection would send them (none on MQTT 3.1.1). */
+  readonly properties?: Readonly<Record<string, unknown>>;
 }
 
 export interface Observed {
@@ -33,56 +37,7 @@ const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'trace', 20: 'debug'
 
 export async function runCase(model: FlowModel, testCase: TestCase): Promise<Observed> {
   const observed: Observed = { published: [], failures: [], logs: [] };
-  const capture = (request: PublishRequest, connection: string): Promise<void> => {
-    const text = typeof request.payload === 'string' ? request.payload : request.payload.toString('utf8');
-    let json: unknown;
-    try {
-      json = JSON.parse(text) as unknown;
-    } catch {
-      json = undefined;
-    }
-    observed.published.push({ connection: request.connection ?? connection, topic: request.topic, text, ...(json === undefined ? {} : { json }), qos: request.qos, retain: request.retain });
-    return Promise.resolve();
-  };
-  const effects: Effects = {
-    publish: (request, from) => capture(request, from.message.connection),
-    invoke: (service, payload, from) => pipeline.invoke(service, payload, from),
-    log: (level, text) => {
-      observed.logs.push({ level, text });
-    },
-  };
-  const pipeline = new Pipeline(model.services, effects, capture);
-  const receivedAt = testCase.fixed.now === undefined ? undefined : Date.parse(testCase.fixed.now);
-
-  if (testCase.target.kind === 'service') {
-    const service = model.services.get(testCase.target.name)!;
-    const connection = testCase.connection ?? (model.connections.size === 1 ? [...model.connections.keys()][0]! : '');
-    for (const message of testCase.messages) {
-      const payload = message.payload;
-      const context: MessageContext = {
-        topic: message.topic,
-        levels: message.topic.split('/'),
-        wildcards: [],
-        payload,
-        qos: message.qos,
-        retain: message.retain,
-        dup: false,
-        receivedAt: new Date(receivedAt ?? Date.now()).toISOString(),
-        trigger: '(test)',
-        connection,
-        ...(message.properties === undefined ? {} : { properties: message.properties }),
-      };
-      try {
-        await pipeline.run(service, new Execution(payload, context));
-      } catch (error) {
-        const failure = error instanceof MessageFailure ? error : new MessageFailure(String((error as Error).message), 'MQFLOW_FAILED');
-        observed.failures.push({ code: failure.code, reason: failure.message });
-      }
-    }
-    return observed;
-  }
-
-  const trigger = model.triggers.get(testCase.target.name)!;
+  const output = new CaptureOutput(new Set(model.connections.keys()));
   const lines = new Writable({
     write(chunk: Buffer, _encoding, done) {
       for (const text of chunk.toString().split('\n')) {
@@ -94,8 +49,39 @@ export async function runCase(model: FlowModel, testCase: TestCase): Promise<Obs
       done();
     },
   });
-  const log = createLog({ level: 'debug', pretty: false, secrets: model.secrets, destination: lines });
-  const runner = new TriggerRunner(trigger, { pipeline: () => pipeline, log, sessionKept: false });
+  const log = createLog({ level: 'trace', pretty: false, secrets: model.secrets, destination: lines });
+  const host = new MessageHost(model, output, log);
+  const receivedAt = testCase.fixed.now === undefined ? undefined : Date.parse(testCase.fixed.now);
+
+  if (testCase.target.kind === 'service') {
+    const connection = testCase.connection ?? (model.connections.size === 1 ? [...model.connections.keys()][0]! : '');
+    for (const message of testCase.messages) {
+      const context: MessageContext = {
+        topic: message.topic,
+        levels: message.topic.split('/'),
+        wildcards: [],
+        payload: message.payload,
+        qos: message.qos,
+        retain: message.retain,
+        dup: false,
+        receivedAt: new Date(receivedAt ?? Date.now()).toISOString(),
+        trigger: '(test)',
+        connection,
+        ...(message.properties === undefined ? {} : { properties: message.properties }),
+      };
+      try {
+        await host.runService(testCase.target.name, message.payload, context);
+      } catch (error) {
+        const failure = error instanceof MessageFailure ? error : new MessageFailure(String((error as Error).message), (error as { code?: string }).code ?? 'MQFLOW_FAILED');
+        observed.failures.push({ code: failure.code, reason: failure.message });
+      }
+    }
+    observed.published.push(...output.sent.map(captured));
+    return observed;
+  }
+
+  const trigger = model.triggers.get(testCase.target.name)!;
+  const runner = new TriggerRunner(trigger, { host: () => host, log, sessionKept: false });
   const retryMs = trigger.retry.maxAttempts * trigger.retry.maxDelayMs;
   for (const [i, message] of testCase.messages.entries()) {
     const failuresBefore = observed.failures.length;
@@ -117,7 +103,27 @@ export async function runCase(model: FlowModel, testCase: TestCase): Promise<Obs
       }
     });
   }
+  observed.published.push(...output.sent.map(captured));
   return observed;
+}
+
+function captured({ connection, message }: CapturedMessage): CapturedPublish {
+  const text = typeof message.payload === 'string' ? message.payload : message.payload.toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text) as unknown;
+  } catch {
+    json = undefined;
+  }
+  return {
+    connection,
+    topic: message.topic,
+    text,
+    ...(json === undefined ? {} : { json }),
+    qos: message.qos,
+    retain: message.retain,
+    ...(message.properties === undefined ? {} : { properties: { ...message.properties } }),
+  };
 }
 
 function delivery(message: TestMessage, id: number, receivedAt: number | undefined, complete: () => void): Delivery {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { FlowModel } from '../flow/model.js';
 import { parseFlowFile } from '../flow/load.js';
-import { formatPath, type ValuePath } from '../flow/path.js';
+import { formatPath, type ValuePath } from '../util/path.js';
 import { ProblemList } from '../flow/problem.js';
 import { checkFile, compileFileSchema } from '../flow/schema-check.js';
 import type { SourceFile } from '../flow/source.js';

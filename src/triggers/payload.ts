@@ -1,7 +1,43 @@
-/** Decodes a message payload as its trigger says: json, text (UTF-8) or binary (base64 text). */
+/** payload and maxPayloadBytes: how a message's bytes become the service's first payload. */
 import { isUtf8 } from 'node:buffer';
-import type { PayloadDecoding } from '../flow/model.js';
+import type { DefinitionOption } from '../component/option.js';
 import { MessageFailure } from '../pipeline/execution.js';
+
+export type PayloadDecoding = 'json' | 'text' | 'binary';
+
+export const payload: DefinitionOption<{ payload: PayloadDecoding; maxPayloadBytes: number }> = {
+  name: 'payload',
+  fields: {
+    payload: {
+      schema: { enum: ['json', 'text', 'binary'], description: 'How the payload is decoded for the service: json (parsed), text (UTF-8 string) or binary (base64 string). Default: json.' },
+      type: '`json`, `text`, `binary`',
+      default: '`json`',
+      doc: 'How the payload is decoded for the service: parsed JSON, a UTF-8 string, or a base64 string.',
+    },
+    maxPayloadBytes: {
+      schema: { type: 'integer', minimum: 0, description: 'Payloads larger than this fail (to the error route) without being decoded. Default: 1048576 (1 MiB).' },
+      type: 'integer, 0 or more',
+      default: '`1048576` (1 MiB)',
+      doc: 'Larger payloads fail (`MQFLOW_PAYLOAD_TOO_LARGE`) to the error route without being decoded.',
+    },
+  },
+  example: `triggers:
+  camera-frames-large:
+    connection: plant
+    topic: plant/+/cameras/+/frame
+    payload: binary
+    maxPayloadBytes: 8388608
+    service: archive-frame
+services:
+  archive-frame:
+    steps:
+      - publish:
+          topic: archive/{{ $wildcards[0] }}/{{ $wildcards[1] }}
+`,
+  compile(value) {
+    return { payload: (value.payload as PayloadDecoding | undefined) ?? 'json', maxPayloadBytes: (value.maxPayloadBytes as number | undefined) ?? 1_048_576 };
+  },
+};
 
 export function decodePayload(bytes: Buffer, decoding: PayloadDecoding, maxBytes: number): unknown {
   if (bytes.length > maxBytes) {

@@ -25,3 +25,11 @@ export class Secret {
     return '[secret]';
   }
 }
+
+/** `value` with every Secret replaced by `{ secret: <its value> }`: for comparing definitions, never for output. */
+export function revealSecrets(value: unknown): unknown {
+  if (value instanceof Secret) return { secret: value.reveal() };
+  if (Array.isArray(value)) return value.map(revealSecrets);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revealSecrets(v)]));
+  return value;
+}

@@ -227,6 +227,51 @@ describe.each(BROKERS)('admin API against the $name', ({ start }) => {
   });
 });
 
+describe.each(BROKERS)('one source of truth (the engine snapshot), against the $name', ({ start }) => {
+  it('after onError: suspend, /api/status and /metrics both say the trigger is suspended, and why', async () => {
+    const broker = await start();
+    const dir = flowFolder({
+      'flow.yaml': `connections:
+  plant:
+    url: \${env:MQTT_URL}
+    cleanSession: false
+    reconnectPeriod: 200ms
+triggers:
+  fragile:
+    connection: plant
+    topic: fragile/in
+    service: strict
+    onError:
+      suspend: { resumeAfter: 1m }
+services:
+  strict:
+    steps:
+      - transform: '$error("fails on purpose")'
+`,
+    });
+    const mq = new CapturedMqflow(dir, { MQTT_URL: broker.url, MQFLOW_ADMIN_TOKEN: TOKEN }, ['--instance', `snap${Date.now()}`]);
+    const client = await connectAsync(broker.url, { clientId: `admin-snapshot-${Date.now()}` });
+    try {
+      for (let i = 0; i < 200 && !mq.lines.some((l) => l.event === 'subscribed'); i++) await sleep(50);
+      const url = mq.lines.find((l) => l.event === 'admin')!.url as string;
+      const get = async (path: string): Promise<string> => (await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+      await client.publishAsync('fragile/in', '{"x":1}', { qos: 1 });
+      for (let i = 0; i < 100 && !mq.lines.some((l) => l.event === 'suspended'); i++) await sleep(50);
+      const status = JSON.parse(await get('/api/status')) as { triggers: { name: string; suspended: boolean; suspendedBy?: string; state: string }[] };
+      expect(status.triggers[0]).toMatchObject({ name: 'fragile', suspended: true, suspendedBy: 'onError: suspend', state: 'suspended' });
+      const metrics = await get('/metrics');
+      expect(metrics).toMatch(/^mqflow_trigger_suspended\{trigger="fragile"\} 1$/m);
+      expect(metrics).toMatch(/^mqflow_trigger_messages_failed_total\{trigger="fragile"\} 1$/m);
+    } finally {
+      await client.endAsync();
+      mq.kill('SIGTERM');
+      await mq.exited;
+      rmSync(dir, { recursive: true, force: true });
+      await broker.stop();
+    }
+  });
+});
+
 describe('readiness without a broker', () => {
   it('/readyz answers 503 with the reasons while the broker is unreachable', async () => {
     const dir = flowFolder(FLOWS);

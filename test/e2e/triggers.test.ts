@@ -331,6 +331,40 @@ services:
     expect(pubrec!.index).toBeGreaterThan(outputAck!.index);
   });
 
+  it('QoS 2 concurrently (invariant 24): a QoS 2 message waiting for its retry does not hold up the next one', async () => {
+    const { mqflow } = await run(
+      {
+        'flow.yaml': `${connection()}triggers:
+  qos2-parallel:
+    connection: plant
+    topic: qos2p/in
+    qos: 2
+    processing: concurrent
+    service: maybe-fail
+    retry: { maxAttempts: 2, delay: 1s }
+    onError:
+      publish: { topic: out/qos2p/dead }
+services:
+  maybe-fail:
+    steps:
+      - transform: 'fail ? $error("fails on purpose") : $'
+      - publish:
+          topic: out/qos2p/ok
+          payload: '{ "seq": seq }'
+`,
+      },
+      ['qos2-parallel'],
+    );
+    const c = await client('out/qos2p/#');
+    await c.publish('qos2p/in', { seq: 1, fail: true }, 2);
+    await c.publish('qos2p/in', { seq: 2 }, 2);
+    await c.waitFor(2, () => true, 10_000);
+    // Message 2 was read and processed while message 1 waited a second for its retry (its PUBREC held).
+    expect(c.received.map((m) => m.topic)).toEqual(['out/qos2p/ok', 'out/qos2p/dead']);
+    expect(jsonOf(c.on('out/qos2p/ok'))).toEqual([{ seq: 2 }]);
+    expect(mqflow.lines.filter((l) => l.event === 'retry')).toHaveLength(1);
+  });
+
   // ---------------------------------------------------------------- processing
 
   it('serial processing keeps the arrival order (100 messages)', async () => {
@@ -857,7 +891,8 @@ services:
   }, 60_000);
 
   it('SIGTERM with a drain timeout too short: exit code 0, and the messages not finished are redelivered and processed after a restart', async () => {
-    const dir = folder(slowFlows(500));
+    // Publishes no longer hold up the steps (invariant 22): enough of them that a message outlasts 200 ms.
+    const dir = folder(slowFlows(5000));
     const instance = newInstance();
     const first = await launch(dir, ['slow'], { instance, args: ['--drain-timeout', '200ms'] });
     const work = await client('out/drain/work');

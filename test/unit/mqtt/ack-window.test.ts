@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AckWindow } from '../../../src/engine/ack-window.js';
+import { AckWindow } from '../../../src/mqtt/ack-window.js';
 
 describe('ack window', () => {
   it('acknowledges in arrival order, whatever order processing ends in', () => {

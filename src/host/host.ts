@@ -1,0 +1,217 @@
+/**
+ * The message host of one flow version (docs/architecture.md, invariant 25): its services'
+ * pipeline, the effects steps use, the message context, and the way to an output. `mqflow run`
+ * (the engine), `mqflow test` and `mqflow invoke` build their messages here and differ only in the
+ * output they give it.
+ */
+import type { FlowModel, Trigger } from '../flow/model.js';
+import type { Delivery, OutgoingMessage, OutputTracker } from '../mqtt/message.js';
+import type { MessageContext } from '../pipeline/context.js';
+import { Execution, MessageFailure, type Effects, type PublishRequest } from '../pipeline/execution.js';
+import { Pipeline, type ServiceDefinition } from '../pipeline/pipeline.js';
+import type { Log } from '../util/log.js';
+import { Waiters } from '../util/waiters.js';
+import type { Output } from './output.js';
+
+export class MessageHost {
+  readonly pipeline: Pipeline;
+  /** Messages delivered under this version and not yet done (queued, running or settling). */
+  #held = 0;
+  readonly #idle = new Waiters();
+  readonly #logPublishes: boolean;
+
+  constructor(
+    readonly model: FlowModel,
+    readonly output: Output,
+    readonly log: Log,
+    /** Log each publish at level debug (the `publish` event), as `mqflow run` does. */
+    options: { readonly logPublishes?: boolean } = {},
+  ) {
+    this.#logPublishes = options.logPublishes === true && log.isLevelEnabled('debug');
+    const effects: Effects = {
+      publish: (request, from) => this.publish(request, from.message.connection, from.outputs),
+      invoke: (service, payload, from) => this.pipeline.invoke(service, payload, from),
+      log: (level, text, from, step) => this.log[level]({ event: 'log-step', trigger: from.message.trigger, topic: from.message.topic, step }, text),
+    };
+    this.pipeline = new Pipeline(model.services, effects);
+  }
+
+  /** A message was delivered under this version. */
+  hold(): void {
+    this.#held++;
+  }
+
+  /** A message held under this version is done. */
+  release(): void {
+    if (--this.#held === 0) this.#idle.wake();
+  }
+
+  get held(): number {
+    return this.#held;
+  }
+
+  /** Resolves true when no message of this version is left, or false after `timeoutMs`. */
+  idle(timeoutMs: number): Promise<boolean> {
+    return this.#held === 0 ? Promise.resolve(true) : this.#idle.wait(timeoutMs);
+  }
+
+  service(name: string): ServiceDefinition | undefined {
+    return this.model.services.get(name);
+  }
+
+  /**
+   * Hands a publish to the output through the request's connection (or `via`, the connection of
+   * the trigger whose message this is), as the message the broker will receive.
+   */
+  publish(request: PublishRequest, via: string, tracker: OutputTracker): void {
+    const name = request.connection ?? via;
+    const message = outgoing(request, this.model.connections.get(name)?.protocolVersion === 5);
+    if (this.#logPublishes) this.log.debug({ event: 'publish', connection: name, topic: message.topic, qos: message.qos }, `publish ${message.topic}`);
+    this.output.send(name, message, tracker);
+  }
+
+  /** publish() as a promise that settles with the output (error routes, one-shot commands). */
+  publishAndWait(request: PublishRequest, via: string): Promise<void> {
+    return new Promise((resolve, reject) => this.publish(request, via, settlement(resolve, reject)));
+  }
+
+  /**
+   * Runs a service once for `context` and resolves when it is done: its steps ended and every
+   * output it handed settled. Rejects with its failure (the first output failure included).
+   */
+  runService(name: string, payload: unknown, context: MessageContext): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const service = this.service(name);
+      if (service === undefined) {
+        reject(new MessageFailure(`no service named "${name}"`, 'MQFLOW_UNKNOWN_SERVICE'));
+        return;
+      }
+      const outputs = new Settlement(resolve, reject);
+      try {
+        const outcome = this.pipeline.run(service, new Execution(payload, context, outputs));
+        if (outcome instanceof Promise) outcome.then(() => outputs.stepsEnded(), (error: unknown) => outputs.fail(error));
+        else outputs.stepsEnded();
+      } catch (error) {
+        outputs.fail(error);
+      }
+    });
+  }
+
+  /** The message as services see it, for a delivery of `trigger` matched by one of `matchers`. */
+  context(trigger: Trigger, matchers: readonly ((topic: string) => string[] | undefined)[], delivery: Delivery, payload: unknown): MessageContext {
+    let wildcards: readonly string[] = NO_WILDCARDS;
+    for (const match of matchers) {
+      const values = match(delivery.topic);
+      if (values !== undefined) {
+        wildcards = values;
+        break;
+      }
+    }
+    // Built eagerly and without spreads: an object literal with getters costs more than the values.
+    const context: { -readonly [K in keyof MessageContext]: MessageContext[K] } = {
+      topic: delivery.topic,
+      levels: delivery.topic.split('/'),
+      wildcards,
+      payload,
+      qos: delivery.qos,
+      retain: delivery.retain,
+      dup: delivery.dup,
+      receivedAt: isoTime(delivery.receivedAt),
+      trigger: trigger.name,
+      connection: trigger.connection,
+    };
+    if (delivery.messageId !== undefined) context.messageId = delivery.messageId;
+    if (delivery.properties !== undefined) context.properties = readableProperties(delivery.properties);
+    return context;
+  }
+}
+
+const NO_WILDCARDS: readonly string[] = Object.freeze([]);
+
+/** The last time formatted: messages arriving in the same millisecond share it (toISOString costs ~0.4 µs). */
+let lastMs = Number.NaN;
+let lastIso = '';
+function isoTime(ms: number): string {
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
+/** The message handed to the output: MQTT 5 properties only where the connection speaks MQTT 5. */
+export function outgoing(request: PublishRequest, v5: boolean): OutgoingMessage {
+  const base = { topic: request.topic, payload: request.payload, qos: request.qos, retain: request.retain };
+  if (!v5 || (request.userProperties === undefined && request.contentType === undefined)) return base;
+  return {
+    ...base,
+    properties: {
+      ...(request.userProperties === undefined ? {} : { userProperties: { ...request.userProperties } }),
+      ...(request.contentType === undefined ? {} : { contentType: request.contentType }),
+    },
+  };
+}
+
+/** MQTT 5 properties as expressions see them: binary correlation data as base64 text. */
+function readableProperties(properties: NonNullable<Delivery['properties']>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...properties };
+  if (Buffer.isBuffer(properties.correlationData)) out.correlationData = properties.correlationData.toString('base64');
+  return out;
+}
+
+function settlement(resolve: () => void, reject: (error: Error) => void): OutputTracker {
+  return {
+    outputHanded() {},
+    outputSettled(error) {
+      if (error === undefined) resolve();
+      else reject(error);
+    },
+  };
+}
+
+/** Tracks one service run's outputs: settles once the steps ended and every output settled. */
+class Settlement implements OutputTracker {
+  #pending = 0;
+  #stepsEnded = false;
+  #failure: unknown;
+  #failed = false;
+  #settled = false;
+
+  constructor(
+    private readonly resolve: () => void,
+    private readonly reject: (error: unknown) => void,
+  ) {}
+
+  outputHanded(): void {
+    this.#pending++;
+  }
+
+  outputSettled(error: Error | undefined): void {
+    this.#pending--;
+    if (error !== undefined && !this.#failed) {
+      this.#failed = true;
+      this.#failure = error;
+    }
+    this.#check();
+  }
+
+  stepsEnded(): void {
+    this.#stepsEnded = true;
+    this.#check();
+  }
+
+  fail(error: unknown): void {
+    if (!this.#failed) {
+      this.#failed = true;
+      this.#failure = error;
+    }
+    this.stepsEnded();
+  }
+
+  #check(): void {
+    if (this.#settled || !this.#stepsEnded || this.#pending > 0) return;
+    this.#settled = true;
+    if (this.#failed) this.reject(this.#failure);
+    else this.resolve();
+  }
+}

@@ -1,0 +1,37 @@
+/** Messages as the MQTT clients take and give them. */
+import type { IClientPublishOptions, IPublishPacket } from 'mqtt';
+
+export type QoS = 0 | 1 | 2;
+
+/** A message to publish, exactly as it is handed to a client: what the broker receives. */
+export interface OutgoingMessage {
+  readonly topic: string;
+  readonly payload: Buffer | string;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  /** MQTT 5 properties; absent on MQTT 3.1.1 connections. */
+  readonly properties?: IClientPublishOptions['properties'];
+}
+
+/** Told when an output handed to a client settles: acknowledged (QoS 1/2) or written (QoS 0), or failed. */
+export interface OutputTracker {
+  /** Called once for every output, when it is handed. */
+  outputHanded(): void;
+  /** Called once for every output handed: without an error when it is acknowledged or written. */
+  outputSettled(error: Error | undefined): void;
+}
+
+/** A received message, handed to a trigger. */
+export interface Delivery {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  readonly dup: boolean;
+  readonly messageId: number | undefined;
+  readonly properties: IPublishPacket['properties'];
+  /** Date.now() when the message arrived. */
+  readonly receivedAt: number;
+  /** Marks the message done: its acknowledgement goes out when every earlier message is done too. */
+  complete(): void;
+}

@@ -1,0 +1,20 @@
+/** The message as services see it (`$message`); documented in docs/flow-language.md. */
+import type { QoS } from '../mqtt/message.js';
+
+export interface MessageContext {
+  readonly topic: string;
+  readonly levels: readonly string[];
+  /** Values matched by each `+` of the matching filter, in order, then what `#` matched (as one string). */
+  readonly wildcards: readonly string[];
+  /** The decoded payload as received. */
+  readonly payload: unknown;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  readonly dup: boolean;
+  readonly messageId?: number;
+  readonly receivedAt: string;
+  readonly trigger: string;
+  readonly connection: string;
+  /** MQTT 5 properties; correlationData as base64 text. */
+  readonly properties?: Readonly<Record<string, unknown>>;
+}
