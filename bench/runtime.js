@@ -371,7 +371,8 @@ async function profile(flow, messages) {
   try {
     const profileDir = join(work, 'prof');
     const qos = Number(process.env.MQFLOW_BENCH_PROFILE_QOS ?? 1);
-    const m = await measure(system, qos, MODES[0], { url: broker.url, work, messages, profileDir });
+    const mode = process.env.MQFLOW_BENCH_PROFILE_RATE === undefined ? MODES[0] : { name: 'rate', rate: Number(process.env.MQFLOW_BENCH_PROFILE_RATE) };
+    const m = await measure(system, qos, mode, { url: broker.url, work, messages, profileDir });
     console.log(`profiled run: ${Math.round(m.msgPerSec)} msg/s, ${r1(m.cpuUsPerMsg)} µs CPU/msg (profiling adds overhead), lost ${m.lost}`);
     const file = join(profileDir, readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile')));
     mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
