@@ -6,6 +6,7 @@ import { isLoopback, startAdminServer, type AdminServer } from '../admin/server.
 import { Engine } from '../engine/engine.js';
 import { createLog, type Log, type LogLevel } from '../util/log.js';
 import { Reloader } from '../engine/reloader.js';
+import type { BuildLimits } from '../expr/bounds.js';
 import { createJsonataEngine, DEFAULT_LIMITS } from '../expr/jsonata-engine.js';
 import { buildFlowFolder } from '../flow/build.js';
 import { DURATION_PATTERN, durationMs } from '../util/duration.js';
@@ -35,6 +36,9 @@ Options:
   --instance ID             suffix for client ids, for replicas of the same flows
   --expression-timeout DURATION  time limit of one expression evaluation (default: 1s)
   --expression-depth N      depth limit of one expression evaluation (default: 500)
+  --expression-max-sequence N  items one sequence of an evaluation may hold (default: 1000000)
+  --expression-max-string N    characters one string an evaluation builds may hold
+                            (default: 10000000; ten times that for all of them together)
   --interpret-expressions   run every expression on jsonata's own evaluator instead of the
                             compiled JavaScript (to rule the compiler out when chasing a difference)
 `;
@@ -52,6 +56,8 @@ export const RUN_OPTIONS = {
   instance: { type: 'string' },
   'expression-timeout': { type: 'string', default: `${DEFAULT_LIMITS.timeoutMs}ms` },
   'expression-depth': { type: 'string', default: String(DEFAULT_LIMITS.maxDepth) },
+  'expression-max-sequence': { type: 'string', default: String(DEFAULT_LIMITS.maxSequence) },
+  'expression-max-string': { type: 'string', default: String(DEFAULT_LIMITS.maxString) },
   'interpret-expressions': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -66,6 +72,8 @@ export interface RuntimeSettings {
   readonly instance?: string;
   readonly expressionTimeoutMs: number;
   readonly expressionDepth: number;
+  /** What one evaluation may build (docs/architecture.md, invariant 28). */
+  readonly expressionBuild: BuildLimits;
   /** Every expression on jsonata's evaluator, none compiled. */
   readonly interpretExpressions: boolean;
   readonly watch: boolean;
@@ -90,6 +98,12 @@ export function runtimeSettings(
   if (!LEVELS.includes(level as LogLevel)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')} (got ${level})`);
   const depth = Number(values['expression-depth']);
   if (!Number.isInteger(depth) || depth < 10) throw new UsageError(`--expression-depth must be a whole number of at least 10 (got ${String(values['expression-depth'])})`);
+  const count = (flag: string, min: number): number => {
+    const n = Number(values[flag]);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be a whole number of at least ${min} (got ${String(values[flag])})`);
+    return n;
+  };
+  const expressionBuild: BuildLimits = { maxSequence: count('expression-max-sequence', 100), maxString: count('expression-max-string', 1000) };
   const instance = values.instance as string | undefined;
   if (instance !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(instance)) throw new UsageError(`--instance may hold only letters, digits, "_" and "-" (got ${instance})`);
   return {
@@ -100,6 +114,7 @@ export function runtimeSettings(
     ...(instance === undefined ? {} : { instance }),
     expressionTimeoutMs: parseDuration('expression-timeout', String(values['expression-timeout'])),
     expressionDepth: depth,
+    expressionBuild,
     interpretExpressions: values['interpret-expressions'] === true,
     watch: values['no-watch'] === true ? false : values.watch === true ? true : defaults.watch,
     watchDebounceMs: parseDuration('watch-debounce', String(values['watch-debounce'])),
@@ -131,7 +146,7 @@ export interface Runtime {
 /** Loads the folder and starts the engine (and the admin server); prints the folder's problems and returns undefined when it is invalid. */
 export async function startRuntime(settings: RuntimeSettings, io: CommandIO): Promise<Runtime | undefined> {
   // One expression engine and one file cache for the process: a reload compiles only what is new.
-  const expressions = createJsonataEngine({ timeoutMs: settings.expressionTimeoutMs, maxDepth: settings.expressionDepth, compile: !settings.interpretExpressions });
+  const expressions = createJsonataEngine({ timeoutMs: settings.expressionTimeoutMs, maxDepth: settings.expressionDepth, build: settings.expressionBuild, compile: !settings.interpretExpressions });
   const cache = new FlowFileCache();
   const build = (): ReturnType<typeof buildFlowFolder> => buildFlowFolder(settings.dir, { cwd: io.cwd, engine: expressions, cache });
   const result = buildFlowFolder(settings.dir, { cwd: io.cwd, engine: expressions, cache, explain: true });

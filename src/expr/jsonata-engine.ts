@@ -4,21 +4,33 @@
  * own evaluator. Both give the same results and errors; `execution` says which runs.
  */
 import jsonata from 'jsonata';
+import { Budget, checkHeap, DEFAULT_BUILD_LIMITS, type BuildLimits } from './bounds.js';
 import { variableNames, type AstNode } from './compiler/ast.js';
+import { BUILTINS, jsonataImplementation } from './compiler/builtins.js';
 import { withJsonataMessage } from './compiler/errors.js';
 import { Reinterpret } from './compiler/context.js';
 import { compileProgram, type Program } from './compiler/program.js';
 import { JSONATA_FUNCTIONS } from './jsonata-functions.js';
 import { ExpressionSyntaxError, type Bindings, type Expression, type ExpressionEngine } from './expression.js';
 
-/** The runtime's bounds unless `mqflow run` is told otherwise (--expression-timeout, --expression-depth). */
-export const DEFAULT_LIMITS = { timeoutMs: 1000, maxDepth: 500 } as const;
+/** Extra depth jsonata's evaluator gets for grouping (see createJsonataEngine). */
+const INTERPRETED_GROUPING_DEPTH = 20_000;
+
+/** The runtime's bounds unless `mqflow run` is told otherwise (--expression-timeout, --expression-depth, --expression-max-sequence, --expression-max-string). */
+export const DEFAULT_LIMITS = { timeoutMs: 1000, maxDepth: 500, ...DEFAULT_BUILD_LIMITS } as const;
 
 export interface JsonataLimits {
   /** Evaluation time limit per call, in milliseconds. */
   readonly timeoutMs?: number;
   /** Maximum evaluation depth (guards against runaway recursion). */
   readonly maxDepth?: number;
+  /** What one evaluation may build (docs/architecture.md, invariant 28); default DEFAULT_BUILD_LIMITS. Infinity: no bound. */
+  readonly build?: BuildLimits;
+  /**
+   * Depth jsonata's evaluator gets on top of maxDepth, for the groups it evaluates at once (see
+   * createJsonataEngine); default 20,000. 0 gives jsonata exactly maxDepth (the fuzzer's reference).
+   */
+  readonly interpretedDepthAllowance?: number;
   /**
    * Functions that replace JSONata's (or add to them) in every evaluation: `mqflow test` fixes
    * `$now`, `$millis` and `$random` this way so outputs are deterministic.
@@ -41,7 +53,13 @@ interface JsonataFailure {
 export function createJsonataEngine(limits: JsonataLimits = {}): ExpressionEngine {
   const options: jsonata.JsonataOptions = {};
   if (limits.timeoutMs !== undefined) options.timeout = limits.timeoutMs;
-  if (limits.maxDepth !== undefined) options.stack = limits.maxDepth;
+  // jsonata's evaluator counts the groups of `{ … }` after a path, which it evaluates at once, as
+  // two levels each: 300 devices grouped would pass the default depth limit there and not in
+  // compiled code. Its limit gets room for 10,000 groups on top; deeper runaway recursion still
+  // stops there (about 150 MB and 0.1 s at that depth).
+  if (limits.maxDepth !== undefined) options.stack = limits.maxDepth + (limits.interpretedDepthAllowance ?? INTERPRETED_GROUPING_DEPTH);
+  const build = limits.build ?? DEFAULT_BUILD_LIMITS;
+  if (Number.isFinite(build.maxSequence)) options.sequence = build.maxSequence;
   // The same expression text is common across a folder ($wildcards[0], a shared transform):
   // compile it once. A compiled jsonata expression holds no per-evaluation state.
   const cache = new Map<string, Expression>();
@@ -56,7 +74,7 @@ export function createJsonataEngine(limits: JsonataLimits = {}): ExpressionEngin
       } catch (error) {
         throw toSyntaxError(source, error as JsonataFailure);
       }
-      const expression = limits.compile === false ? interpreted(source, compiled, limits.functions, 'compilation is off') : compiledOrInterpreted(source, compiled, limits);
+      const expression = limits.compile === false ? interpreted(source, compiled, limits, 'compilation is off') : compiledOrInterpreted(source, compiled, limits);
       cache.set(source, expression);
       return expression;
     },
@@ -65,8 +83,8 @@ export function createJsonataEngine(limits: JsonataLimits = {}): ExpressionEngin
 
 /** Compiled to JavaScript when the compiler covers every construct it uses, else jsonata's evaluator. */
 function compiledOrInterpreted(source: string, compiled: jsonata.Expression, limits: JsonataLimits): Expression {
-  const result = compileProgram(compiled.ast() as AstNode, { timeoutMs: limits.timeoutMs, maxDepth: limits.maxDepth, functions: limits.functions });
-  const fallback = interpreted(source, compiled, limits.functions, 'compilation is off');
+  const result = compileProgram(compiled.ast() as AstNode, { timeoutMs: limits.timeoutMs, maxDepth: limits.maxDepth, functions: limits.functions, build: limits.build });
+  const fallback = interpreted(source, compiled, limits, 'compilation is off');
   if ('reason' in result) return { ...fallback, execution: { mode: 'interpreted', reason: result.reason } };
   return compiledExpression(source, result.program, fallback, namedVariables(compiled.ast()));
 }
@@ -93,21 +111,84 @@ function compiledExpression(source: string, program: Program, fallback: Expressi
   };
 }
 
-function interpreted(source: string, compiled: jsonata.Expression, functions: JsonataLimits['functions'], reason: string): Expression {
+function interpreted(source: string, compiled: jsonata.Expression, limits: JsonataLimits, reason: string): Expression {
   const execution = { mode: 'interpreted', reason } as const;
+  const functions = limits.functions;
   // jsonata binds every binding on every call: pass only those the expression names (a binding
   // may shadow a built-in function of the same name, as in jsonata), or none.
   const names = namedVariables(compiled.ast());
+  // The built-ins that could build without bound get guarded stand-ins (invariant 28); $eval can
+  // name any of them at run time.
+  const guarded = names === 'all' ? GUARDED : GUARDED.filter((name) => names.includes(name));
   const asyncOnly = (evaluate: (input: unknown, bindings?: Bindings) => Promise<unknown>): Expression => ({ source, execution, evaluate, run: evaluate, readsVariables: readsBindings(names) });
-  if (names === 'all') return asyncOnly((input, bindings) => compiled.evaluate(input, { ...bindings, ...functions }));
+  if (names === 'all') return asyncOnly((input, bindings) => compiled.evaluate(input, { ...bindings, ...guards(guarded, limits), ...functions }));
   const fixed = Object.entries(functions ?? {}).filter(([name]) => names.includes(name));
   if (names.length === 0) return asyncOnly((input) => compiled.evaluate(input));
   return asyncOnly((input, bindings) => {
     const named = Object.create(null) as Record<string, unknown>;
     if (bindings !== undefined) for (const name of names) if (Object.prototype.hasOwnProperty.call(bindings, name)) named[name] = bindings[name];
+    if (guarded.length > 0) Object.assign(named, guards(guarded.filter((name) => !(name in named)), limits));
     for (const [name, fn] of fixed) named[name] = fn;
     return compiled.evaluate(input, named);
   });
+}
+
+/** The built-ins jsonata's evaluator gets guarded stand-ins for. */
+const GUARDED: readonly string[] = ['pad', 'join', 'string', 'distinct', 'replace'];
+
+interface NativeShape {
+  readonly _jsonata_function: true;
+  readonly implementation: (...args: unknown[]) => unknown;
+  readonly signature?: unknown;
+}
+
+/**
+ * Guarded built-ins for one evaluation on jsonata's evaluator: the compiled engine's own (their
+ * checks read `this.budget`, `this.tick`), and `$replace` checked on what it built, since
+ * jsonata's is asynchronous (its callback may be).
+ */
+function guards(names: readonly string[], limits: JsonataLimits): Record<string, NativeShape> {
+  const budget = new Budget(limits.build ?? DEFAULT_BUILD_LIMITS);
+  const timeoutMs = limits.timeoutMs ?? Infinity;
+  const deadline = Date.now() + timeoutMs;
+  let ticks = 0;
+  const tick = (): void => {
+    if ((++ticks & 1023) !== 0) return;
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- jsonata's error shape
+    if (Date.now() > deadline) throw { code: 'D1012', value: timeoutMs };
+    checkHeap();
+  };
+  // jsonata reads a built-in's parameter names from its source (partial application, `$f(?, …)`),
+  // so each stand-in spells out the parameters of the function it stands in for.
+  const call = (name: string, focus: object, args: unknown[]): unknown => BUILTINS.get(name)!.implementation.apply({ ...focus, budget, tick }, args);
+  const replace = jsonataImplementation('replace') as (...args: unknown[]) => unknown;
+  const checked = (result: unknown): unknown => {
+    if (typeof result === 'string') budget.string(result.length, '$replace');
+    return result;
+  };
+  const implementations: Record<string, (...args: never[]) => unknown> = {
+    pad(this: object, str: unknown, width: unknown, char: unknown) {
+      return call('pad', this, [str, width, char]);
+    },
+    join(this: object, strs: unknown, separator: unknown) {
+      return call('join', this, [strs, separator]);
+    },
+    string(this: object, arg: unknown, prettify = false) {
+      return call('string', this, [arg, prettify]);
+    },
+    distinct(this: object, arr: unknown) {
+      return call('distinct', this, [arr]);
+    },
+    replace(this: object, str: unknown, pattern: unknown, replacement: unknown, limit: unknown) {
+      const result = replace.call(this, str, pattern, replacement, limit);
+      return result instanceof Promise ? result.then(checked) : checked(result);
+    },
+  };
+  const out: Record<string, NativeShape> = {};
+  for (const name of names) {
+    out[name] = { _jsonata_function: true, signature: BUILTINS.get(name)?.signature, implementation: implementations[name] as (...args: unknown[]) => unknown };
+  }
+  return out;
 }
 
 /** Whether evaluations need bindings: a name other than a built-in function's may be bound ($message, a set variable …). */

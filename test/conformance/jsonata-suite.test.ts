@@ -29,8 +29,11 @@ if (!existsSync(folder)) {
 } else {
   const entries = loadSuite(folder);
   // One shared engine caches compiled expressions by source; bounded cases need their own.
-  const defaultEngine = createJsonataEngine();
-  const engineFor: EngineFactory = (bounds) => (bounds === undefined ? defaultEngine : createJsonataEngine(bounds));
+  // JSONata allows a range of 10,000,000 items (two cases count one); mqflow's default is 1,000,000
+  // (--expression-max-sequence, docs/architecture.md invariant 28). The suite runs with JSONata's.
+  const build = { maxSequence: 10_000_000, maxString: 10_000_000 };
+  const defaultEngine = createJsonataEngine({ build });
+  const engineFor: EngineFactory = (bounds) => (bounds === undefined ? defaultEngine : createJsonataEngine({ ...bounds, build }));
   const results: { name: string; outcome: CaseOutcome }[] = [];
 
   describe('JSONata test suite', () => {

@@ -67,7 +67,25 @@ triggers:
     onError:
       publish:
         topic: hostile/dead-letter
+  amplify-in:
+    connection: plant
+    topic: hostile/amplify
+    qos: 1
+    service: amplify
+    onError:
+      publish:
+        topic: hostile/dead-letter
 services:
+  amplify:
+    steps:
+      - choice:
+          - when: kind = "pad"
+            steps:
+              - transform: '{ "len": $length($pad("", n, "ab")) }'
+          - otherwise:
+              - transform: '{ "len": $length($join([1..n].("xxxxxxxxxx"))) }'
+      - publish:
+          topic: hostile/never
   inspect:
     steps:
       - transform: |
@@ -163,6 +181,12 @@ function hostileStream(first: number): Sent[] {
     bad('runaway recursion again', 'D1011', '{}', 'hostile/recurse'),
     bad('endless loop again', 'D1012', '{}', 'hostile/loop'),
     good(),
+    // One payload made mqflow abort (V8 "invalid size") before any limit, and again on every
+    // restart while the broker redelivered it; the other ran 8 s and took 2 GB (invariant 28).
+    bad('$pad to 10⁸ characters', 'MQFLOW_EXPRESSION_LIMIT', '{"kind": "pad", "n": 100000000}', 'hostile/amplify'),
+    good(),
+    bad('$join of a 10⁷ range', 'D2015', '{"kind": "join", "n": 10000000}', 'hostile/amplify'),
+    good(),
   ];
 }
 
@@ -179,7 +203,7 @@ describe.each(BROKERS)('fault: hostile payloads against the $name', ({ start }) 
     broker = await start();
     dir = flowFolder({ 'flow.yaml': FLOW });
     mq = startMqflow(dir, { MQTT_URL: broker.url }, ['--instance', 'hostile', '--expression-timeout', '200ms']);
-    await mq.ready(['hostile-in', 'deep-in', 'recurse-in', 'loop-in'], 20_000);
+    await mq.ready(['hostile-in', 'deep-in', 'recurse-in', 'loop-in', 'amplify-in'], 20_000);
     client = await TestClient.connect(broker.url);
     await client.subscribe(['hostile/out', 'hostile/dead-letter', 'hostile/never'], 1);
   }, 30_000);
@@ -253,7 +277,7 @@ describe.each(BROKERS)('fault: hostile payloads against the $name', ({ start }) 
 
     // Every bad message exactly once on the dead-letter topic, with its code, in order per topic.
     expect(client.on('hostile/never')).toEqual([]);
-    for (const topic of ['hostile/in', 'hostile/recurse', 'hostile/loop']) {
+    for (const topic of ['hostile/in', 'hostile/recurse', 'hostile/loop', 'hostile/amplify']) {
       const expected = bads.filter((m) => m.topic === topic).map((m) => (m.expect as { code: string; label: string }).code);
       const got = reports.filter((r) => r.message.topic === topic).map((r) => r.error.code);
       expect(got, `dead letters of ${topic}`).toEqual(expected);

@@ -123,9 +123,13 @@ export function containsLambda(node: AstNode): boolean {
   return node.type === 'lambda' || children(node).some(containsLambda);
 }
 
-/** Every variable name the expression mentions (without `$`). */
+/**
+ * Every variable name the expression reads (without `$`): those it mentions, and `clone`, which a
+ * transform (`| … |`) looks up by name, so a binding of that name replaces the copying function.
+ */
 export function variableNames(node: AstNode, into = new Set<string>()): Set<string> {
   if (node.type === 'variable' && typeof node.value === 'string') into.add(node.value);
+  if (node.type === 'transform') into.add('clone');
   for (const child of children(node)) variableNames(child, into);
   return into;
 }

@@ -6,17 +6,19 @@
  * step so that results, call order and errors agree.
  */
 import jsonata from 'jsonata';
-import type {
-  createSequence} from './values.js';
+import type { Budget } from '../bounds.js';
 import { JSONATA_FUNCTIONS } from '../jsonata-functions.js';
 import {
   fail,
   functionArity,
   isArrayOfNumbers,
   isArrayOfStrings,
+  isDeepEqual,
   isFunction,
+  isSequence,
   ownKeys,
   toBoolean,
+  type createSequence,
   type NativeFunction,
   type Signature,
 } from './values.js';
@@ -34,18 +36,29 @@ export interface Focus {
   readonly input: unknown;
   readonly createSequence: typeof createSequence;
   readonly environment: { readonly timestamp: Date };
-  readonly options: undefined;
+  /** jsonata's options as its built-ins read them (`$append` checks `sequence`). */
+  readonly options: { readonly sequence: number };
   readonly invoke: Invoke;
+  /** mqflow's: what the evaluation may still build, and its clock (invariant 28). */
+  readonly budget: Budget;
+  readonly tick: () => void;
 }
 
 /** Re-implemented synchronously below; only the signature is jsonata's. */
 const REWRITTEN: readonly string[] = ['map', 'filter', 'single', 'reduce', 'sift', 'each', 'sort', 'contains', 'split', 'replace', 'match', 'now', 'millis'];
 
 /**
+ * jsonata's implementation, wrapped so that what it builds is bounded (invariant 28): checked
+ * before it builds ($pad's width, $join's total length) or right after ($string), or rewritten
+ * with the clock in its loop ($distinct, quadratic in jsonata).
+ */
+const GUARDED: readonly string[] = ['pad', 'join', 'string', 'distinct'];
+
+/**
  * jsonata's other built-ins run synchronously whatever their arguments and are used as they are;
  * `$eval` is not compiled (an expression that calls it runs on jsonata).
  */
-const SYNCHRONOUS = JSONATA_FUNCTIONS.filter((name) => name !== 'eval' && !REWRITTEN.includes(name));
+const SYNCHRONOUS = JSONATA_FUNCTIONS.filter((name) => name !== 'eval' && !REWRITTEN.includes(name) && !GUARDED.includes(name));
 
 /** jsonata's function object for each built-in name (its static frame, read once at load). */
 async function jsonataBuiltins(names: readonly string[]): Promise<Map<string, NativeFunction>> {
@@ -53,10 +66,62 @@ async function jsonataBuiltins(names: readonly string[]): Promise<Map<string, Na
   return new Map(names.map((name, i) => [name, values[i] as NativeFunction]));
 }
 
-const reference = await jsonataBuiltins([...SYNCHRONOUS, ...REWRITTEN]);
+const reference = await jsonataBuiltins([...SYNCHRONOUS, ...REWRITTEN, ...GUARDED]);
 
 function signatureOf(name: string): Signature | undefined {
   return reference.get(name)?.signature;
+}
+
+/** jsonata's own implementation of a built-in, unguarded. */
+export function jsonataImplementation(name: string): (...args: never[]) => unknown {
+  const fn = reference.get(name);
+  if (fn === undefined) throw new Error(`jsonata has no built-in ${name}`);
+  return fn.implementation;
+}
+
+const padImplementation = jsonataImplementation('pad') as (this: unknown, str: string | undefined, width: number, char: string | undefined) => unknown;
+const joinImplementation = jsonataImplementation('join') as (this: unknown, strs: string[] | undefined, separator: string | undefined) => unknown;
+const stringImplementation = jsonataImplementation('string') as (this: unknown, arg: unknown, prettify: boolean | undefined) => unknown;
+
+function pad(this: Focus, str: string | undefined, width: number, char: string | undefined): unknown {
+  if (str !== undefined && Math.abs(width) > str.length) this.budget.string(Math.abs(width), '$pad');
+  return padImplementation.call(this, str, width, char);
+}
+
+function join(this: Focus, strs: string[] | undefined, separator: string | undefined): unknown {
+  if (strs !== undefined) {
+    let length = (separator?.length ?? 0) * Math.max(0, strs.length - 1);
+    for (const s of strs) length += typeof s === 'string' ? s.length : 0;
+    this.budget.string(length, '$join');
+  }
+  return joinImplementation.call(this, strs, separator);
+}
+
+// `prettify = false` as in jsonata: its arity (1) decides what a callback of $map is given, and its
+// source text is what partial application (`$string(?, true)`) reads.
+function string(this: Focus, arg: unknown, prettify = false): unknown {
+  const result = stringImplementation.call(this, arg, prettify);
+  if (typeof result === 'string') this.budget.string(result.length, '$string');
+  return result;
+}
+
+/** jsonata's algorithm, with the clock in its loop; functions equal only themselves (see isDeepEqual). */
+function distinct(this: Focus, arr: unknown): unknown {
+  if (arr === undefined) return undefined;
+  if (!Array.isArray(arr) || arr.length <= 1) return arr;
+  const results: unknown[] = isSequence(arr) ? this.createSequence() : [];
+  for (const value of arr) {
+    let includes = false;
+    for (const seen of results) {
+      this.tick();
+      if (isDeepEqual(value, seen)) {
+        includes = true;
+        break;
+      }
+    }
+    if (!includes) results.push(value);
+  }
+  return results;
 }
 
 function native(name: string, implementation: (this: Focus, ...args: never[]) => unknown): NativeFunction {
@@ -258,15 +323,22 @@ function replace(this: Focus, str: string | undefined, pattern: unknown, replace
   let result = '';
   let position = 0;
   let count = 0;
+  // Each match may add a replacement longer than itself: bounded as it grows (invariant 28).
+  const max = this.budget.limits.maxString;
+  const built = (text: string): string => {
+    this.budget.string(text.length, '$replace');
+    return text;
+  };
   if (typeof pattern === 'string') {
     let index = str.indexOf(pattern, position);
     while (index !== -1 && (limit === undefined || count < limit)) {
       result += str.substring(position, index) + String(replacement);
+      if (result.length > max) built(result);
       position = index + pattern.length;
       count++;
       index = str.indexOf(pattern, position);
     }
-    return result + str.substring(position);
+    return built(result + str.substring(position));
   }
   let found = runMatcher(this, pattern, str);
   if (found === undefined) return str;
@@ -275,11 +347,12 @@ function replace(this: Focus, str: string | undefined, pattern: unknown, replace
     const replaced = replacer(found);
     if (typeof replaced !== 'string') fail('D3012', { value: replaced });
     result += replaced;
+    if (result.length > max) built(result);
     position = found.start + found.match.length;
     count++;
     found = runMatcher(this, found.next);
   }
-  return result + str.substring(position);
+  return built(result + str.substring(position));
 }
 
 function split(this: Focus, str: string | undefined, separator: unknown, limit: number | undefined): unknown {
@@ -331,4 +404,8 @@ export const BUILTINS: ReadonlyMap<string, NativeFunction> = new Map<string, Nat
   ['match', native('match', match)],
   ['now', native('now', now)],
   ['millis', native('millis', millis)],
+  ['pad', native('pad', pad)],
+  ['join', native('join', join)],
+  ['string', native('string', string)],
+  ['distinct', native('distinct', distinct)],
 ]);

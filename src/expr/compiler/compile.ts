@@ -233,9 +233,12 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
     }
     if (lastStep && result.length === 1 && Array.isArray(result[0]) && !isSequence(result[0])) return result[0];
     const resultSequence = createSequence();
+    const max = ctx.options.sequence;
     for (const res of result) {
       if (!Array.isArray(res) || (res as Sequence).cons) resultSequence.push(res);
       else for (const value of res) resultSequence.push(value);
+      // Flattening can multiply the items: bounded as it goes, not once it is done (invariant 28).
+      if (resultSequence.length > max) fail('D2015', { value: max });
     }
     return resultSequence;
   };
@@ -348,6 +351,7 @@ export function compileTree(root: AstNode, options: CompileOptions): Code {
         if (value === undefined) continue;
         if (item.nested) result.push(value);
         else result = append(result, value) as unknown[];
+        if (result.length > ctx.options.sequence) fail('D2015', { value: ctx.options.sequence });
       }
       if (cons) Object.defineProperty(result, 'cons', { enumerable: false, configurable: false, value: true });
       return result;

@@ -2,6 +2,7 @@
  * What one evaluation of compiled code carries: its frames of variables, its bounds and clock,
  * and the signal that hands an evaluation to jsonata.
  */
+import { checkHeap, type Budget } from '../bounds.js';
 import type { CallbackRole } from './builtins.js';
 import { fail } from './values.js';
 
@@ -15,6 +16,10 @@ export interface Context {
   readonly maxDepth: number;
   readonly deadline: number;
   readonly timeoutMs: number;
+  /** What this evaluation may still build (invariant 28). */
+  readonly budget: Budget;
+  /** jsonata's options as its built-ins read them: `sequence`, the items one sequence may hold. */
+  readonly options: { readonly sequence: number };
   /** What `$now()`, `$millis()` and `$toMillis()` read: one time per evaluation. */
   readonly environment: EvaluationTime;
   /** Calls a function value from a built-in (a callback); input is null, as in jsonata. */
@@ -43,6 +48,7 @@ const TICK_MASK = 1023;
 
 export function checkTime(ctx: Context): void {
   if (Date.now() > ctx.deadline) fail('D1012', { value: ctx.timeoutMs });
+  checkHeap();
 }
 
 /** Loops over data check the clock now and then, so a bounded expression cannot run away. */

@@ -4,7 +4,7 @@
  */
 import jsonata from 'jsonata';
 import { BUILTINS, type CallbackRole, type Focus } from './builtins.js';
-import type { Code, Context, Frame } from './context.js';
+import { tick, type Code, type Context, type Frame } from './context.js';
 import { createSequence, fail, functionArity, isFunction, isLambda, isNativeFunction, type JsonataError, type LambdaValue, type Signature } from './values.js';
 import type { AstNode } from './ast.js';
 
@@ -70,7 +70,7 @@ export function focusFor(input: unknown, ctx: Context, raw?: readonly unknown[])
           if (uncallable(fn, role) && raw.includes(fn)) throw new TypeError(role === 'comp' ? 'comp is not a function' : `${role}.apply is not a function`);
           return ctx.invoke(fn, args, role);
         };
-  return { input, createSequence, environment: ctx.environment, options: undefined, invoke };
+  return { input, createSequence, environment: ctx.environment, options: ctx.options, invoke, budget: ctx.budget, tick: () => tick(ctx) };
 }
 
 /** Sets a property as jsonata does on a value it believes is a function object (throws on primitives). */

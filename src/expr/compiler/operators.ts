@@ -1,5 +1,6 @@
 /** The binary operators: arithmetic, comparison, `&`, `..` and `in`, with jsonata's type errors. */
-import { BUILTINS } from './builtins.js';
+import { ExpressionLimitError } from '../bounds.js';
+import { jsonataImplementation } from './builtins.js';
 import { checkTime, type Context } from './context.js';
 import { fail, isDeepEqual, isNumeric } from './values.js';
 
@@ -68,11 +69,14 @@ function comparison(compare: (l: number | string, r: number | string) => boolean
   };
 }
 
-const stringOf = (BUILTINS.get('string') as { implementation: (value: unknown) => string }).implementation;
+const stringOf = jsonataImplementation('string') as (value: unknown) => string;
 
-function concat(lhs: unknown, rhs: unknown): unknown {
+function concat(lhs: unknown, rhs: unknown, ctx: Context): unknown {
   const l = lhs === undefined ? '' : typeof lhs === 'string' ? lhs : stringOf(lhs);
   const r = rhs === undefined ? '' : typeof rhs === 'string' ? rhs : stringOf(rhs);
+  // V8 joins the two without copying them (a rope), so only the length is bounded, not counted.
+  const max = ctx.budget.limits.maxString;
+  if (l.length + r.length > max) throw new ExpressionLimitError(`& would build a string of ${l.length + r.length} characters; the limit is ${max} (--expression-max-string)`);
   return l + r;
 }
 
@@ -85,6 +89,8 @@ function range(lhs: unknown, rhs: unknown, ctx: Context): unknown {
   if (from > to) return undefined;
   const size = to - from + 1;
   if (size > 1e7) fail('D2014', { value: size });
+  if (size > ctx.options.sequence) fail('D2015', { value: ctx.options.sequence });
+  ctx.budget.range(size);
   const result = new Array<number>(size) as number[] & { sequence?: boolean };
   for (let item = from, index = 0; item <= to; item++, index++) {
     if ((index & 0xffff) === 0) checkTime(ctx);

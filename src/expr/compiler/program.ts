@@ -3,6 +3,7 @@
  * and sets up what one evaluation needs — the root frame with the bindings the expression
  * names, the input wrapped as jsonata wraps it, and the bounds.
  */
+import { Budget, DEFAULT_BUILD_LIMITS, type BuildLimits } from '../bounds.js';
 import { containsLambda, nestingDepth, outsideSubset, variableNames, type AstNode } from './ast.js';
 import { compileTree } from './compile.js';
 import { EvaluationTime, Reinterpret, type Context, type Frame } from './context.js';
@@ -12,6 +13,8 @@ import { createSequence, isSequence, type Sequence } from './values.js';
 export interface ProgramOptions {
   readonly timeoutMs?: number;
   readonly maxDepth?: number;
+  /** What one evaluation may build (invariant 28). */
+  readonly build?: BuildLimits;
   /** Always-present bindings (mqflow test's fixed `$now`, `$millis`, `$random`). */
   readonly functions?: Readonly<Record<string, unknown>>;
 }
@@ -34,6 +37,8 @@ export function compileProgram(ast: AstNode, options: ProgramOptions = {}): Comp
   const code = compileTree(ast, { guarded });
   const names = [...variableNames(ast)].filter((name) => name !== '' && name !== '$');
   const fixed = Object.entries(options.functions ?? {}).filter(([name]) => names.includes(name));
+  const build = options.build ?? DEFAULT_BUILD_LIMITS;
+  const sequenceOption = { sequence: build.maxSequence };
 
   const program: Program = (input, bindings) => {
     const frame = Object.create(null) as Frame;
@@ -54,6 +59,8 @@ export function compileProgram(ast: AstNode, options: ProgramOptions = {}): Comp
       maxDepth,
       timeoutMs,
       deadline: timeoutMs === Infinity ? Infinity : Date.now() + timeoutMs,
+      budget: new Budget(build),
+      options: sequenceOption,
       environment: new EvaluationTime(),
       invoke: (fn, args) => apply(fn, args, null, ctx),
     };

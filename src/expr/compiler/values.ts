@@ -107,6 +107,9 @@ export function ownKeys(value: unknown): string[] {
 export function isDeepEqual(lhs: unknown, rhs: unknown): boolean {
   if (lhs === rhs) return true;
   if (typeof lhs !== 'object' || typeof rhs !== 'object' || lhs === null || rhs === null) return false;
+  // A function equals only itself. jsonata compares its lambdas field by field, and two of them
+  // differ in their environments (closures), so two lambdas made apart are never equal there.
+  if (isLambda(lhs) || isLambda(rhs) || isNativeFunction(lhs) || isNativeFunction(rhs)) return false;
   if (Array.isArray(lhs) && Array.isArray(rhs)) {
     if (lhs.length !== rhs.length) return false;
     for (let i = 0; i < lhs.length; i++) if (!isDeepEqual(lhs[i], rhs[i])) return false;

@@ -90,7 +90,7 @@ describe('compiled expressions', () => {
     const forever = bounded.compile('($f := function($n){ $f($n + 1) }; $f(0))');
     expect(forever.execution).toEqual({ mode: 'compiled' });
     expect(await outcome(forever, {})).toMatchObject({ code: 'D1012' });
-    const longLoop = createJsonataEngine({ timeoutMs: 5 }).compile('$count([1..10000000].($ * 2))');
+    const longLoop = createJsonataEngine({ timeoutMs: 5, build: { maxSequence: 10_000_000, maxString: 10_000_000 } }).compile('$count([1..10000000].($ * 2))');
     expect(longLoop.execution).toEqual({ mode: 'compiled' });
     expect(await outcome(longLoop, {})).toMatchObject({ code: 'D1012' });
     // Without functions the tree's height bounds the depth: a tree taller than the limit is jsonata's to run.
