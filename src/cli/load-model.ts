@@ -28,6 +28,8 @@ export function commandPublisher(connection: Connection, log: Log): Publisher {
     clientOptions: clientOptions(connection, { clientId: `${baseClientId(connection, undefined)}-cli-${process.pid}` }),
     reconnectPeriodMs: connection.reconnectPeriodMs,
     offlineQueueSize: connection.offlineQueueSize,
+    publishTimeoutMs: connection.publishTimeoutMs,
+    ...(connection.maxPacketSize === undefined ? {} : { maxPacketSize: connection.maxPacketSize }),
     log,
   });
 }

@@ -233,8 +233,15 @@ export function untilSignal(runtime: Runtime, drainTimeoutMs: number, beforeExit
       log.info({ event: 'stopping', signal, drainTimeoutMs }, `${signal}: draining (up to ${drainTimeoutMs} ms)`);
       void (async () => {
         await runtime.close();
-        const { drained } = await engine.stop(drainTimeoutMs);
-        if (!drained) log.warn({ event: 'drain-timeout' }, 'drain timeout: messages still in flight were not acknowledged; the broker redelivers them');
+        const { drained, unfinished, unconfirmed } = await engine.stop(drainTimeoutMs);
+        if (!drained) {
+          log.warn(
+            { event: 'drain-timeout', unfinished, unconfirmed },
+            `drain timeout: ${unfinished} message${unfinished === 1 ? ' was' : 's were'} not finished and not acknowledged (the broker redelivers them); ${unconfirmed} publish${unconfirmed === 1 ? ' was' : 'es were'} not confirmed by the broker`,
+          );
+        } else if (unconfirmed > 0) {
+          log.warn({ event: 'drain-timeout', unfinished, unconfirmed }, `${unconfirmed} publish${unconfirmed === 1 ? ' was' : 'es were'} not confirmed by the broker before the connections closed`);
+        }
         await beforeExit?.();
         log.info({ event: 'stopped' }, 'stopped');
         log.flush();

@@ -9,12 +9,13 @@ import type { JsonSchema } from '../util/json-schema.js';
 import { identity } from './identity.js';
 import { lifecycle, MESSAGE_FIELDS } from './lifecycle.js';
 import { offlineQueue } from './offline-queue.js';
+import { publishLimits } from './publish-limits.js';
 import { session } from './session.js';
 import { timing } from './timing.js';
 import { tls, TLS_FIELDS } from './tls.js';
 import { url } from './url.js';
 
-export const CONNECTION_OPTIONS: readonly DefinitionOption<object>[] = [url, identity, session, timing, offlineQueue, tls, lifecycle];
+export const CONNECTION_OPTIONS: readonly DefinitionOption<object>[] = [url, identity, session, timing, offlineQueue, publishLimits, tls, lifecycle];
 
 export const CONNECTION_FIELDS: Readonly<Record<string, FieldSpec>> = Object.assign({}, ...CONNECTION_OPTIONS.map((o) => o.fields), commonFields('connection')) as Record<string, FieldSpec>;
 

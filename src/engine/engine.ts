@@ -147,6 +147,8 @@ export class Engine {
       clientOptions: clientOptions(connection, { clientId, ...(connection.will === undefined ? {} : { will: connection.will }) }),
       reconnectPeriodMs: connection.reconnectPeriodMs,
       offlineQueueSize: connection.offlineQueueSize,
+      publishTimeoutMs: connection.publishTimeoutMs,
+      ...(connection.maxPacketSize === undefined ? {} : { maxPacketSize: connection.maxPacketSize }),
       ...(connection.birth === undefined ? {} : { birth: connection.birth }),
       log: this.#log,
       ...(options.deferConnect === true ? { deferConnect: true } : {}),
@@ -320,13 +322,20 @@ export class Engine {
    * Graceful stop: take no new messages, let those in flight finish (up to `drainTimeoutMs`) so
    * their acks go out, then disconnect trigger clients, then publishers once their publishes are acknowledged.
    */
-  async stop(drainTimeoutMs: number): Promise<{ drained: boolean }> {
+  async stop(drainTimeoutMs: number): Promise<{ drained: boolean; unfinished: number; unconfirmed: number }> {
+    // One deadline for every wait (invariant 30): a broker gone or frozen cannot stretch it.
+    const deadline = Date.now() + drainTimeoutMs;
+    const left = (): number => Math.max(0, deadline - Date.now());
     const runners = [...this.#runners.values()];
     for (const { subscriber } of runners) subscriber.stopAccepting();
-    const drained = await Promise.all(runners.map(({ runner }) => runner.drain(drainTimeoutMs)));
-    await Promise.race([this.#background, new Promise((r) => setTimeout(r, drainTimeoutMs).unref())]);
-    await Promise.all(runners.map(({ subscriber }) => subscriber.stop()));
-    await Promise.all([...this.#publishers.values()].map((p) => p.stop(Math.max(1000, drainTimeoutMs))));
-    return { drained: drained.every(Boolean) };
+    const drained = await Promise.all(runners.map(({ runner }) => runner.drain(left())));
+    const unfinished = runners.reduce((n, { runner }) => n + runner.inFlight + runner.queueDepth, 0);
+    // Not unref'd: were it the last thing left, Node would end the process with code 13 instead.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#background, new Promise((r) => (timer = setTimeout(r, left())))]);
+    clearTimeout(timer);
+    await Promise.all(runners.map(({ subscriber }) => subscriber.stop(Math.min(1000, left()))));
+    const unconfirmed = await Promise.all([...this.#publishers.values()].map((p) => p.stop(left())));
+    return { drained: drained.every(Boolean), unfinished, unconfirmed: unconfirmed.reduce((a, b) => a + b, 0) };
   }
 }

@@ -4,6 +4,7 @@
  * triggers are made of the parts their options compile (src/connections, src/triggers).
  */
 import type { Identity } from '../connections/identity.js';
+import type { PublishLimits } from '../connections/publish-limits.js';
 import type { MessageTemplate } from '../connections/lifecycle.js';
 import type { SessionSettings } from '../connections/session.js';
 import type { Timing } from '../connections/timing.js';
@@ -31,7 +32,7 @@ export interface Definition {
   readonly fingerprint: string;
 }
 
-export interface Connection extends Definition, Identity, SessionSettings, Timing {
+export interface Connection extends Definition, Identity, SessionSettings, Timing, PublishLimits {
   /** Broker URLs, tried in turn. */
   readonly urls: readonly string[];
   readonly tls?: TlsOptions;

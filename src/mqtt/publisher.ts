@@ -8,7 +8,9 @@ import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Log } from '../util/log.js';
 import { Waiters } from '../util/waiters.js';
 import type { OutgoingMessage, OutputTracker, QoS } from './message.js';
-import { reconnectDelay, useNoDelay } from './reconnect.js';
+import { publishPacketSize } from './packet-size.js';
+import { closeOnProtocolError, endClient, reconnectDelay, useNoDelay } from './reconnect.js';
+import './tolerant-acks.js';
 import { batchWrites } from './write-batch.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'stopped';
@@ -30,12 +32,38 @@ export interface PublisherOptions {
   readonly reconnectPeriodMs: number;
   /** Publishes that may wait while the connection is down. */
   readonly offlineQueueSize: number;
+  /** The largest packet the broker takes, when the flow says (an MQTT 5 broker's CONNACK may say less). */
+  readonly maxPacketSize?: number;
+  /** How long a publish may wait for its acknowledgement while connected (invariant 29). */
+  readonly publishTimeoutMs: number;
   /** Published each time the connection is established. */
   readonly birth?: { readonly topic: string; readonly payload: string; readonly qos: QoS; readonly retain: boolean };
   readonly log: Log;
   /** Connect only when start() is called; publishes wait in the offline queue until then (a reload's replacement waits for the old client to disconnect). */
   readonly deferConnect?: boolean;
 }
+
+/** A publish handed to the client and not settled yet: what the acknowledgement timeout watches. */
+interface Pending {
+  readonly sentAt: number;
+  settled: boolean;
+  timedOut: boolean;
+  /** Network connections lost while it was the oldest publish waiting for its acknowledgement. */
+  lost: number;
+  /** Its packet id in mqtt.js's store (QoS 1/2), when known. */
+  messageId: number | undefined;
+  readonly callback: (error?: Error | null) => void;
+}
+
+/** How often the acknowledgement timeout is checked: a publish fails within timeout + this. */
+const SWEEP_MS = 250;
+
+/**
+ * A publish in flight when this many network connections ended fails: a broker that drops the
+ * connection on receiving it (a packet over its limit on MQTT 3.1.1) would otherwise get it again
+ * after every reconnect, and the timeout's clock, which runs while connected, might never run out.
+ */
+const LOST_CONNECTIONS = 3;
 
 export class Publisher {
   readonly name: string;
@@ -50,6 +78,15 @@ export class Publisher {
   /** Publishes handed and not yet settled; stop() waits for them. */
   #unsettled = 0;
   readonly #settled = new Waiters();
+  /** Pending publishes in the order they were handed (the oldest first), for the timeout. */
+  #pending: Pending[] = [];
+  #pendingHead = 0;
+  #connectedAt = 0;
+  /** The current network connection got its CONNACK (mqtt.js says 'connect' only after resending its store). */
+  #established = false;
+  /** The largest packet: the flow's maxPacketSize or the broker's (MQTT 5 CONNACK), whichever is smaller. */
+  #packetLimit: number;
+  readonly #sweep: NodeJS.Timeout;
   readonly reconnects = { count: 0 };
   /** Publishes by outcome, for metrics and status. */
   readonly publishes = { ok: 0, failed: 0 };
@@ -59,11 +96,27 @@ export class Publisher {
     this.#options = options;
     this.#log = options.log.child({ connection: options.name, clientId: options.clientOptions.clientId });
     this.#deferred = options.deferConnect === true;
+    this.#packetLimit = options.maxPacketSize ?? Infinity;
     this.#client = connect({ ...options.clientOptions, ...(this.#deferred ? { manualConnect: true } : {}) });
     useNoDelay(this.#client);
-    this.#client.on('connect', () => {
+    closeOnProtocolError(this.#client);
+    // CONNACK, before mqtt.js resends what it stored: a connection the broker drops while taking
+    // those counts as reached, so a publish it will never take is found out (LOST_CONNECTIONS).
+    const internals = this.#client as unknown as { _onConnect: (packet: unknown) => void };
+    const onConnect = internals._onConnect.bind(this.#client);
+    internals._onConnect = (packet) => {
+      this.#established = true;
+      this.#connectedAt = Date.now();
+      onConnect(packet);
+    };
+    this.#sweep = setInterval(() => this.#timeOut(), SWEEP_MS);
+    this.#sweep.unref();
+    this.#client.on('connect', (connack) => {
       if (this.#state !== 'connecting') this.reconnects.count++;
       this.#state = 'connected';
+      this.#connectedAt = Date.now();
+      const announced = connack.properties?.maximumPacketSize;
+      this.#packetLimit = Math.min(options.maxPacketSize ?? Infinity, announced ?? Infinity);
       this.#attempt = 0;
       this.#client.options.reconnectPeriod = options.reconnectPeriodMs;
       this.#log.info({ event: 'connected' }, `connection ${options.name} connected`);
@@ -76,6 +129,8 @@ export class Publisher {
     });
     this.#client.on('close', () => {
       if (this.#state === 'stopped') return;
+      if (this.#established) this.#connectionLost();
+      this.#established = false;
       if (this.#state === 'connected') this.#log.warn({ event: 'disconnected' }, `connection ${options.name} lost; reconnecting`);
       this.#state = 'reconnecting';
       this.#client.options.reconnectPeriod = reconnectDelay(options.reconnectPeriodMs, this.#attempt++);
@@ -121,17 +176,99 @@ export class Publisher {
       this.publishes.failed++;
       throw new PublishError(`connection ${this.name} is down and ${this.#waiting} publishes already wait (offlineQueueSize)`, 'MQFLOW_PUBLISH_QUEUE_FULL');
     }
+    if (this.#packetLimit !== Infinity) {
+      const size = publishPacketSize(message, this.#client.options.protocolVersion === 5);
+      if (size > this.#packetLimit) {
+        this.publishes.failed++;
+        throw new PublishError(`not published to ${message.topic}: the message is ${size} bytes, over the maximum packet size of ${this.#packetLimit} bytes of connection ${this.name}`, 'MQFLOW_PUBLISH_TOO_LARGE');
+      }
+    }
     if (offline) this.#waiting++;
     this.#unsettled++;
     tracker.outputHanded();
+    const pending: Pending = {
+      sentAt: Date.now(),
+      settled: false,
+      timedOut: false,
+      lost: 0,
+      messageId: undefined,
+      // mqtt.js calls back with no error, null or an Error.
+      callback: (error?: Error | null) => {
+        if (pending.settled) return;
+        pending.settled = true;
+        if (offline) this.#waiting--;
+        if (error) this.publishes.failed++;
+        else this.publishes.ok++;
+        if (--this.#unsettled === 0) this.#settled.wake();
+        tracker.outputSettled(error ? this.#failure(message, error, pending.timedOut) : undefined);
+      },
+    };
+    this.#pending.push(pending);
     batchWrites(this.#client);
-    this.#client.publish(message.topic, message.payload, message.properties === undefined ? { qos: message.qos, retain: message.retain } : { qos: message.qos, retain: message.retain, properties: message.properties }, (error) => {
-      if (offline) this.#waiting--;
-      if (error) this.publishes.failed++;
-      else this.publishes.ok++;
-      if (--this.#unsettled === 0) this.#settled.wake();
-      tracker.outputSettled(error ? new PublishError(`publish to ${message.topic} failed: ${error.message}`, 'MQFLOW_PUBLISH_FAILED') : undefined);
-    });
+    const client = this.#client as unknown as { _storeProcessing?: boolean; _storeProcessingQueue?: unknown[] };
+    // mqtt.js allocates the packet id in publish() unless it is resending its store (then later).
+    const idNow = message.qos > 0 && client._storeProcessing !== true && (client._storeProcessingQueue?.length ?? 0) === 0;
+    this.#client.publish(message.topic, message.payload, message.properties === undefined ? { qos: message.qos, retain: message.retain } : { qos: message.qos, retain: message.retain, properties: message.properties }, pending.callback);
+    if (idNow && !pending.settled) pending.messageId = this.#client.getLastMessageId();
+  }
+
+  /** What a failed publish is reported as: timed out, refused by the broker (a reason code), or lost. */
+  #failure(message: OutgoingMessage, error: Error, timedOut: boolean): PublishError {
+    if (timedOut && (error as { lostConnections?: unknown }).lostConnections !== undefined) {
+      return new PublishError(`publish to ${message.topic} failed: the connection to the broker was lost ${LOST_CONNECTIONS} times while it waited for its acknowledgement (a message the broker will not take?)`, 'MQFLOW_PUBLISH_FAILED');
+    }
+    if (timedOut) {
+      return new PublishError(`publish to ${message.topic} failed: no acknowledgement from the broker within ${this.#options.publishTimeoutMs} ms (publishTimeout of connection ${this.name})`, 'MQFLOW_PUBLISH_TIMEOUT');
+    }
+    const reason = (error as { code?: unknown }).code;
+    if (typeof reason === 'number' && reason >= 0x80) {
+      return new PublishError(`publish to ${message.topic} refused by the broker: ${error.message.replace(/^Publish error: /, '')} (reason code 0x${reason.toString(16)})`, 'MQFLOW_PUBLISH_REFUSED');
+    }
+    return new PublishError(`publish to ${message.topic} failed: ${error.message}`, 'MQFLOW_PUBLISH_FAILED');
+  }
+
+  /**
+   * A connection that had reached the broker ended. The broker takes publishes in order, so the
+   * oldest one still waiting is the likeliest cause: after LOST_CONNECTIONS in a row it fails.
+   */
+  #connectionLost(): void {
+    let i = this.#pendingHead;
+    while (i < this.#pending.length && this.#pending[i]!.settled) i++;
+    const oldest = this.#pending[i];
+    if (oldest !== undefined && ++oldest.lost >= LOST_CONNECTIONS) this.#fail(oldest, Object.assign(new Error('connection lost'), { lostConnections: oldest.lost }));
+  }
+
+  /** Fails a publish and takes it out of mqtt.js's store, so it is not sent again. */
+  #fail(pending: Pending, error: Error): void {
+    pending.timedOut = true;
+    const outgoing = (this.#client as unknown as { outgoing: Record<number, { cb?: unknown } | undefined> }).outgoing;
+    const messageId = pending.messageId ?? Number(Object.keys(outgoing).find((id) => outgoing[Number(id)]?.cb === pending.callback) ?? NaN);
+    // removeOutgoingMessage calls the publish's callback with its own error: ours goes first.
+    if (!pending.settled) pending.callback(error);
+    if (!Number.isNaN(messageId) && outgoing[messageId] !== undefined) this.#client.removeOutgoingMessage(messageId);
+  }
+
+  /**
+   * Fails the publishes that waited longer than publishTimeout for their acknowledgement while
+   * connected, and takes them out of mqtt.js's store, so they are not sent again on a reconnect
+   * (a message the broker cannot take would otherwise come back after every reconnect).
+   */
+  #timeOut(): void {
+    while (this.#pendingHead < this.#pending.length && this.#pending[this.#pendingHead]!.settled) this.#pendingHead++;
+    if (this.#pendingHead > 1024 && this.#pendingHead * 2 > this.#pending.length) {
+      this.#pending = this.#pending.slice(this.#pendingHead);
+      this.#pendingHead = 0;
+    }
+    if (this.#state !== 'connected') return;
+    const now = Date.now();
+    const timeout = this.#options.publishTimeoutMs;
+    for (let i = this.#pendingHead; i < this.#pending.length; i++) {
+      const pending = this.#pending[i]!;
+      if (pending.settled) continue;
+      // The clock starts when the publish was handed, or again at a reconnect (mqtt.js resends it).
+      if (now - Math.max(pending.sentAt, this.#connectedAt) <= timeout) break;
+      this.#fail(pending, new Error('timed out'));
+    }
   }
 
   /** send() as a promise: resolves once the broker acknowledged the message (QoS 1/2) or it was written (QoS 0). */
@@ -147,11 +284,23 @@ export class Publisher {
     });
   }
 
-  /** Waits (up to `timeoutMs`) for publishes in flight, then disconnects cleanly. */
-  async stop(timeoutMs: number): Promise<void> {
-    if (this.#state === 'stopped') return;
+  /** Publishes handed and not settled yet. */
+  get unsettled(): number {
+    return this.#unsettled;
+  }
+
+  /**
+   * Waits (up to `timeoutMs`) for publishes in flight, then disconnects: cleanly when they all
+   * settled, forcibly when some did not (a broker gone or frozen would hold a clean disconnect
+   * for ever; invariant 30). Resolves with the number of publishes left unconfirmed.
+   */
+  async stop(timeoutMs: number): Promise<number> {
+    if (this.#state === 'stopped') return 0;
     if (this.#unsettled > 0) await this.#settled.wait(timeoutMs);
     this.#state = 'stopped';
-    await new Promise<void>((resolve) => this.#client.end(false, {}, () => resolve()));
+    clearInterval(this.#sweep);
+    const left = this.#unsettled;
+    await endClient(this.#client, left > 0, Math.min(timeoutMs, 1000));
+    return left;
   }
 }

@@ -19,3 +19,40 @@ export function useNoDelay(client: MqttClient): void {
     if (typeof stream?.setNoDelay === 'function') stream.setNoDelay(true);
   });
 }
+
+/**
+ * A packet the client cannot parse (or a broker breaking the protocol) leaves mqtt.js's parser
+ * unable to read the connection: no acknowledgement on it is processed again, while it still
+ * looks connected. Such an error (one without a socket error code) closes the network connection,
+ * which reconnects (docs/architecture.md, invariant 29).
+ */
+export function closeOnProtocolError(client: MqttClient): void {
+  client.on('error', (error) => {
+    const code = (error as { code?: unknown }).code;
+    if (code === undefined && client.connected) (client.stream as { destroy?: () => void } | undefined)?.destroy?.();
+  });
+}
+
+/**
+ * Disconnects: cleanly (DISCONNECT after what is in flight) unless `force`, and forcibly anyway
+ * after `graceMs`, so a broker gone or frozen never holds a shutdown (invariant 30). A clean end
+ * only half-closes the socket, which stays open (and keeps the process alive) while a frozen
+ * broker never closes its side; and mqtt.js ignores a second end() once it is disconnecting. So
+ * the fallback destroys the socket itself.
+ */
+export function endClient(client: MqttClient, force: boolean, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      (client.stream as { destroy?: () => void } | undefined)?.destroy?.();
+      finish();
+    }, force ? 0 : graceMs);
+    client.end(force, {}, finish);
+  });
+}

@@ -9,7 +9,7 @@ import type { Log } from '../util/log.js';
 import { Waiters } from '../util/waiters.js';
 import { AckWindow, type WindowEntry } from './ack-window.js';
 import type { Delivery, QoS } from './message.js';
-import { reconnectDelay, useNoDelay } from './reconnect.js';
+import { closeOnProtocolError, endClient, reconnectDelay, useNoDelay } from './reconnect.js';
 import { batchWrites } from './write-batch.js';
 
 export type { Delivery } from './message.js';
@@ -100,6 +100,7 @@ export class Subscriber {
     this.#window = this.#newWindow();
     this.#client = connect(options.clientOptions);
     useNoDelay(this.#client);
+    closeOnProtocolError(this.#client);
     const internals = this.#client as unknown as { _sendPacket: SendPacket };
     this.#sendPacket = internals._sendPacket.bind(this.#client);
     const afterProcessing = options.ack === 'afterProcessing';
@@ -327,10 +328,11 @@ export class Subscriber {
     ]);
   }
 
-  async stop(): Promise<void> {
+  /** Disconnects cleanly, or forcibly after `graceMs` (a broker gone or frozen, invariant 30). */
+  async stop(graceMs = 1000): Promise<void> {
     this.#state = 'stopped';
     this.#accepting = false;
     for (const resolve of this.#subscribedWaiters.splice(0)) resolve(false);
-    await new Promise<void>((resolve) => this.#client.end(false, {}, () => resolve()));
+    await endClient(this.#client, false, graceMs);
   }
 }

@@ -14,6 +14,7 @@ import { publishPaced, SeqCounter } from '../support/stream.js';
 
 const TOTAL = 30_000;
 const RATE = 3000; // messages per second
+const MOSQUITTO_MAX_INFLIGHT = 20; // max_inflight_messages, Mosquitto's default
 
 const FLOWS = {
   'flows.yaml': `connections:
@@ -104,8 +105,9 @@ describe.runIf(RUN_MOSQUITTO)('scale-out: 3 replicas on a shared subscription', 
       for (const [name, n] of Object.entries(shares)) expect(n, name).toBeGreaterThan(TOTAL / 10);
       // Exactly TOTAL distinct messages came out (0 lost); a few may come twice (redelivered after the kill).
       expect(out.distinct).toBe(TOTAL);
-      expect(duplicates).toBeGreaterThanOrEqual(0);
-      expect(duplicates).toBeLessThan(TOTAL / 10);
+      // Only what the killed replica had processed but not yet acknowledged comes twice: at most
+      // Mosquitto's in-flight window for one MQTT 3.1.1 client (docs/scaling.md#sizing).
+      expect(duplicates).toBeLessThanOrEqual(MOSQUITTO_MAX_INFLIGHT);
     } finally {
       await sink.endAsync();
       await load.endAsync();

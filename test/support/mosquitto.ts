@@ -13,6 +13,9 @@ export interface Mosquitto {
   readonly output: () => string;
   /** Stops the broker (SIGTERM: it saves its persistence file) and starts it again on the same port and config. */
   restart(options?: { downMs?: number }): Promise<void>;
+  /** Freezes the broker (SIGSTOP): connections stay open, nothing is answered. thaw() resumes it. */
+  freeze(): void;
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -76,7 +79,10 @@ log_type notice
       child = launch();
       await waitForPort(port);
     },
+    freeze: () => void child.kill('SIGSTOP'),
+    thaw: () => void child.kill('SIGCONT'),
     stop: async () => {
+      child.kill('SIGCONT');
       await terminate(child);
       rmSync(dir, { recursive: true, force: true });
     },
