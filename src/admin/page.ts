@@ -40,7 +40,7 @@ export const STATUS_PAGE = `<!doctype html>
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
   const cls = (state) => (state === 'connected' || state === 'subscribed' ? 'ok' : state === 'suspended' || state === 'connecting' || state === 'reconnecting' ? 'warn' : state === 'disabled' || state === 'not running' ? 'muted' : 'bad');
   async function post(path) {
-    const res = await fetch(path, { method: 'POST', headers });
+    const res = await fetch(path, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '{}' });
     if (!res.ok) document.getElementById('problem').textContent = path + ': ' + res.status + ' ' + (await res.text());
     await refresh();
   }

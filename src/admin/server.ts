@@ -2,7 +2,8 @@
  * The admin HTTP server: health and readiness, Prometheus metrics, the status API and page, and
  * trigger/connection control. Documented in docs/operations.md. When a token is configured every
  * request but /healthz and /readyz must carry it (Authorization: Bearer, or ?token= for the
- * page); it is compared in constant time and never logged.
+ * page); it is compared in constant time and never logged. Every request first passes the
+ * request guard (Host, Origin, how a control request is sent).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,12 +11,17 @@ import type { AddressInfo } from 'node:net';
 import type { Log } from '../util/log.js';
 import type { Metrics } from './metrics.js';
 import { STATUS_PAGE } from './page.js';
+import { createRequestGuard, type Refusal } from './request-guard.js';
 import { readiness, status, type StatusSource } from './status.js';
 
 export interface AdminOptions extends StatusSource {
   readonly host: string;
   readonly port: number;
   readonly token?: string;
+  /** Further Host names the server answers to (--admin-host). */
+  readonly allowedHosts?: readonly string[];
+  /** /readyz calls a trigger stuck after this long without finishing a message it holds (--stuck-after). */
+  readonly stuckAfterMs?: number;
   readonly metrics: Metrics;
   readonly log: Log;
 }
@@ -42,6 +48,7 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
     // Digests have equal length, so the comparison takes the same time whatever was sent.
     return timingSafeEqual(digest(given), expected);
   };
+  let guard: ((req: IncomingMessage) => Refusal | undefined) | undefined;
   const server: Server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => {
       options.log.error({ event: 'admin-error', err: { message: (error as Error).message } }, `admin API: ${(error as Error).message}`);
@@ -53,9 +60,15 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
     const url = new URL(req.url ?? '/', 'http://admin');
     const path = url.pathname;
     const method = req.method ?? 'GET';
+    guard ??= createRequestGuard({ host: options.host, port: (server.address() as AddressInfo).port, ...(options.allowedHosts === undefined ? {} : { allowedHosts: options.allowedHosts }) });
+    const refusal = guard(req);
+    if (refusal !== undefined) {
+      options.log.warn({ event: 'admin-refused', method, path, status: refusal.status, remote: req.socket.remoteAddress }, `admin API: ${method} ${path} refused (${refusal.status}): ${refusal.error}`);
+      return send(res, refusal.status, { error: refusal.error });
+    }
     if (path === '/healthz' && method === 'GET') return send(res, 200, { status: 'ok' });
     if (path === '/readyz' && method === 'GET') {
-      const ready = readiness(status(options));
+      const ready = readiness(status(options), options.stuckAfterMs);
       return send(res, ready.ready ? 200 : 503, ready);
     }
     if (!authorized(req, url)) {

@@ -50,12 +50,31 @@ function reloadSummary(r: ReloadResult): NonNullable<Status['lastReload']> {
   return { outcome: r.outcome, at: r.at, reason: r.reason, ms: r.ms, changes: r.changes, problems: r.problems.map(formatProblem) };
 }
 
-/** Readiness: every enabled connection connected, every running trigger subscribed (or suspended). */
-export function readiness(s: Status): { ready: boolean; reasons: string[] } {
+/** A trigger holding messages that has finished none for this long is stuck (--stuck-after). */
+export const DEFAULT_STUCK_AFTER_MS = 60_000;
+
+/**
+ * Readiness (docs/architecture.md, invariant 31): every enabled connection connected, none
+ * disabled through the admin API; every running trigger subscribed or suspended by the operator,
+ * none suspended by onError and none stuck.
+ */
+export function readiness(s: Status, stuckAfterMs: number = DEFAULT_STUCK_AFTER_MS): { ready: boolean; reasons: string[] } {
   const reasons: string[] = [];
-  for (const c of s.connections) if (c.enabled && c.state !== 'connected') reasons.push(`connection ${c.name} is ${c.state}${c.reason === undefined ? '' : `: ${c.reason}`}`);
+  for (const c of s.connections) {
+    if (c.disabledBy === 'operator') reasons.push(`connection ${c.name} is disabled through the admin API`);
+    else if (c.enabled && c.state !== 'connected') reasons.push(`connection ${c.name} is ${c.state}${c.reason === undefined ? '' : `: ${c.reason}`}`);
+  }
   for (const t of s.triggers) {
-    if (t.running && t.state !== 'subscribed' && !t.suspended) reasons.push(`trigger ${t.name} is ${t.state}${t.reason === undefined ? '' : `: ${t.reason}`}`);
+    if (!t.running) continue;
+    if (t.suspended) {
+      if (t.suspendedBy !== 'operator') reasons.push(`trigger ${t.name} is suspended (${t.suspendedBy ?? 'unknown'})${t.lastError === undefined ? '' : `: ${t.lastError}`}`);
+    } else if (t.state !== 'subscribed') {
+      reasons.push(`trigger ${t.name} is ${t.state}${t.reason === undefined ? '' : `: ${t.reason}`}`);
+    }
+    if (t.stalledMs >= stuckAfterMs) {
+      const held = t.inFlight + t.queueDepth;
+      reasons.push(`trigger ${t.name} is stuck: it holds ${held} message${held === 1 ? '' : 's'} and has finished none for ${Math.round(t.stalledMs / 1000)} s`);
+    }
   }
   return { ready: reasons.length === 0, reasons };
 }

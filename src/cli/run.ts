@@ -27,6 +27,10 @@ Options:
   --no-admin                no admin HTTP server
   --admin-token TOKEN       token the admin server requires (or MQFLOW_ADMIN_TOKEN); required
                             when --admin is not a loopback address
+  --admin-host NAME         a further Host name the admin server answers to (repeatable); it
+                            answers its own address and localhost, and refuses other names
+  --stuck-after DURATION    /readyz reports a trigger that holds messages and has finished none
+                            for this long (default: 1m)
   --watch                   reload whenever a flow file in dir changes (mqflow dev always does)
   --watch-debounce DURATION quiet time after the last change before reloading (default: 100ms)
   --log-level LEVEL         trace, debug, info (default), warn, error, silent
@@ -47,6 +51,8 @@ export const RUN_OPTIONS = {
   admin: { type: 'string', default: '127.0.0.1:9464' },
   'no-admin': { type: 'boolean' },
   'admin-token': { type: 'string' },
+  'admin-host': { type: 'string', multiple: true },
+  'stuck-after': { type: 'string', default: '1m' },
   watch: { type: 'boolean' },
   'watch-debounce': { type: 'string', default: '100ms' },
   'log-level': { type: 'string' },
@@ -79,7 +85,7 @@ export interface RuntimeSettings {
   readonly watch: boolean;
   readonly watchDebounceMs: number;
   /** Undefined: no admin server. */
-  readonly admin?: { readonly host: string; readonly port: number; readonly token?: string };
+  readonly admin?: { readonly host: string; readonly port: number; readonly token?: string; readonly allowedHosts: readonly string[]; readonly stuckAfterMs: number };
 }
 
 export function parseDuration(flag: string, text: string): number {
@@ -89,7 +95,7 @@ export function parseDuration(flag: string, text: string): number {
 }
 
 export function runtimeSettings(
-  values: Record<string, string | boolean | undefined>,
+  values: Record<string, string | boolean | string[] | undefined>,
   positionals: readonly string[],
   defaults: { logLevel: LogLevel; pretty: boolean; watch: boolean },
 ): RuntimeSettings {
@@ -118,11 +124,26 @@ export function runtimeSettings(
     interpretExpressions: values['interpret-expressions'] === true,
     watch: values['no-watch'] === true ? false : values.watch === true ? true : defaults.watch,
     watchDebounceMs: parseDuration('watch-debounce', String(values['watch-debounce'])),
-    ...(values['no-admin'] === true ? {} : { admin: adminSettings(String(values.admin), (values['admin-token'] as string | undefined) ?? process.env.MQFLOW_ADMIN_TOKEN) }),
+    ...(values['no-admin'] === true
+      ? {}
+      : {
+          admin: {
+            ...adminSettings(String(values.admin), (values['admin-token'] as string | undefined) ?? process.env.MQFLOW_ADMIN_TOKEN),
+            allowedHosts: adminHosts(values['admin-host'] as string[] | undefined),
+            stuckAfterMs: parseDuration('stuck-after', String(values['stuck-after'])),
+          },
+        }),
   };
 }
 
-function adminSettings(address: string, token: string | undefined): NonNullable<RuntimeSettings['admin']> {
+function adminHosts(names: readonly string[] | undefined): string[] {
+  for (const name of names ?? []) {
+    if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})$/.test(name)) throw new UsageError(`--admin-host must be a host name or address without a port, e.g. mqflow.plant.local (got ${name})`);
+  }
+  return [...(names ?? [])];
+}
+
+function adminSettings(address: string, token: string | undefined): { host: string; port: number; token?: string } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
   const port = Number(m?.[3]);
   if (m === null || !Number.isInteger(port) || port > 65535) throw new UsageError(`--admin must be HOST:PORT, e.g. 127.0.0.1:9464 (got ${address})`);

@@ -1,7 +1,7 @@
 /** The sample publisher of `mqflow dev --simulate FILE`: publishes the file's messages periodically, so the examples show traffic. */
-import { readFileSync } from 'node:fs';
 import { connect, type MqttClient } from 'mqtt';
 import { parse } from 'yaml';
+import { FileLimitError, MAX_FILE_BYTES, readTextFileWithin } from '../util/bounded-read.js';
 import type { Log } from '../util/log.js';
 import { createJsonataEngine } from '../expr/jsonata-engine.js';
 import { durationMs } from '../util/duration.js';
@@ -19,9 +19,10 @@ export interface Simulator {
 export function startSimulator(file: string, brokerUrl: string, log: Log): Simulator {
   let spec: SimulationFile;
   try {
-    spec = parse(readFileSync(file, 'utf8')) as SimulationFile;
+    spec = parse(readTextFileWithin(file, MAX_FILE_BYTES)) as SimulationFile;
   } catch (error) {
-    throw new UsageError(`--simulate: cannot read ${file}: ${(error as Error).message}`);
+    const reason = error instanceof FileLimitError ? error.reason : (error as Error).message;
+    throw new UsageError(`--simulate: cannot read ${file}: ${reason}`);
   }
   const engine = createJsonataEngine({ timeoutMs: 1000 });
   const messages = (spec.messages ?? []).map((m, i) => {

@@ -171,6 +171,7 @@ export class Engine {
       ack: trigger.ack,
       log: this.#log.child({ trigger: trigger.name, connection: connection.name }),
       onDelivery: target.onDelivery,
+      onConnectionLost: target.onConnectionLost,
     });
     target.attach(subscriber);
     return { runner: target, subscriber, generation };

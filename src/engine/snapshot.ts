@@ -13,6 +13,8 @@ import type { TriggerCounters, TriggerRunner } from './trigger-runner.js';
 export interface ConnectionSnapshot {
   readonly name: string;
   readonly enabled: boolean;
+  /** Who disabled it, when it is disabled: `flow file` (enabled: false) or `operator` (the admin API). */
+  readonly disabledBy?: 'flow file' | 'operator';
   readonly running: boolean;
   /** connected, connecting, reconnecting, stopped, or disabled. */
   readonly state: string;
@@ -43,6 +45,10 @@ export interface TriggerSnapshot {
   readonly counters: Readonly<TriggerCounters>;
   readonly inFlight: number;
   readonly queueDepth: number;
+  /** The most messages it has held at once (queued, running or settling) since it started. */
+  readonly heldPeak: number;
+  /** How long it has held messages without finishing one, in ms (0 when it holds none). */
+  readonly stalledMs: number;
   readonly lastError?: string;
   /** Time from a message's start to done, by outcome. */
   readonly processingTime: { readonly processed: HistogramSnapshot; readonly failed: HistogramSnapshot };
@@ -72,9 +78,11 @@ export function snapshotOf(source: SnapshotSource): EngineSnapshot {
     const publisher = source.publishers.get(c.name);
     const adminDisabled = source.disabledConnections.has(c.name);
     const reason = !c.enabled ? 'disabled in the flow file' : adminDisabled ? 'disabled through the admin API' : publisher?.state !== 'connected' ? (publisher?.lastError ?? 'not connected yet') : undefined;
+    const disabledBy = !c.enabled ? 'flow file' : adminDisabled ? 'operator' : undefined;
     return {
       name: c.name,
-      enabled: c.enabled && !adminDisabled,
+      enabled: disabledBy === undefined,
+      ...(disabledBy === undefined ? {} : { disabledBy }),
       running: publisher !== undefined,
       state: publisher?.state ?? 'disabled',
       ...(reason === undefined ? {} : { reason }),
@@ -108,6 +116,8 @@ export function snapshotOf(source: SnapshotSource): EngineSnapshot {
       counters: { ...(running?.runner.counters ?? NO_COUNTERS) },
       inFlight: running?.runner.inFlight ?? 0,
       queueDepth: running?.runner.queueDepth ?? 0,
+      heldPeak: running?.runner.heldPeak ?? 0,
+      stalledMs: Math.round(running?.runner.stalledMs ?? 0),
       ...(lastError === undefined ? {} : { lastError }),
       processingTime: {
         processed: running?.runner.processingTime.processed.snapshot() ?? EMPTY_HISTOGRAM,

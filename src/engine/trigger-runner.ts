@@ -35,6 +35,10 @@ export class TriggerRunner implements JobOwner {
   #running = 0;
   /** Jobs delivered and not done: queued, running, or waiting for their outputs. */
   #held = 0;
+  /** The most jobs held at once (a high-water mark for /api/status: at most queueSize, invariant 33). */
+  #heldPeak = 0;
+  /** When a job last finished, or the trigger last went from holding nothing to holding a job (performance.now()). */
+  #progressAt = 0;
   #pumping = false;
   #paused = false;
   /** Why the trigger is suspended by onError (or a failed error route), while it is. */
@@ -97,6 +101,19 @@ export class TriggerRunner implements JobOwner {
     return this.#queue.length - this.#head;
   }
 
+  get heldPeak(): number {
+    return this.#heldPeak;
+  }
+
+  /**
+   * How long the trigger has held messages it may work on without finishing one (0 when it holds
+   * none, or only queued ones while paused): /readyz calls a trigger stuck past --stuck-after.
+   */
+  get stalledMs(): number {
+    const working = this.#paused ? this.inFlight : this.#held;
+    return working === 0 ? 0 : Math.max(0, performance.now() - this.#progressAt);
+  }
+
   readonly onDelivery = (delivery: Delivery): void => {
     this.counters.received++;
     const host = this.deps.host();
@@ -105,7 +122,8 @@ export class TriggerRunner implements JobOwner {
     let version = this.#version;
     if (version === undefined || version.host !== host) version = this.#version = { trigger: this.#trigger, matchers: this.#matchers, host };
     this.#queue.push(new Job(this, delivery, version));
-    this.#held++;
+    if (this.#held++ === 0) this.#progressAt = performance.now();
+    if (this.#held > this.#heldPeak) this.#heldPeak = this.#held;
     this.#pump();
   };
 
@@ -159,22 +177,54 @@ export class TriggerRunner implements JobOwner {
 
   done(job: Job, outcome: 'processed' | 'failed', acknowledge: boolean): void {
     if (outcome === 'processed') this.counters.processed++;
-    if (acknowledge) job.delivery.complete();
-    this.processingTime[outcome].observe((performance.now() - job.startedAt) / 1000);
+    const now = performance.now();
+    this.#progressAt = now;
+    this.processingTime[outcome].observe((now - job.startedAt) / 1000);
     job.version.host.release();
-    if (--this.#held === 0) this.#idle.wake();
+    // Let go of the job before its ack: the ack can make room at once, and the client then reads
+    // (and delivers) the next message within complete().
+    this.#held--;
+    if (acknowledge) job.delivery.complete();
+    else job.delivery.abandon();
+    if (this.#held === 0) this.#idle.wake();
   }
 
   /** Drops the queued jobs (not started): they were not acknowledged, so the broker keeps them. */
   #dropQueued(): void {
+    this.#dropQueuedWhere(() => true);
+  }
+
+  /** Drops the queued jobs `drop` picks, keeping the order of the others; returns how many. */
+  #dropQueuedWhere(drop: (job: Job) => boolean): number {
+    const kept: Job[] = [];
+    const before = this.#held;
     for (let i = this.#head; i < this.#queue.length; i++) {
-      this.#queue[i]!.version.host.release();
+      const job = this.#queue[i]!;
+      if (!drop(job)) {
+        kept.push(job);
+        continue;
+      }
+      job.delivery.abandon();
+      job.version.host.release();
       this.#held--;
     }
-    this.#queue = [];
+    this.#queue = kept;
     this.#head = 0;
     if (this.#held === 0) this.#idle.wake();
+    return before - this.#held;
   }
+
+  /**
+   * The trigger's connection was lost (invariant 33). With a kept session the broker redelivers
+   * every message of it that was not acknowledged, so its queued ones (not started) are dropped:
+   * processing them as well would process them twice, and out of order with the redelivered ones.
+   * Without a kept session (or at QoS 0) nothing comes again, so they are kept.
+   */
+  readonly onConnectionLost = (): void => {
+    if (!this.#sessionKept) return;
+    const dropped = this.#dropQueuedWhere((job) => job.delivery.connectionLost && job.delivery.qos > 0);
+    if (dropped > 0) this.log.info({ event: 'queue-dropped', dropped }, `${dropped} queued message${dropped === 1 ? '' : 's'} of the lost connection left to the broker, which redelivers them`);
+  };
 
   /** Resolves when nothing is queued, running or settling (or after `timeoutMs`); true when idle. A paused trigger's queue is left to the broker. */
   drain(timeoutMs: number): Promise<boolean> {

@@ -22,7 +22,16 @@ export interface Template {
   render(input: unknown, bindings?: Bindings): Promise<string>;
   /** The same rendering without a promise hop when every part completes synchronously (see Expression.run). */
   run(input: unknown, bindings?: Bindings): string | Promise<string>;
+  /**
+   * The same template, calling `check` with the text of each `{{ }}` part as it is rendered (and
+   * the number of characters rendered before it); what `check` throws fails the rendering. The
+   * literal text is not passed to it. A template without `{{ }}` parts is returned as it is.
+   */
+  checked(check: PartCheck): Template;
 }
+
+/** Sees the text one `{{ }}` part rendered, before it joins the result; throws to refuse it. */
+export type PartCheck = (text: string, part: TemplatePart, offset: number) => void;
 
 /** Splits a template into parts; returns the reason when a `{{` is not closed. */
 export function splitTemplate(source: string): TemplatePart[] | { problem: string; offset: number } {
@@ -55,8 +64,14 @@ export function compileTemplate(source: string, parts: readonly TemplatePart[], 
   return fromCompiled(source, parts, compiled as (string | Expression)[]);
 }
 
-function fromCompiled(source: string, parts: readonly TemplatePart[], compiled: readonly (string | Expression)[]): Template {
+function fromCompiled(source: string, parts: readonly TemplatePart[], compiled: readonly (string | Expression)[], check?: PartCheck): Template {
   const literal = compiled.every((p) => typeof p === 'string') ? compiled.join('') : undefined;
+  /** The text of expression part `i`, checked when there is a check. */
+  const valueText = (value: unknown, i: number, out: string): string => {
+    const text = renderValue(value);
+    if (check !== undefined) check(text, parts[i]!, out.length);
+    return text;
+  };
   /** Renders from part `from` on, appending to `out`; goes asynchronous at the first part that must wait. */
   const renderFrom = (input: unknown, bindings: Bindings | undefined, from: number, out: string): string | Promise<string> => {
     for (let i = from; i < compiled.length; i++) {
@@ -66,12 +81,12 @@ function fromCompiled(source: string, parts: readonly TemplatePart[], compiled: 
         continue;
       }
       const value = part.run(input, bindings);
-      if (value instanceof Promise) return value.then((v) => renderFrom(input, bindings, i + 1, out + renderValue(v)));
-      out += renderValue(value);
+      if (value instanceof Promise) return value.then((v) => renderFrom(input, bindings, i + 1, out + valueText(v, i, out)));
+      out += valueText(value, i, out);
     }
     return out;
   };
-  return {
+  const template: Template = {
     source,
     literal,
     parts,
@@ -80,7 +95,9 @@ function fromCompiled(source: string, parts: readonly TemplatePart[], compiled: 
     async render(input: unknown, bindings?: Bindings): Promise<string> {
       return literal !== undefined ? literal : renderFrom(input, bindings, 0, '');
     },
+    checked: (next) => (literal !== undefined ? template : fromCompiled(source, parts, compiled, next)),
   };
+  return template;
 }
 
 function renderValue(value: unknown): string {

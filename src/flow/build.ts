@@ -13,6 +13,7 @@ import type { FlowFileCache } from './file-cache.js';
 import { processEnvironment, type InterpolationEnvironment } from './interpolate.js';
 import { discoverFlowFiles, readFlowFile, type LoadedFile } from './load.js';
 import type { FlowModel } from './model.js';
+import { ReadBudget } from '../util/bounded-read.js';
 import { formatPath, fromPointer } from '../util/path.js';
 import { ProblemList, type FlowProblem } from './problem.js';
 import { checkSchema } from './schema-check.js';
@@ -67,7 +68,9 @@ export function buildFlowFolder(dir: string, options: BuildOptions = {}): BuildR
     const checked = cached.flatMap((c) => (c.checked === undefined ? [] : [{ file: c.loaded, ...c.checked }]));
     return buildFromChecked(cached.map((c) => c.loaded), checked, problems, { ...compileOptions, definitions: options.cache.definitions });
   }
-  const loaded = files.map((path) => readFlowFile(path, environment, problems, options.cwd));
+  // One budget for the folder: its files, and those their ${file:…} name, are read up to MAX_FOLDER_BYTES in all.
+  const budget = new ReadBudget();
+  const loaded = files.map((path) => readFlowFile(path, environment, problems, options.cwd, budget));
   return buildFromFiles(loaded, problems, compileOptions);
 }
 

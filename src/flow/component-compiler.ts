@@ -11,6 +11,7 @@ import type { Execution } from '../pipeline/execution.js';
 import { compilePayloadSchema, schemaErrors, type PayloadSchema } from '../pipeline/payload-schema.js';
 import type { Step, StepRuntime } from '../pipeline/step.js';
 import { STEP_KIND_NAMES, stepKind } from '../steps/kinds.js';
+import { FileLimitError } from '../util/bounded-read.js';
 import { formatPath, toPointer, type ValuePath } from '../util/path.js';
 import type { SourcePosition } from '../util/position.js';
 import { quote, report, type CompileContext, type Located } from './compile-context.js';
@@ -131,6 +132,11 @@ export function componentCompiler(context: CompileContext, def: Located<unknown>
       try {
         return context.readFile(absolute);
       } catch (error) {
+        // The real read (processEnvironment) takes only a regular file of at most MAX_FILE_BYTES: a PEM file is a few KiB.
+        if (error instanceof FileLimitError) {
+          problem(path, 'MQFLOW_TLS_FILE', `${formatPath(path)}: cannot read ${quote(file, path, name)}: ${error.reason}`, 'name a PEM file (a regular file), relative to the flow file');
+          return undefined;
+        }
         const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
         problem(path, 'MQFLOW_TLS_FILE', `${formatPath(path)}: cannot read ${quote(file, path, name)}: ${reason}`, 'the path is relative to the flow file');
         return undefined;

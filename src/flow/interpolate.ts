@@ -3,8 +3,8 @@
  * Resolved values are secrets: they are recorded so that problems never print them, and so later
  * stages can redact them from any output.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { describeLimit, FileLimitError, MAX_FILE_BYTES, readTextFileWithin } from '../util/bounded-read.js';
 import type { ProblemList } from './problem.js';
 import { formatPath, toPointer, type PathSegment } from '../util/path.js';
 import type { SourceFile } from './source.js';
@@ -27,9 +27,10 @@ export interface InterpolationEnvironment {
   readonly readFile: (absolutePath: string) => string;
 }
 
+/** The real one. Its readFile, which also reads TLS files at compile, reads only regular files of at most MAX_FILE_BYTES. */
 export const processEnvironment: InterpolationEnvironment = {
   env: process.env,
-  readFile: (p) => readFileSync(p, 'utf8'),
+  readFile: (p) => readTextFileWithin(p, MAX_FILE_BYTES),
 };
 
 export function interpolate(
@@ -95,9 +96,14 @@ export function interpolate(
       if (value !== '') secrets.push(value);
       return value;
     } catch (error) {
-      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
       // Shown relative to where the flow file is shown, like every other path in problems.
-      const shown = join(dirname(source.displayPath), body);
+      const shown = isAbsolute(body) ? body : join(dirname(source.displayPath), body);
+      if (error instanceof FileLimitError) {
+        const hint = error.kind === 'folder-total' ? error.hint : `point it at a regular file of at most ${describeLimit(error.limit)} (a secret, a password), relative to the flow file`;
+        report(reference, path, `cannot read ${reference} (${shown}): ${error.reason}`, hint);
+        return undefined;
+      }
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
       report(reference, path, `cannot read ${reference}: ${reason} (${shown})`, 'the path is relative to the flow file that uses it');
       return undefined;
     }

@@ -2,9 +2,10 @@
  * load: finds the flow files of a folder and parses each one into a document with source
  * positions, secrets resolved. Discovery does I/O; parsing is pure.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { isScalar, LineCounter, parseDocument, visit, type YAMLError } from 'yaml';
+import { FileLimitError, MAX_FILE_BYTES, readFileWithin, ReadBudget } from '../util/bounded-read.js';
 import { interpolate, type InterpolationEnvironment } from './interpolate.js';
 import type { FlowProblem, ProblemList } from './problem.js';
 import { SourceFile } from './source.js';
@@ -22,15 +23,16 @@ export interface LoadedFile {
   readonly secrets: readonly string[];
 }
 
-/**
- * Every `*.yaml` / `*.yml` under `dir`, sorted, skipping dot-folders, node_modules and test files
- * (`*.test.yaml`, which belong to `mqflow test`).
- */
 /** Is `name` (a file name, no folder) a flow file: *.yaml or *.yml, not a *.test.yaml, not hidden? */
 export function isFlowFileName(name: string): boolean {
   return !name.startsWith('.') && FLOW_FILE.test(name) && !TEST_FILE.test(name);
 }
 
+/**
+ * Every `*.yaml` / `*.yml` under `dir`, sorted, skipping dot-folders, node_modules and test files
+ * (`*.test.yaml`, which belong to `mqflow test`). A link to a folder is not followed, so a link
+ * cannot make a loop; anything else so named is listed, and reading it decides (readFlowFile).
+ */
 export function discoverFlowFiles(dir: string): string[] {
   const found: string[] = [];
   const visit = (folder: string): void => {
@@ -40,8 +42,9 @@ export function discoverFlowFiles(dir: string): string[] {
       const full = join(folder, entry.name);
       if (entry.isDirectory()) {
         if (entry.name !== 'node_modules') visit(full);
-      } else if ((entry.isFile() || entry.isSymbolicLink()) && FLOW_FILE.test(entry.name) && !TEST_FILE.test(entry.name)) {
-        // A link to a folder is not followed (no loops); a dangling link is kept, so reading it reports the problem.
+      } else if (FLOW_FILE.test(entry.name) && !TEST_FILE.test(entry.name)) {
+        // A link to a folder is not followed (no loops). Anything else with a flow file's name is listed, so that a
+        // dangling link, a FIFO or a device is reported by readFlowFile rather than silently left out.
         if (entry.isSymbolicLink() && isFolder(full)) continue;
         found.push(full);
       }
@@ -65,18 +68,53 @@ export function displayPath(absolutePath: string, cwd: string = process.cwd()): 
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : absolutePath;
 }
 
-export function readFlowFile(absolutePath: string, environment: InterpolationEnvironment, problems: ProblemList, cwd?: string): LoadedFile {
+/**
+ * Reads and parses one flow file. Only a regular file of at most MAX_FILE_BYTES is read, and what
+ * it and its `${file:…}` references read is counted against `budget`, which the caller shares
+ * between the files of one folder (MAX_FOLDER_BYTES); a file not read is a problem at `file:1:1`.
+ */
+export function readFlowFile(
+  absolutePath: string,
+  environment: InterpolationEnvironment,
+  problems: ProblemList,
+  cwd?: string,
+  budget: ReadBudget = new ReadBudget(),
+): LoadedFile {
   const shownAs = displayPath(absolutePath, cwd);
   let text: string;
   try {
-    text = readFileSync(absolutePath, 'utf8');
+    if (budget.exhausted) throw budget.refusal(absolutePath);
+    const bytes = readFileWithin(absolutePath, MAX_FILE_BYTES);
+    if (!budget.take(bytes.length)) throw budget.refusal(absolutePath);
+    text = bytes.toString('utf8');
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file (a dangling link?)' : (error as Error).message;
-    problems.add({ severity: 'error', code: 'MQFLOW_READ', file: shownAs, line: 1, column: 1, path: '', message: `cannot read the file: ${reason}` });
+    problems.add({ severity: 'error', code: 'MQFLOW_READ', file: shownAs, line: 1, column: 1, path: '', ...readProblem(error) });
     // An empty document stands in for it; `data: undefined` keeps its (unknown) definitions from being checked against.
     return { ...parseFlowFile(absolutePath, shownAs, '', environment, problems), data: undefined };
   }
-  return parseFlowFile(absolutePath, shownAs, text, environment, problems);
+  return parseFlowFile(absolutePath, shownAs, text, budgeted(environment, budget), problems);
+}
+
+function readProblem(error: unknown): { message: string; hint?: string } {
+  if (error instanceof FileLimitError) {
+    const hint = error.kind === 'too-large' ? 'split it into several flow files' : error.kind === 'not-regular' ? 'make it a regular file, or move it out of the flow folder' : error.hint;
+    return { message: `cannot read the file: ${error.reason}`, hint };
+  }
+  const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file (a dangling link?)' : (error as Error).message;
+  return { message: `cannot read the file: ${reason}` };
+}
+
+/** `environment` with its file reads (`${file:…}`) counted against the folder's budget. */
+function budgeted(environment: InterpolationEnvironment, budget: ReadBudget): InterpolationEnvironment {
+  return {
+    env: environment.env,
+    readFile: (path) => {
+      if (budget.exhausted) throw budget.refusal(path);
+      const text = environment.readFile(path);
+      if (!budget.take(Buffer.byteLength(text))) throw budget.refusal(path);
+      return text;
+    },
+  };
 }
 
 /** Parses one file's text. Pure apart from `${file:…}` reads, which go through `environment`. */

@@ -53,6 +53,11 @@ export class AckWindow<E extends WindowEntry = WindowEntry> {
     }
   }
 
+  /** The entries not yet acknowledged, oldest first. */
+  *pending(): IterableIterator<E> {
+    for (let i = this.#head; i < this.#entries.length; i++) yield this.#entries[i]!;
+  }
+
   /** The connection ended: acks still due are never sent (the broker redelivers those messages). */
   close(): void {
     this.#closed = true;

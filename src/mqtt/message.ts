@@ -34,4 +34,11 @@ export interface Delivery {
   readonly receivedAt: number;
   /** Marks the message done: its acknowledgement goes out when every earlier message is done too. */
   complete(): void;
+  /**
+   * The trigger will not finish this message: it is never acknowledged, nor is anything after it
+   * on its connection, so the broker keeps it (and redelivers it, when it keeps the session).
+   */
+  abandon(): void;
+  /** The network connection the message came on is gone: its acknowledgement can never be sent. */
+  readonly connectionLost: boolean;
 }

@@ -1,8 +1,8 @@
 /**
  * The receiving client of one trigger. It takes acknowledgements over from mqtt.js so that a
  * message is acknowledged only when the runtime says it is done, in arrival order, on the network
- * connection it arrived on; and it stops reading when the trigger is full. See docs/architecture.md,
- * invariants 1–4 and 24.
+ * connection it arrived on; and it stops reading when the trigger is full, counting what it holds
+ * from earlier connections too. See docs/architecture.md, invariants 1–4, 24 and 33.
  */
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Log } from '../util/log.js';
@@ -28,6 +28,8 @@ export interface SubscriberOptions {
   readonly onDelivery: (delivery: Delivery) => void;
   /** Called with the reason when the broker refuses a subscription (SUBACK 0x80). */
   readonly onRefused?: (filter: string, reason: string) => void;
+  /** Called when the network connection is lost (not when the client is stopped or suspended). */
+  readonly onConnectionLost?: () => void;
 }
 
 export type SubscriberState = 'connecting' | 'subscribed' | 'refused' | 'reconnecting' | 'suspended' | 'stopped';
@@ -37,10 +39,16 @@ const ACK_LATER = new Error('mqflow acknowledges this message itself');
 
 type SendPacket = (packet: { cmd: string; messageId?: number; reasonCode?: number }, cb?: (error?: Error) => void, cbStorePut?: unknown, noStore?: boolean) => void;
 
+/** Acknowledgements of received messages: they belong to the connection the message came on. */
+const RECEIVER_ACKS = new Set(['puback', 'pubrec', 'pubcomp']);
+
 /** A received message: what the trigger gets, and its own entry in the ack window. */
 class InboundMessage implements Delivery, WindowEntry {
   done = false;
   completed = false;
+  /** Handed to the trigger (not when the subscriber was not accepting). */
+  accepted = false;
+  abandoned = false;
   /** QoS 2: mqtt.js has stored the message and asked to send its PUBREC (held until the ack is due). */
   pubrecHeld = false;
   /** QoS 2: the ack became due before the PUBREC was held (it is then sent at once). */
@@ -65,9 +73,19 @@ class InboundMessage implements Delivery, WindowEntry {
   }
 
   complete(): void {
-    if (this.completed) return;
+    if (this.completed || this.abandoned) return;
     this.completed = true;
     this.subscriber.completed(this);
+  }
+
+  abandon(): void {
+    if (this.completed || this.abandoned) return;
+    this.abandoned = true;
+    this.subscriber.abandoned(this);
+  }
+
+  get connectionLost(): boolean {
+    return this.window.closed;
   }
 }
 
@@ -84,6 +102,10 @@ export class Subscriber {
   #accepting = true;
   /** Accepted deliveries not yet complete, across connections. */
   #inFlight = 0;
+  /** Of those, the ones that came on connections already closed: they still take room (invariant 33). */
+  #earlier = 0;
+  /** The current network connection got its CONNACK. */
+  #established = false;
   readonly #drained = new Waiters();
   #subscribedWaiters: ((subscribed: boolean) => void)[] = [];
   #subscriptions: readonly string[];
@@ -109,10 +131,18 @@ export class Subscriber {
     // is done, so holding it never stops the client from reading the next packet.
     // Set on the client, not in the options: mqtt.js honours the option on MQTT 5 connections only.
     this.#client.options.customHandleAcks = (_topic: string, _message: Buffer, packet: IPublishPacket, done: (error: Error | number, code?: number) => void) => {
-      if (packet.qos === 2 && afterProcessing && packet.messageId !== undefined) this.#qos2.set(packet.messageId, this.#deliver(packet));
+      // Packets mqtt.js parsed before the connection closed still come through here afterwards: they
+      // are left to the broker, which redelivers them (invariant 33).
+      if (packet.qos === 2 && afterProcessing && packet.messageId !== undefined && this.#client.connected) this.#qos2.set(packet.messageId, this.#deliver(packet));
       done(0);
     };
     internals._sendPacket = (packet, cb, cbStorePut, noStore) => {
+      // mqtt.js queues what is sent while disconnected and writes it on the next connection: an
+      // acknowledgement due on a connection that is gone must never go out on a later one.
+      if (!this.#client.connected && RECEIVER_ACKS.has(packet.cmd)) {
+        cb?.();
+        return;
+      }
       if (packet.cmd === 'pubrec' && packet.reasonCode === undefined && packet.messageId !== undefined) {
         const message = this.#qos2.get(packet.messageId);
         if (message !== undefined && !message.pubrecHeld) {
@@ -130,19 +160,33 @@ export class Subscriber {
         callback(); // delivered already at PUBLISH time; this is PUBREL → PUBCOMP
         return;
       }
+      if (!this.#client.connected) {
+        callback(packet.qos === 0 ? undefined : ACK_LATER); // of a closed connection: see above
+        return;
+      }
       this.#deliver(packet);
       if (!afterProcessing || packet.qos === 0) this.#whenRoom(() => callback());
       else this.#whenRoom(() => callback(ACK_LATER));
     };
-    this.#client.on('connect', () => void this.#subscribe());
+    this.#client.on('connect', () => {
+      this.#established = true;
+      void this.#subscribe();
+    });
     this.#client.on('close', () => {
-      // Acks due on this connection can never be sent: the broker redelivers those messages.
-      this.#window.close();
+      // Acks due on this connection can never be sent: the broker redelivers those messages. What
+      // the trigger still holds of it keeps taking room until it is done or dropped.
+      const established = this.#established;
+      this.#established = false;
+      const closing = this.#window;
+      closing.close();
+      for (const message of closing.pending()) if (message.accepted && !message.completed && !message.abandoned) this.#earlier++;
       this.#window = this.#newWindow();
       this.#qos2 = new Map();
       this.#releaseHeld();
       if (this.#state === 'stopped' || this.#state === 'suspended') return;
-      if (this.#state === 'subscribed') this.#log.warn({ event: 'disconnected' }, 'trigger client lost its connection; reconnecting');
+      this.#options.onConnectionLost?.();
+      // A connection that got its CONNACK was lost (not a failed attempt to connect, which repeats while the broker is down).
+      if (established) this.#log.warn({ event: 'disconnected' }, 'trigger client lost its connection; reconnecting');
       this.#state = 'reconnecting';
       this.#client.options.reconnectPeriod = reconnectDelay(options.reconnectPeriodMs, this.#attempt++);
     });
@@ -257,6 +301,7 @@ export class Subscriber {
     const message = new InboundMessage(this, window, packet.topic, payload, packet.qos, ackQos, packet.retain, packet.dup, packet.messageId, packet.properties);
     window.push(message);
     if (!this.#accepting) return message; // draining or suspended: the message stays with the broker
+    message.accepted = true;
     this.#inFlight++;
     this.#options.onDelivery(message);
     return message;
@@ -265,18 +310,33 @@ export class Subscriber {
   /** A delivery is done: its ack goes out when every earlier message of its connection is done too. */
   completed(message: InboundMessage): void {
     message.window.complete(message);
+    this.#settled(message);
+  }
+
+  /** The trigger dropped a delivery unfinished: it stays unacknowledged (and holds back the acks after it). */
+  abandoned(message: InboundMessage): void {
+    this.#settled(message);
+  }
+
+  #settled(message: InboundMessage): void {
+    if (message.window.closed) this.#earlier--;
     this.#wake();
     if (--this.#inFlight === 0) this.#drained.wake();
   }
 
+  /** Messages taking room: the current connection's unacknowledged ones, and earlier connections' not yet done. */
+  get #occupied(): number {
+    return this.#window.size + this.#earlier;
+  }
+
   /** Runs `next` (letting mqtt.js read on) now, or once the trigger has room again. */
   #whenRoom(next: () => void): void {
-    if (this.#window.size < this.#options.capacity) next();
+    if (this.#occupied < this.#options.capacity) next();
     else this.#held.push(next);
   }
 
   #wake(): void {
-    while (this.#held.length > 0 && this.#window.size < this.#options.capacity) this.#held.shift()!();
+    while (this.#held.length > 0 && this.#occupied < this.#options.capacity) this.#held.shift()!();
   }
 
   #releaseHeld(): void {

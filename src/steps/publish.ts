@@ -13,12 +13,16 @@ import { after, type Maybe } from '../pipeline/maybe.js';
 import type { StepRuntime } from '../pipeline/step.js';
 import { formatPath } from '../util/path.js';
 import { CONTINUE, type StepData, type StepKind } from './kind.js';
+import { checkedTopic, renderedTopicProblem, shortQuote, TOPIC_LEVELS, type TopicLevels } from './publish-topic.js';
 
 export interface PublishStep extends StepData {
   readonly kind: 'publish';
   /** Undefined: the connection of the trigger that delivered the message. */
   readonly connection?: string;
+  /** Its `{{ }}` values checked as they are rendered (./publish-topic.ts). */
   readonly topic: Template;
+  /** How many topic levels the value of one `{{ }}` part of `topic` may fill. */
+  readonly topicLevels: TopicLevels;
   /** Undefined: the current payload. */
   readonly payload?: Expression;
   readonly qos: QoS;
@@ -30,6 +34,7 @@ export interface PublishStep extends StepData {
 interface PublishValue {
   connection?: string;
   topic: string;
+  topicLevels?: TopicLevels;
   payload?: string;
   qos?: QoS;
   retain?: boolean;
@@ -50,8 +55,12 @@ export const publish: StepKind<PublishValue, PublishStep> = {
       topic: {
         type: 'string',
         minLength: 1,
-        description: 'The topic: literal text with optional {{ JSONata }} parts evaluated against the payload. Must not contain + or #.',
+        description: 'The topic: literal text with optional {{ JSONata }} parts evaluated against the payload. Must not contain + or #. The value of each {{ }} part fills one topic level (see topicLevels) and must not start the topic with $ unless the literal text does.',
         examples: ['alerts/temperature', 'plant/{{ $wildcards[0] }}/normalized/{{ device }}'],
+      },
+      topicLevels: {
+        enum: TOPIC_LEVELS,
+        description: 'How many topic levels the value of one {{ }} part of topic may fill: one (a value containing / fails the message) or any (it may span levels). Either way a value with +, # or NUL, or one that would start the topic with $, fails the message. Default: one.',
       },
       payload: { type: 'string', minLength: 1, description: 'A JSONata expression for the payload to send. Default: the current payload.', examples: ['{ "device": device, "alarm": true }'] },
       qos: { enum: [0, 1, 2], description: 'Quality of service. Default: 1 (the incoming message is acknowledged only after the broker acknowledged this publish).' },
@@ -69,7 +78,8 @@ export const publish: StepKind<PublishValue, PublishStep> = {
   table: {
     header: ['Field', 'Type', 'Default', 'Description'],
     rows: [
-      ['`topic`', 'template', 'required', 'The topic: literal text with optional `{{ JSONata }}` parts evaluated against the current payload. Must not contain `+` or `#`.'],
+      ['`topic`', 'template', 'required', 'The topic: literal text with optional `{{ JSONata }}` parts evaluated against the current payload. Must not contain `+` or `#`. The value of each `{{ }}` part fills one topic level and may not start the topic with `$` ([below](#where-a-message-may-publish)).'],
+      ['`topicLevels`', '`one`, `any`', '`one`', 'How many topic levels the value of one `{{ }}` part of `topic` may fill. `one`: a value containing `/` fails the message (`MQFLOW_PUBLISH_TOPIC`). `any`: it may span levels. Either way, a value containing `+`, `#` or NUL, or one that would start the topic with `$` when the literal text does not, fails the message.'],
       ['`payload`', 'JSONata expression', 'the current payload', 'The payload to send.'],
       ['`connection`', 'string', 'the connection of the trigger that delivered the message', 'The connection to publish through.'],
       ['`qos`', '`0`, `1`, `2`', '`1`', 'Quality of service. With 1 or 2, the incoming message is acknowledged only after the broker has acknowledged this publish. The step itself does not wait: the next steps, and the next message, go on meanwhile.'],
@@ -89,13 +99,14 @@ export const publish: StepKind<PublishValue, PublishStep> = {
     const topicPath = [...path, 'topic'];
     const topic = compiler.template(value.topic, topicPath);
     if (topic !== undefined) {
+      // The literal text is checked here, once: per message, only the values of `{{ }}` parts are
+      // (its parts are never empty, and checked one by one they are checked together).
       const problem = topic.literal !== undefined
         ? topicNameProblem(topic.literal)
-        : topic.parts.some((p) => !p.isExpression && /[+#]/.test(p.text))
-          ? 'a topic to publish to must not contain the wildcards "+" or "#"'
-          : undefined;
+        : topic.parts.reduce<string | undefined>((found, p) => found ?? (p.isExpression ? undefined : topicNameProblem(p.text)), undefined);
       if (problem !== undefined) compiler.problem(topicPath, 'MQFLOW_PUBLISH_TOPIC', `${formatPath(topicPath)}: ${problem} (got ${compiler.quote(topicPath, value.topic)})`);
     }
+    const topicLevels = value.topicLevels ?? 'one';
     const payload = value.payload === undefined ? undefined : compiler.expression(value.payload, [...path, 'payload']);
     const userProperties: { name: string; value: Template }[] = [];
     // Anything but a map of strings was reported by the schema already.
@@ -110,7 +121,8 @@ export const publish: StepKind<PublishValue, PublishStep> = {
       kind: 'publish',
       ...header,
       connection: value.connection,
-      topic,
+      topic: checkedTopic(topic, topicLevels, header),
+      topicLevels,
       payload,
       qos: value.qos ?? 1,
       retain: value.retain ?? false,
@@ -119,17 +131,40 @@ export const publish: StepKind<PublishValue, PublishStep> = {
     };
   },
   run(step, exec, runtime) {
-    return after(render(step.topic, exec, step), (topic) => {
-      const problem = topicNameProblem(topic);
+    // A literal topic was checked when the flow was loaded.
+    if (step.topic.literal !== undefined) return send(step, exec, runtime, step.topic.literal);
+    return after(renderTopic(step, exec), (topic) => {
+      const problem = renderedTopicProblem(topic);
       if (problem !== undefined) {
-        throw new MessageFailure(`${step.path}: not published: ${problem} (topic ${JSON.stringify(topic)})`, 'MQFLOW_PUBLISH_TOPIC', { path: step.path, at: step.at });
+        throw new MessageFailure(`${step.path}: not published: ${problem} (topic ${shortQuote(topic, 200)})`, 'MQFLOW_PUBLISH_TOPIC', { path: step.path, at: step.at });
       }
-      const value = step.payload === undefined ? exec.payload : evaluate(step.payload, exec.payload, exec, step);
-      return after(value, (v) => (step.userProperties.length === 0 ? hand(step, exec, runtime, topic, v, undefined) : after(renderProperties(step, exec), (p) => hand(step, exec, runtime, topic, v, p))));
+      return send(step, exec, runtime, topic);
     });
   },
   uses: (step) => [{ kind: 'publish', topic: step.topic, ...(step.connection === undefined ? {} : { connection: step.connection }) }],
 };
+
+/**
+ * The topic, its `{{ }}` values checked (invariant 32). `render` reports what the template throws as
+ * an expression's error; a refused value's own failure is its cause, and is the step's failure.
+ */
+function renderTopic(step: PublishStep, exec: Execution): Maybe<string> {
+  const own = (error: unknown): never => {
+    throw error instanceof MessageFailure && error.cause instanceof MessageFailure ? error.cause : error;
+  };
+  let topic: Maybe<string>;
+  try {
+    topic = render(step.topic, exec, step);
+  } catch (error) {
+    return own(error);
+  }
+  return topic instanceof Promise ? topic.catch(own) : topic;
+}
+
+function send(step: PublishStep, exec: Execution, runtime: StepRuntime, topic: string): Maybe<Outcome> {
+  const value = step.payload === undefined ? exec.payload : evaluate(step.payload, exec.payload, exec, step);
+  return after(value, (v) => (step.userProperties.length === 0 ? hand(step, exec, runtime, topic, v, undefined) : after(renderProperties(step, exec), (p) => hand(step, exec, runtime, topic, v, p))));
+}
 
 function renderProperties(step: PublishStep, exec: Execution): Maybe<Record<string, string>> {
   const out: Record<string, string> = {};

@@ -139,5 +139,8 @@ function delivery(message: TestMessage, id: number, receivedAt: number | undefin
     properties: message.properties,
     receivedAt: receivedAt ?? Date.now(),
     complete,
+    // No broker behind a test case: a message the trigger drops is simply not acknowledged.
+    abandon: () => undefined,
+    connectionLost: false,
   };
 }

@@ -2,10 +2,10 @@
  * Flow test files (`*.test.yaml`): their schema, and loading them into typed cases with the
  * positions problems and failures point at. Documented in docs/testing.md.
  */
-import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { FlowModel } from '../flow/model.js';
 import { parseFlowFile } from '../flow/load.js';
+import { FileLimitError, MAX_FILE_BYTES, readTextFileWithin } from '../util/bounded-read.js';
 import { formatPath, type ValuePath } from '../util/path.js';
 import { ProblemList } from '../flow/problem.js';
 import { checkFile, compileFileSchema } from '../flow/schema-check.js';
@@ -136,9 +136,12 @@ export function loadTestFile(absolutePath: string, model: FlowModel, problems: P
   const shownAs = relative(cwd, absolutePath) || absolutePath;
   let text: string;
   try {
-    text = readFileSync(absolutePath, 'utf8');
+    // Only a regular file of at most MAX_FILE_BYTES, as for flow files.
+    text = readTextFileWithin(absolutePath, MAX_FILE_BYTES);
   } catch (error) {
-    problems.add({ severity: 'error', code: 'MQFLOW_READ', file: shownAs, line: 1, column: 1, path: '', message: `cannot read the file: ${(error as Error).message}` });
+    const limited = error instanceof FileLimitError;
+    const message = `cannot read the file: ${limited ? error.reason : (error as Error).message}`;
+    problems.add({ severity: 'error', code: 'MQFLOW_READ', file: shownAs, line: 1, column: 1, path: '', message, ...(limited ? { hint: error.kind === 'too-large' ? 'split its tests into several test files' : error.hint } : {}) });
     return undefined;
   }
   const own = new ProblemList();

@@ -4,11 +4,13 @@
  * token rules, and no secret in any output.
  */
 import { rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BROKERS, type TestBroker } from '../support/brokers.js';
+import { BROKERS, RUN_MOSQUITTO, type TestBroker } from '../support/brokers.js';
 import { CapturedMqflow } from '../support/captured-runtime.js';
 import { mqflow as cli } from '../support/cli.js';
+import { startMosquitto } from '../support/mosquitto.js';
 import { flowFolder, type LogLine } from '../support/runtime.js';
 
 const PASSWORD = 'pl4nt-Passw0rd-9f1c';
@@ -204,13 +206,16 @@ describe.each(BROKERS)('admin API against the $name', ({ start }) => {
     }
   }, 60_000);
 
-  it('disabling a connection stops its triggers (readyz explains nothing is missing); enabling starts them again', async () => {
+  it('disabling a connection stops its triggers and /readyz is not ready until it is enabled again', async () => {
     const disabled = await call('/api/connections/plant/disable', { method: 'POST' });
     expect(disabled.json()).toEqual({ connection: 'plant', enabled: false, triggersStarted: [], triggersStopped: ['main-in'] });
     const status = (await call('/api/status')).json() as { connections: unknown[]; triggers: unknown[] };
     expect(status.connections[0]).toMatchObject({ enabled: false, running: false, state: 'disabled', reason: 'disabled through the admin API' });
     expect(status.triggers[0]).toMatchObject({ running: false, state: 'not running', reason: 'connection plant is disabled' });
-    expect((await call('/readyz', { token: null })).json()).toEqual({ ready: true, reasons: [] });
+    // A connection the operator turned off does nothing: not ready, and /readyz says why (invariant 31).
+    const readyz = await call('/readyz', { token: null });
+    expect(readyz.status).toBe(503);
+    expect(readyz.json()).toEqual({ ready: false, reasons: ['connection plant is disabled through the admin API'] });
 
     const enabled = await call('/api/connections/plant/enable', { method: 'POST' });
     expect(enabled.json()).toEqual({ connection: 'plant', enabled: true, triggersStarted: ['main-in'], triggersStopped: [] });
@@ -262,6 +267,10 @@ services:
       const metrics = await get('/metrics');
       expect(metrics).toMatch(/^mqflow_trigger_suspended\{trigger="fragile"\} 1$/m);
       expect(metrics).toMatch(/^mqflow_trigger_messages_failed_total\{trigger="fragile"\} 1$/m);
+      // Suspended by its error route, not by the operator: not ready (invariant 31).
+      const readyz = await fetch(`${url}/readyz`);
+      expect(readyz.status).toBe(503);
+      expect(((await readyz.json()) as { reasons: string[] }).reasons).toEqual(['trigger fragile is suspended (onError: suspend): services.strict.steps[0]: JSONata error D3137: fails on purpose']);
     } finally {
       await client.endAsync();
       mq.kill('SIGTERM');
@@ -310,4 +319,139 @@ describe('admin token rules', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--admin must be HOST:PORT');
   });
+});
+
+/** A raw HTTP request, with any Host, Origin or Content-Type a browser or an attacker could send. */
+function raw(url: string, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; text: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port: Number(port), path, method: options.method ?? 'GET', headers: { host: `${hostname}:${port}`, ...options.headers } }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+describe('the admin API from a web page (loopback, no token: what a browser on the same machine reaches)', () => {
+  let broker: TestBroker;
+  let dir: string;
+  let mq: CapturedMqflow;
+  let url: string;
+  let port: string;
+  const suspended = async (): Promise<boolean> => (JSON.parse((await raw(url, '/api/status')).text) as { triggers: { suspended: boolean }[] }).triggers[0]!.suspended;
+
+  beforeAll(async () => {
+    broker = await BROKERS[0]!.start();
+    dir = flowFolder(FLOWS);
+    mq = new CapturedMqflow(dir, { MQTT_URL: broker.url, PLANT_PASSWORD: PASSWORD }, ['--admin-host', 'mqflow.plant.test']);
+    for (let i = 0; i < 200 && !mq.lines.some((l) => l.event === 'subscribed'); i++) await sleep(50);
+    url = mq.lines.find((l) => l.event === 'admin')!.url as string;
+    port = new URL(url).port;
+  }, 30_000);
+
+  afterAll(async () => {
+    mq?.kill('SIGTERM');
+    await mq?.exited;
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    await broker?.stop();
+  });
+
+  it('refuses a cross-origin change (a form or a text/plain fetch from another page): 403, and nothing changes', async () => {
+    const simple = await raw(url, '/api/triggers/main-in/suspend', { method: 'POST', headers: { origin: 'http://evil.example', 'content-type': 'text/plain' }, body: '{}' });
+    expect(simple.status).toBe(403);
+    expect((JSON.parse(simple.text) as { error: string }).error).toMatch(/^cross-origin requests are refused/);
+    const form = await raw(url, '/api/connections/plant/disable', { method: 'POST', headers: { origin: 'null', 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' });
+    expect(form.status).toBe(403);
+    // Without an Origin (not a browser's cross-site request, but not JSON either) a change is still refused.
+    const plain = await raw(url, '/api/triggers/main-in/suspend', { method: 'POST', headers: { 'content-type': 'text/plain' } });
+    expect(plain.status).toBe(403);
+    expect((JSON.parse(plain.text) as { error: string }).error).toMatch(/needs Content-Type: application\/json/);
+    expect(await suspended()).toBe(false);
+    expect((await raw(url, '/readyz')).status).toBe(200);
+    expect(mq.lines.filter((l) => l.event === 'admin-refused')).toHaveLength(3);
+  });
+
+  it('refuses a foreign Host (DNS rebinding) on every endpoint: 421, even where the origin looks like its own', async () => {
+    const evil = `rebind.evil.example:${port}`;
+    for (const path of ['/api/status', '/readyz', '/healthz', '/metrics', '/']) {
+      expect((await raw(url, path, { headers: { host: evil } })).status, path).toBe(421);
+    }
+    const change = await raw(url, '/api/triggers/main-in/suspend', { method: 'POST', headers: { host: evil, origin: `http://${evil}`, 'content-type': 'application/json' }, body: '{}' });
+    expect(change.status).toBe(421);
+    expect(JSON.parse(change.text)).toEqual({ error: `this admin server does not answer to Host "${evil}"; reach it by 127.0.0.1:${port} or localhost, or name the host with --admin-host` });
+    // The right name on another port is another server.
+    expect((await raw(url, '/api/status', { headers: { host: '127.0.0.1:1' } })).status).toBe(421);
+    expect(await suspended()).toBe(false);
+  });
+
+  it('answers its own address, localhost and --admin-host names, and the status page\'s own JSON requests', async () => {
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `mqflow.plant.test:${port}`]) {
+      expect((await raw(url, '/api/status', { headers: { host } })).status, host).toBe(200);
+    }
+    const page = { origin: `http://127.0.0.1:${port}`, 'content-type': 'application/json' };
+    const done = await raw(url, '/api/triggers/main-in/suspend', { method: 'POST', headers: page, body: '{}' });
+    expect(done.status).toBe(200);
+    expect(await suspended()).toBe(true);
+    expect((await raw(url, '/api/triggers/main-in/resume', { method: 'POST', headers: page, body: '{}' })).status).toBe(200);
+    expect(await suspended()).toBe(false);
+    expect((await raw(url, '/')).text).toContain(`'content-type': 'application/json'`);
+  });
+});
+
+describe.runIf(RUN_MOSQUITTO)('/readyz and a stuck trigger', () => {
+  it('is not ready while a trigger holds a message it cannot finish (its output broker frozen), and ready again once it finishes', async () => {
+    const input = await startMosquitto();
+    const output = await startMosquitto();
+    const dir = flowFolder({
+      'flow.yaml': `connections:
+  plant:
+    url: \${env:IN_URL}
+  archive:
+    url: \${env:OUT_URL}
+    publishTimeout: 1m
+triggers:
+  archive-in:
+    connection: plant
+    topic: archive/in
+    qos: 1
+    service: archive
+services:
+  archive:
+    steps:
+      - publish: { connection: archive, topic: archive/out, qos: 1 }
+`,
+    });
+    const mq = new CapturedMqflow(dir, { IN_URL: input.url, OUT_URL: output.url }, ['--stuck-after', '1s']);
+    const client = await connectAsync(input.url, { clientId: `stuck-${Date.now()}` });
+    try {
+      for (let i = 0; i < 200 && mq.lines.filter((l) => l.event === 'connected').length < 2; i++) await sleep(50);
+      const url = mq.lines.find((l) => l.event === 'admin')!.url as string;
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+      output.freeze();
+      await client.publishAsync('archive/in', '{"n":1}', { qos: 1 });
+      let readyz = await fetch(`${url}/readyz`);
+      for (let i = 0; i < 100 && readyz.status === 200; i++) {
+        await sleep(50);
+        readyz = await fetch(`${url}/readyz`);
+      }
+      expect(readyz.status).toBe(503);
+      expect(((await readyz.json()) as { reasons: string[] }).reasons).toEqual([expect.stringMatching(/^trigger archive-in is stuck: it holds 1 message and has finished none for \d+ s$/)]);
+      output.thaw();
+      for (let i = 0; i < 100 && (await fetch(`${url}/readyz`)).status !== 200; i++) await sleep(50);
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+      const status = (await (await fetch(`${url}/api/status`)).json()) as { triggers: { counters: { processed: number }; stalledMs: number }[] };
+      expect(status.triggers[0]).toMatchObject({ counters: { processed: 1 }, stalledMs: 0 });
+    } finally {
+      output.thaw();
+      await client.endAsync();
+      mq.kill('SIGTERM');
+      await mq.exited;
+      rmSync(dir, { recursive: true, force: true });
+      await input.stop();
+      await output.stop();
+    }
+  }, 30_000);
 });

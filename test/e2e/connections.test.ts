@@ -570,6 +570,7 @@ services:
           }
       - publish:
           topic: "{{ $message.properties.responseTopic }}"
+          topicLevels: any
 `,
     }));
     const p = run(dir);

@@ -438,6 +438,7 @@ services:
     steps:
       - publish:
           topic: '{{ prefix }}{{ name }}'
+          topicLevels: any
       - publish:
           topic: out/publish-topic/after
 `);
@@ -462,8 +463,96 @@ services:
       [3, 'MQFLOW_PUBLISH_TOPIC', 'services.publish-topic-svc.steps[0]'],
     ]);
     expect(dead[0]!.error.message).toContain('(topic "")');
-    expect(dead[1]!.error.message).toContain('(topic "out/publish-topic/+")');
-    expect(dead[2]!.error.message).toContain('(topic "out/publish-topic/x/#")');
+    expect(dead[1]!.error.message).toContain('the value of {{ name }} ("+") contains "+", a wildcard');
+    expect(dead[2]!.error.message).toContain('the value of {{ name }} ("x/#") contains "#", a wildcard');
+  });
+
+  // Invariant 32: a message cannot choose where its outputs go.
+  flow('publish-levels', ['publish-levels-in', 'publish-levels-any-in'], `triggers:
+  publish-levels-in:
+    connection: plant
+    topic: publish-levels/in
+    service: publish-levels-svc
+    onError:
+      publish:
+        topic: out/publish-levels/dead
+  publish-levels-any-in:
+    connection: plant
+    topic: publish-levels/any/in
+    service: publish-levels-any-svc
+    onError:
+      publish:
+        topic: out/publish-levels/dead
+services:
+  publish-levels-svc:
+    steps:
+      - publish:
+          topic: '{{ site }}/publish-levels/{{ device }}'
+      - publish:
+          topic: '$aws/things/{{ device }}/publish-levels'
+  publish-levels-any-svc:
+    steps:
+      - publish:
+          topic: 'out/publish-levels/any/{{ path }}'
+          topicLevels: any
+`);
+
+  it('publish: a {{ }} value fills one topic level: $, /, +, # and NUL from the payload fail the message with MQFLOW_PUBLISH_TOPIC and nothing goes elsewhere; a literal $ works; topicLevels: any spans levels', async () => {
+    // Everything a client may see: every ordinary topic, the $ topics these payloads aim at.
+    const all = await subscriber('#', '$SYS/#', '$aws/#');
+    const p = await TestClient.connect(broker.url);
+    clients.push(p);
+    const bad = [
+      { seq: 1, site: '$SYS', device: 'd1' },
+      { seq: 2, site: '$aws', device: 'd2' },
+      { seq: 3, site: 'out', device: 'a/../../b' },
+      { seq: 4, site: 'tenant-b/out', device: 'd4' },
+      { seq: 5, site: 'out', device: '+' },
+      { seq: 6, site: 'out', device: '#' },
+      { seq: 7, site: 'out', device: 'a\u0000b' },
+    ];
+    for (const payload of bad) await p.publish('publish-levels/in', payload);
+    await p.publish('publish-levels/in', { seq: 8, site: 'out', device: 'ok' });
+    for (const path of ['a/b', 'a/+', '#', 'c']) await p.publish('publish-levels/any/in', { path });
+    await all.waitFor(1, (m) => m.topic === '$aws/things/ok/publish-levels');
+    await all.waitFor(1, (m) => m.topic === 'out/publish-levels/any/c');
+    await all.waitFor(9, (m) => m.topic === 'out/publish-levels/dead');
+    await all.waitFor(12, under('publish-levels/'));
+
+    // Exactly these arrived (retained messages of other tests aside; the broker's own $SYS topics aside).
+    const ours = all.received.filter((m) => !m.packet.retain && !m.topic.startsWith('$SYS/')).map((m) => m.topic);
+    expect(ours.sort()).toEqual([
+      '$aws/things/ok/publish-levels',
+      ...Array<string>(9).fill('out/publish-levels/dead'),
+      'out/publish-levels/any/a/b',
+      'out/publish-levels/any/c',
+      'out/publish-levels/ok',
+      ...Array<string>(4).fill('publish-levels/any/in'),
+      ...Array<string>(8).fill('publish-levels/in'),
+    ].sort());
+    expect(all.received.filter((m) => m.topic.startsWith('$SYS/') && m.topic.includes('publish-levels'))).toEqual([]);
+
+    const dead = all.json('out/publish-levels/dead') as DeadLetter[];
+    const levels = dead.filter((d) => d.trigger === 'publish-levels-in');
+    expect(levels.map((d) => [(d.message.payload as { seq: number }).seq, d.error.code, d.error.step])).toEqual(
+      bad.map((b) => [b.seq, 'MQFLOW_PUBLISH_TOPIC', 'services.publish-levels-svc.steps[0]']),
+    );
+    const step = 'services.publish-levels-svc.steps[0]: not published: ';
+    expect(levels.map((d) => d.error.message)).toEqual([
+      `${step}the value of {{ site }} ("$SYS") would start the topic with "$", which only a topic whose literal text starts with "$" may do (e.g. "$aws/things/{{ device }}"); a value never chooses a "$" topic`,
+      `${step}the value of {{ site }} ("$aws") would start the topic with "$", which only a topic whose literal text starts with "$" may do (e.g. "$aws/things/{{ device }}"); a value never chooses a "$" topic`,
+      `${step}the value of {{ device }} ("a/../../b") contains "/", so it would fill more than one topic level; give the publish topicLevels: any if its values may span levels`,
+      `${step}the value of {{ site }} ("tenant-b/out") contains "/", so it would fill more than one topic level; give the publish topicLevels: any if its values may span levels`,
+      `${step}the value of {{ device }} ("+") contains "+", a wildcard, which a topic to publish to must not contain; no setting allows it: check the value before it is published (a validate or filter step)`,
+      `${step}the value of {{ device }} ("#") contains "#", a wildcard, which a topic to publish to must not contain; no setting allows it: check the value before it is published (a validate or filter step)`,
+      `${step}the value of {{ device }} ("a\\u0000b") contains the NUL character (U+0000), which a topic must not contain; no setting allows it`,
+    ]);
+    const any = dead.filter((d) => d.trigger === 'publish-levels-any-in');
+    expect(any.map((d) => [(d.message.payload as { path: string }).path, d.error.code, d.error.step])).toEqual([
+      ['a/+', 'MQFLOW_PUBLISH_TOPIC', 'services.publish-levels-any-svc.steps[0]'],
+      ['#', 'MQFLOW_PUBLISH_TOPIC', 'services.publish-levels-any-svc.steps[0]'],
+    ]);
+    expect(any[0]!.error.message).toContain('the value of {{ path }} ("a/+") contains "+", a wildcard');
   });
 
   // ---------------------------------------------------------------- log

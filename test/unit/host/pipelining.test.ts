@@ -1,6 +1,7 @@
 /**
- * Ordered pipelining and late failures (docs/architecture.md, invariants 22 and 23), on the trigger
- * runner and the message host with an output whose acknowledgements the test gives by hand.
+ * Ordered pipelining, late failures and lost connections (docs/architecture.md, invariants 22, 23
+ * and 33), on the trigger runner and the message host with an output whose acknowledgements the
+ * test gives by hand.
  */
 import { describe, expect, it } from 'vitest';
 import { TriggerRunner } from '../../../src/engine/trigger-runner.js';
@@ -37,7 +38,14 @@ class HandOutput implements Output {
   }
 }
 
-function setup(trigger: string): { runner: TriggerRunner; output: HandOutput; deliver: (seq: number) => { done: boolean } } {
+interface DeliveryState {
+  done: boolean;
+  abandoned: boolean;
+  /** Its connection is gone (what the subscriber says once the network connection closed). */
+  lost: boolean;
+}
+
+function setup(trigger: string, sessionKept = false): { runner: TriggerRunner; output: HandOutput; deliver: (seq: number, qos?: 0 | 1) => DeliveryState } {
   const { model, text } = buildMemory({
     files: {
       'f.yaml': `connections:
@@ -62,19 +70,23 @@ services:
   const output = new HandOutput();
   const log = createLog({ level: 'silent', pretty: false, secrets: [] });
   const host = new MessageHost(model!, output, log);
-  const runner = new TriggerRunner(model!.triggers.get('t')!, { host: () => host, log, sessionKept: false });
-  const deliver = (seq: number): { done: boolean } => {
-    const state = { done: false };
+  const runner = new TriggerRunner(model!.triggers.get('t')!, { host: () => host, log, sessionKept });
+  const deliver = (seq: number, qos: 0 | 1 = 1): DeliveryState => {
+    const state = { done: false, abandoned: false, lost: false };
     const delivery: Delivery = {
       topic: 'in',
       payload: Buffer.from(JSON.stringify({ seq })),
-      qos: 1,
+      qos,
       retain: false,
       dup: false,
       messageId: seq + 1,
       properties: undefined,
       receivedAt: Date.now(),
       complete: () => (state.done = true),
+      abandon: () => (state.abandoned = true),
+      get connectionLost() {
+        return state.lost;
+      },
     };
     runner.onDelivery(delivery);
     return state;
@@ -88,7 +100,7 @@ const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 describe('ordered pipelining (invariant 22)', () => {
   it('a serial trigger starts message N+1 once N handed its publish, before N is acknowledged; each is done when its own output is', () => {
     const { runner, output, deliver } = setup('');
-    const messages = [0, 1, 2].map(deliver);
+    const messages = [0, 1, 2].map((seq) => deliver(seq));
     // All three were processed and handed their outputs, in order, though none is acknowledged yet.
     expect(seqs(output)).toEqual([0, 1, 2]);
     expect(messages.map((m) => m.done)).toEqual([false, false, false]);
@@ -118,7 +130,7 @@ describe('ordered pipelining (invariant 22)', () => {
 describe('late output failures (invariant 23)', () => {
   it('fails only that message, without a retry, into its error route; later messages carry on and nothing is published again', async () => {
     const { runner, output, deliver } = setup('    retry: { maxAttempts: 3, delay: 10ms }\n    onError:\n      publish: { topic: dead }');
-    const messages = [0, 1, 2].map(deliver);
+    const messages = [0, 1, 2].map((seq) => deliver(seq));
     expect(seqs(output)).toEqual([0, 1, 2]);
     output.handed[0]!.settle(new PublishError('publish to out failed: the broker refused it', 'MQFLOW_PUBLISH_FAILED'));
     output.handed[1]!.settle();
@@ -143,5 +155,44 @@ describe('late output failures (invariant 23)', () => {
     await tick();
     expect(message.done).toBe(true);
     expect(runner.counters).toMatchObject({ processed: 0, failed: 1 });
+  });
+});
+
+describe('a lost connection (invariant 33)', () => {
+  // Message 0's first hand-over is refused, so it waits 20 ms for its retry: the ones behind it queue.
+  const trigger = '    retry: { maxAttempts: 2, delay: 20ms }';
+
+  it('with a kept session: its queued messages are dropped unacknowledged (the broker redelivers them); the running one finishes; a later connection\'s stay', async () => {
+    const { runner, output, deliver } = setup(trigger, true);
+    output.refuse.add('out');
+    const old = [0, 1, 2].map((seq) => deliver(seq));
+    for (const m of old) m.lost = true;
+    const fresh = deliver(3);
+    expect(runner.queueDepth).toBe(3);
+    runner.onConnectionLost();
+    expect(old.map((m) => m.abandoned)).toEqual([false, true, true]);
+    expect(fresh.abandoned).toBe(false);
+    expect(runner.queueDepth).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(seqs(output)).toEqual([0, 3]); // the running one, then the later connection's: never 1 and 2
+    for (const h of output.handed) h.settle();
+    expect([old[0]!.done, fresh.done]).toEqual([true, true]);
+    expect(runner.inFlight + runner.queueDepth).toBe(0);
+  });
+
+  it('QoS 0 messages, and every message without a kept session, are processed: nothing would come again', async () => {
+    for (const [sessionKept, qos] of [
+      [true, 0],
+      [false, 1],
+    ] as const) {
+      const { runner, output, deliver } = setup(trigger, sessionKept);
+      output.refuse.add('out');
+      const old = [0, 1, 2].map((seq) => deliver(seq, qos));
+      for (const m of old) m.lost = true;
+      runner.onConnectionLost();
+      expect(old.map((m) => m.abandoned)).toEqual([false, false, false]);
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      expect(seqs(output)).toEqual([0, 1, 2]);
+    }
   });
 });
