@@ -21,10 +21,15 @@ export interface GuardOptions {
   readonly allowedHosts?: readonly string[];
 }
 
-const LOOPBACK_NAME = /^(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])$/;
+const LOOPBACK = /^(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\])$/;
 const WILDCARD = new Set(['0.0.0.0', '::', '[::]']);
 
 /** The host name of a Host header (lower case, IPv6 in brackets) and its port (undefined when absent). */
+/** Is `host` (an address or name, IPv6 with or without brackets) a loopback one: only this machine reaches it. */
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
 export function parseHostHeader(value: string): { name: string; port?: number } | undefined {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(value.trim());
   if (m === null) return undefined;
@@ -45,7 +50,7 @@ export function createRequestGuard(options: GuardOptions): (req: IncomingMessage
     const parsed = parseHostHeader(header);
     if (parsed === undefined) return false;
     if ((parsed.port ?? 80) !== options.port) return false;
-    return names.has(parsed.name) || LOOPBACK_NAME.test(parsed.name);
+    return names.has(parsed.name) || isLoopback(parsed.name);
   };
 
   return (req) => {

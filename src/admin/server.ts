@@ -32,12 +32,6 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
-
-export function isLoopback(host: string): boolean {
-  return LOOPBACK.test(host);
-}
-
 export async function startAdminServer(options: AdminOptions): Promise<AdminServer> {
   const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
   const expected = options.token === undefined ? undefined : digest(options.token);

@@ -2,7 +2,8 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createMetrics } from '../admin/metrics.js';
-import { isLoopback, startAdminServer, type AdminServer } from '../admin/server.js';
+import { isLoopback } from '../admin/request-guard.js';
+import { startAdminServer, type AdminServer } from '../admin/server.js';
 import { Engine } from '../engine/engine.js';
 import { createLog, type Log, type LogLevel } from '../util/log.js';
 import { Reloader } from '../engine/reloader.js';

@@ -27,19 +27,13 @@ export class AckWindow<E extends WindowEntry = WindowEntry> {
     return this.#entries.length - this.#head;
   }
 
-  add(messageId: number | undefined, qos: 0 | 1 | 2): WindowEntry {
-    const entry: WindowEntry = { messageId, ackQos: qos, done: false };
-    this.#entries.push(entry as E);
-    return entry;
-  }
-
   /** Appends an entry the caller made (a received message is its own entry). */
   push(entry: E): void {
     this.#entries.push(entry);
   }
 
   /** Marks `entry` done and sends every ack that is now due. No-op after close (the connection is gone). */
-  complete(entry: E | WindowEntry): void {
+  complete(entry: E): void {
     entry.done = true;
     if (this.#closed) return;
     while (this.#head < this.#entries.length && this.#entries[this.#head]!.done) {

@@ -45,9 +45,11 @@ export interface PublisherOptions {
 
 /** A publish handed to the client and not settled yet: what the acknowledgement timeout watches. */
 interface Pending {
+  readonly topic: string;
   readonly sentAt: number;
   settled: boolean;
-  timedOut: boolean;
+  /** Why mqflow failed it (timeout, lost connections), rather than mqtt.js or the broker. */
+  failure: PublishError | undefined;
   /** Network connections lost while it was the oldest publish waiting for its acknowledgement. */
   lost: number;
   /** Its packet id in mqtt.js's store (QoS 1/2), when known. */
@@ -114,7 +116,6 @@ export class Publisher {
     this.#client.on('connect', (connack) => {
       if (this.#state !== 'connecting') this.reconnects.count++;
       this.#state = 'connected';
-      this.#connectedAt = Date.now();
       const announced = connack.properties?.maximumPacketSize;
       this.#packetLimit = Math.min(options.maxPacketSize ?? Infinity, announced ?? Infinity);
       this.#attempt = 0;
@@ -187,9 +188,10 @@ export class Publisher {
     this.#unsettled++;
     tracker.outputHanded();
     const pending: Pending = {
+      topic: message.topic,
       sentAt: Date.now(),
       settled: false,
-      timedOut: false,
+      failure: undefined,
       lost: 0,
       messageId: undefined,
       // mqtt.js calls back with no error, null or an Error.
@@ -200,7 +202,7 @@ export class Publisher {
         if (error) this.publishes.failed++;
         else this.publishes.ok++;
         if (--this.#unsettled === 0) this.#settled.wake();
-        tracker.outputSettled(error ? this.#failure(message, error, pending.timedOut) : undefined);
+        tracker.outputSettled(error ? (pending.failure ?? this.#refusal(message, error)) : undefined);
       },
     };
     this.#pending.push(pending);
@@ -212,14 +214,8 @@ export class Publisher {
     if (idNow && !pending.settled) pending.messageId = this.#client.getLastMessageId();
   }
 
-  /** What a failed publish is reported as: timed out, refused by the broker (a reason code), or lost. */
-  #failure(message: OutgoingMessage, error: Error, timedOut: boolean): PublishError {
-    if (timedOut && (error as { lostConnections?: unknown }).lostConnections !== undefined) {
-      return new PublishError(`publish to ${message.topic} failed: the connection to the broker was lost ${LOST_CONNECTIONS} times while it waited for its acknowledgement (a message the broker will not take?)`, 'MQFLOW_PUBLISH_FAILED');
-    }
-    if (timedOut) {
-      return new PublishError(`publish to ${message.topic} failed: no acknowledgement from the broker within ${this.#options.publishTimeoutMs} ms (publishTimeout of connection ${this.name})`, 'MQFLOW_PUBLISH_TIMEOUT');
-    }
+  /** What a publish mqtt.js failed is reported as: refused by the broker (a reason code), or failed. */
+  #refusal(message: OutgoingMessage, error: Error): PublishError {
     const reason = (error as { code?: unknown }).code;
     if (typeof reason === 'number' && reason >= 0x80) {
       return new PublishError(`publish to ${message.topic} refused by the broker: ${error.message.replace(/^Publish error: /, '')} (reason code 0x${reason.toString(16)})`, 'MQFLOW_PUBLISH_REFUSED');
@@ -235,16 +231,18 @@ export class Publisher {
     let i = this.#pendingHead;
     while (i < this.#pending.length && this.#pending[i]!.settled) i++;
     const oldest = this.#pending[i];
-    if (oldest !== undefined && ++oldest.lost >= LOST_CONNECTIONS) this.#fail(oldest, Object.assign(new Error('connection lost'), { lostConnections: oldest.lost }));
+    if (oldest !== undefined && ++oldest.lost >= LOST_CONNECTIONS) {
+      this.#fail(oldest, new PublishError(`publish to ${oldest.topic} failed: the connection to the broker was lost ${LOST_CONNECTIONS} times while it waited for its acknowledgement (a message the broker will not take?)`, 'MQFLOW_PUBLISH_FAILED'));
+    }
   }
 
-  /** Fails a publish and takes it out of mqtt.js's store, so it is not sent again. */
-  #fail(pending: Pending, error: Error): void {
-    pending.timedOut = true;
+  /** Fails a publish with `failure` and takes it out of mqtt.js's store, so it is not sent again. */
+  #fail(pending: Pending, failure: PublishError): void {
+    pending.failure = failure;
     const outgoing = (this.#client as unknown as { outgoing: Record<number, { cb?: unknown } | undefined> }).outgoing;
     const messageId = pending.messageId ?? Number(Object.keys(outgoing).find((id) => outgoing[Number(id)]?.cb === pending.callback) ?? NaN);
     // removeOutgoingMessage calls the publish's callback with its own error: ours goes first.
-    if (!pending.settled) pending.callback(error);
+    if (!pending.settled) pending.callback(failure);
     if (!Number.isNaN(messageId) && outgoing[messageId] !== undefined) this.#client.removeOutgoingMessage(messageId);
   }
 
@@ -267,7 +265,7 @@ export class Publisher {
       if (pending.settled) continue;
       // The clock starts when the publish was handed, or again at a reconnect (mqtt.js resends it).
       if (now - Math.max(pending.sentAt, this.#connectedAt) <= timeout) break;
-      this.#fail(pending, new Error('timed out'));
+      this.#fail(pending, new PublishError(`publish to ${pending.topic} failed: no acknowledgement from the broker within ${timeout} ms (publishTimeout of connection ${this.name})`, 'MQFLOW_PUBLISH_TIMEOUT'));
     }
   }
 
@@ -282,11 +280,6 @@ export class Publisher {
         },
       });
     });
-  }
-
-  /** Publishes handed and not settled yet. */
-  get unsettled(): number {
-    return this.#unsettled;
   }
 
   /**

@@ -10,12 +10,18 @@ const SHARE_PREFIX = '$share/';
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function checkString(text: string, what: string): string | undefined {
-  if (text.length === 0) return `${what} must not be empty`;
   if (text.includes('\u0000')) return `${what} must not contain the NUL character (U+0000)`;
   if (LONE_SURROGATE.test(text)) return `${what} must be valid UTF-8 (it contains a lone surrogate)`;
+  return topicLengthProblem(text, what);
+}
+
+/** Why `text` is empty or longer than MQTT allows, or undefined. UTF-8 bytes are counted only when there could be too many. */
+export function topicLengthProblem(text: string, what: string): string | undefined {
+  if (text.length === 0) return `${what} must not be empty`;
+  // A UTF-16 code unit is at most 3 bytes of UTF-8.
+  if (text.length * 3 <= MAX_TOPIC_BYTES) return undefined;
   const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_TOPIC_BYTES) return `${what} is ${bytes} bytes of UTF-8; at most 65535 are allowed`;
-  return undefined;
+  return bytes > MAX_TOPIC_BYTES ? `${what} is ${bytes} bytes of UTF-8; at most ${MAX_TOPIC_BYTES} are allowed` : undefined;
 }
 
 /** The reason `filter` is not a valid topic filter (shared-subscription form included), or undefined. */

@@ -7,7 +7,7 @@
  * parts is not checked per message at all.
  */
 import type { Template, TemplatePart } from '../expr/template.js';
-import { MAX_TOPIC_BYTES } from '../mqtt/topic-filter.js';
+import { topicLengthProblem } from '../mqtt/topic-filter.js';
 import { MessageFailure } from '../pipeline/execution.js';
 import type { StepHeader } from '../pipeline/step.js';
 
@@ -63,13 +63,7 @@ export function topicValueProblem(text: string, atStart: boolean, levels: TopicL
  * checked, the literal text when the flow was loaded.)
  */
 export function renderedTopicProblem(topic: string): string | undefined {
-  if (topic.length === 0) return 'a topic must not be empty';
-  // A UTF-16 code unit is at most 3 bytes of UTF-8: only a long topic needs counting.
-  if (topic.length * 3 > MAX_TOPIC_BYTES) {
-    const bytes = Buffer.byteLength(topic, 'utf8');
-    if (bytes > MAX_TOPIC_BYTES) return `a topic is ${bytes} bytes of UTF-8; at most ${MAX_TOPIC_BYTES} are allowed`;
-  }
-  return undefined;
+  return topicLengthProblem(topic, 'a topic');
 }
 
 /** `text` as a JSON string, shortened past `max` characters. */

@@ -5,12 +5,10 @@
  * steps wait.
  */
 import { describe, expect, it } from 'vitest';
-import { MessageHost } from '../../../src/host/host.js';
-import { CaptureOutput } from '../../../src/host/output.js';
+import type { CaptureOutput } from '../../../src/host/output.js';
 import type { MessageContext } from '../../../src/pipeline/context.js';
-import { Execution, MessageFailure } from '../../../src/pipeline/execution.js';
-import { createLog } from '../../../src/util/log.js';
-import { buildMemory } from '../flow/helpers.js';
+import { type Execution, MessageFailure } from '../../../src/pipeline/execution.js';
+import { runService } from '../host/run-service.js';
 
 const context: MessageContext = {
   topic: 'plant/north/sensors/oven-3/temperature',
@@ -62,18 +60,8 @@ const evaluated = (e: string): string => `$eval('${e.replace(/'/g, '\\"')}')`;
 const viaEval = (at: string) => (e: string): string => (e === at ? evaluated(e) : e);
 
 function run(yaml: string, payload: unknown = context.payload): { outcome: unknown; exec: Execution; output: CaptureOutput } {
-  const { model, text } = buildMemory({ files: { 'f.yaml': yaml } });
-  expect(text).toEqual([]);
-  const output = new CaptureOutput(new Set(['plant']));
-  const host = new MessageHost(model!, output, createLog({ level: 'silent', pretty: false, secrets: [] }));
-  const exec = new Execution(payload, { ...context, payload }, { outputHanded() {}, outputSettled() {} });
-  let outcome: unknown;
-  try {
-    outcome = host.pipeline.run(model!.services.get('s')!, exec);
-  } catch (error) {
-    outcome = { thrown: error };
-  }
-  return { outcome, exec, output };
+  const { outcome, thrown, exec, output } = runService(yaml, { ...context, payload });
+  return { outcome: thrown === undefined ? outcome : { thrown }, exec, output };
 }
 
 describe('the pipeline (invariant 27)', () => {

@@ -6,13 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { createJsonataEngine } from '../../../src/expr/jsonata-engine.js';
 import { compileTemplate, splitTemplate, type TemplatePart } from '../../../src/expr/template.js';
-import { MessageHost } from '../../../src/host/host.js';
-import { CaptureOutput } from '../../../src/host/output.js';
 import type { MessageContext } from '../../../src/pipeline/context.js';
-import { Execution, MessageFailure } from '../../../src/pipeline/execution.js';
+import { MessageFailure } from '../../../src/pipeline/execution.js';
 import { renderedTopicProblem, topicValueMessage, topicValueProblem } from '../../../src/steps/publish-topic.js';
-import { createLog } from '../../../src/util/log.js';
 import { buildMemory } from '../flow/helpers.js';
+import { runService } from '../host/run-service.js';
 
 describe('topicValueProblem: the value of one {{ }} part', () => {
   it('lets a value that fills one level through, whatever its characters', () => {
@@ -140,17 +138,8 @@ services:
 
 /** Runs service `s` on `payload`: the topics published, or the failure. */
 async function publishOf(yaml: string, payload: unknown): Promise<{ topics: string[]; sync: boolean } | { failure: MessageFailure; sync: boolean; topics: string[] }> {
-  const { model, text } = buildMemory({ files: { 'f.yaml': yaml } });
-  expect(text).toEqual([]);
-  const output = new CaptureOutput(new Set(['plant']));
-  const host = new MessageHost(model!, output, createLog({ level: 'silent', pretty: false, secrets: [] }));
-  const exec = new Execution(payload, { ...context, payload }, { outputHanded() {}, outputSettled() {} });
-  let outcome: unknown;
-  try {
-    outcome = host.pipeline.run(model!.services.get('s')!, exec);
-  } catch (error) {
-    return { failure: error as MessageFailure, sync: true, topics: output.sent.map((s) => s.message.topic) };
-  }
+  const { outcome, thrown, output } = runService(yaml, { ...context, payload });
+  if (thrown !== undefined) return { failure: thrown as MessageFailure, sync: true, topics: output.sent.map((s) => s.message.topic) };
   const sync = !(outcome instanceof Promise);
   try {
     await outcome;
