@@ -81,6 +81,17 @@ export function createMetrics(version: string): Metrics {
     }),
   );
   gauge('mqflow_connection_offline_queue_depth', 'Publishes waiting for the connection to come back', ['connection'], (set, s) => s.connections.forEach((c) => c.running && set({ connection: c.name }, c.offlineQueue)));
+  gauge('mqflow_store_entries', 'Entries a state store holds (memory and disk stores)', ['store', 'type'], (set, s) => s.stores.forEach((st) => st.entries !== undefined && set({ store: st.name, type: st.type }, st.entries)));
+  totals('mqflow_store_reads_total', 'Reads of a state store by result (hit: a value was there; miss: none, or expired)', ['store', 'result'], (set, s) =>
+    s.stores.forEach((st) => {
+      set({ store: st.name, result: 'hit' }, st.hits);
+      set({ store: st.name, result: 'miss' }, st.misses);
+    }),
+  );
+  totals('mqflow_store_evictions_total', 'Entries a memory store evicted to stay within maxEntries', ['store'], (set, s) => s.stores.forEach((st) => set({ store: st.name }, st.evictions)));
+  totals('mqflow_store_errors_total', 'Reads, claims and commits of a state store that failed', ['store'], (set, s) => s.stores.forEach((st) => set({ store: st.name }, st.errors)));
+  totals('mqflow_store_commits_total', 'Messages whose state changes a store committed', ['store'], (set, s) => s.stores.forEach((st) => set({ store: st.name }, st.commits)));
+  gauge('mqflow_store_keys_held', 'Keys held by messages in flight (others with the same key wait)', ['store'], (set, s) => s.stores.forEach((st) => set({ store: st.name }, st.keysHeld)));
   totals('mqflow_reloads_total', 'Hot reloads by outcome', ['outcome'], (set) => {
     const counts = reloader?.counts ?? { applied: 0, unchanged: 0, failed: 0 };
     set({ outcome: 'applied' }, counts.applied);

@@ -18,6 +18,7 @@ export interface Status {
   readonly reloads: { readonly applied: number; readonly unchanged: number; readonly failed: number };
   readonly lastReload?: { readonly outcome: string; readonly at: string; readonly reason: string; readonly ms: number; readonly changes: readonly string[]; readonly problems: readonly string[] };
   readonly connections: readonly ConnectionStatus[];
+  readonly stores: EngineSnapshot['stores'];
   readonly triggers: readonly TriggerStatus[];
   readonly services: EngineSnapshot['services'];
 }
@@ -41,6 +42,7 @@ export function status(source: StatusSource, snapshot: EngineSnapshot = source.e
     reloads: { ...reloader.counts },
     ...(last === undefined ? {} : { lastReload: reloadSummary(last) }),
     connections: snapshot.connections,
+    stores: snapshot.stores,
     triggers: snapshot.triggers.map(({ processingTime: _, ...t }) => t),
     services: snapshot.services,
   };

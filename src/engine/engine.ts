@@ -10,7 +10,9 @@ import type { Output } from '../host/output.js';
 import type { OutgoingMessage, OutputTracker } from '../mqtt/message.js';
 import { Publisher, PublishError } from '../mqtt/publisher.js';
 import { Subscriber } from '../mqtt/subscriber.js';
+import { systemClock, type Clock } from '../state/clock.js';
 import type { Log } from '../util/log.js';
+import { OpenStores } from './open-stores.js';
 import { planReload, type ChangedTrigger, type ReloadPlan } from './plan.js';
 import { snapshotOf, type EngineSnapshot } from './snapshot.js';
 import { TriggerRunner } from './trigger-runner.js';
@@ -21,6 +23,8 @@ export interface EngineOptions {
   readonly instance?: string;
   /** How long a reload waits for the old version's messages before retiring its clients anyway. */
   readonly drainTimeoutMs?: number;
+  /** The clock of stateful steps (default: the wall clock). */
+  readonly clock?: Clock;
 }
 
 interface RunningTrigger {
@@ -51,6 +55,8 @@ export class Engine {
   readonly #output: Output;
   /** Draining and retiring what earlier reloads replaced; the next reload waits for it. */
   #background: Promise<void> = Promise.resolve();
+  /** State stores, kept across reloads while unchanged (invariant 40). */
+  readonly #stores: OpenStores;
 
   constructor(
     model: FlowModel,
@@ -66,7 +72,8 @@ export class Engine {
         publisher.send(message, tracker);
       },
     };
-    this.#host = new MessageHost(model, this.#output, this.#log, { logPublishes: true });
+    this.#stores = new OpenStores(this.#log, options.clock ?? systemClock);
+    this.#host = new MessageHost(model, this.#output, this.#log, { logPublishes: true, state: this.#stores.update(model).env });
   }
 
   /** The version in force (admin overrides applied). */
@@ -202,7 +209,8 @@ export class Engine {
 
     // The swap: messages delivered from here on run on the new version (invariant 10).
     this.#model = next;
-    this.#host = new MessageHost(next, this.#output, this.#log, { logPublishes: true });
+    const stores = this.#stores.update(next);
+    this.#host = new MessageHost(next, this.#output, this.#log, { logPublishes: true, state: stores.env });
 
     const draining: Promise<void>[] = [];
     for (const { name } of plan.triggers.removed) {
@@ -242,6 +250,11 @@ export class Engine {
     );
     this.#background = (async () => {
       await Promise.all([switched, ...draining]);
+      if (stores.replaced.length > 0) {
+        // The old version's messages commit to the stores they started with.
+        await oldHost.idle(this.#drainTimeoutMs);
+        await OpenStores.close(stores.replaced, this.#log);
+      }
       if (removed.length > 0) {
         const idle = await oldHost.idle(this.#drainTimeoutMs);
         if (!idle) this.#log.warn({ event: 'reload-drain-timeout', held: oldHost.held }, `${oldHost.held} messages of the previous version were still in flight after the drain timeout`);
@@ -316,6 +329,7 @@ export class Engine {
       triggers: this.#runners,
       disabledConnections: this.#disabled,
       suspendedTriggers: this.#suspended,
+      stores: this.#stores.all,
     });
   }
 
@@ -337,6 +351,8 @@ export class Engine {
     clearTimeout(timer);
     await Promise.all(runners.map(({ subscriber }) => subscriber.stop(Math.min(1000, left()))));
     const unconfirmed = await Promise.all([...this.#publishers.values()].map((p) => p.stop(left())));
+    // Commits of finished messages settle first; a store that does not close in time is left.
+    await Promise.race([this.#stores.closeAll(), new Promise((resolve) => setTimeout(resolve, Math.max(100, left())).unref())]);
     return { drained: drained.every(Boolean), unfinished, unconfirmed: unconfirmed.reduce((a, b) => a + b, 0) };
   }
 }

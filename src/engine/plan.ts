@@ -5,7 +5,8 @@
  * missing or disabled, is not running, so disabling one plans its removal.
  */
 import { fingerprint } from '../flow/fingerprint.js';
-import type { Connection, FlowModel, Trigger } from '../flow/model.js';
+import type { Connection, FlowModel, Store, Trigger } from '../flow/model.js';
+import { stateUses } from '../steps/kinds.js';
 import { revealSecrets } from '../util/secret.js';
 
 /** What a changed trigger needs, from the least to the most disruptive. */
@@ -43,6 +44,17 @@ export interface ReloadPlan {
   readonly connections: { readonly added: readonly Added[]; readonly removed: readonly Removed[]; readonly changed: readonly ChangedConnection[] };
   readonly triggers: { readonly added: readonly Added[]; readonly removed: readonly Removed[]; readonly changed: readonly ChangedTrigger[] };
   readonly services: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
+  /** Stores opened, closed, or closed and opened again (a changed definition). */
+  readonly stores: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
+  /** State the new version starts without (docs/architecture.md, invariant 40). */
+  readonly stateResets: readonly StateReset[];
+}
+
+export interface StateReset {
+  /** The step of the running version whose state is not carried over. */
+  readonly step: string;
+  readonly kind: string;
+  readonly reason: string;
 }
 
 /** Trigger fields by what a change to them needs; the rest (service, processing, …) is an update. */
@@ -56,29 +68,31 @@ const INERT_FIELDS = new Set(['description', 'at', 'fingerprint']);
 export function planReload(running: FlowModel, next: FlowModel): ReloadPlan {
   const connections = planConnections(running, next);
   const reconnecting = new Set(connections.changed.filter((c) => c.reconnect).map((c) => c.name));
-  return { connections, triggers: planTriggers(running, next, reconnecting), services: planServices(running, next) };
+  const stores = planStores(running, next);
+  return { connections, triggers: planTriggers(running, next, reconnecting), services: planServices(running, next), stores, stateResets: planStateResets(running, next, stores) };
 }
 
 export function isEmptyPlan(plan: ReloadPlan): boolean {
-  return [plan.connections, plan.triggers, plan.services].every((k) => k.added.length === 0 && k.removed.length === 0 && k.changed.length === 0);
+  return [plan.connections, plan.triggers, plan.services, plan.stores].every((k) => k.added.length === 0 && k.removed.length === 0 && k.changed.length === 0);
 }
 
 /** One line per change: `+ trigger alerts`, `~ service normalize`, `- connection legacy`. */
 export function describePlan(plan: ReloadPlan): string[] {
   const lines: string[] = [];
   const reason = (r: string | undefined): string => (r === undefined ? '' : ` (${r})`);
-  for (const kind of ['connection', 'trigger', 'service'] as const) {
+  for (const kind of ['connection', 'store', 'trigger', 'service'] as const) {
     const part = plan[`${kind}s`];
     for (const a of part.added) lines.push(`+ ${kind} ${typeof a === 'string' ? a : `${a.name}${reason(a.reason)}`}`);
-    for (const c of part.changed) lines.push(`~ ${kind} ${typeof c === 'string' ? c : `${c.name} ${changeText(c)}`}`);
+    for (const c of part.changed) lines.push(`~ ${kind} ${typeof c === 'string' ? `${c}${kind === 'store' ? ' (opened again)' : ''}` : `${c.name} ${changeText(c)}`}`);
     for (const r of part.removed) lines.push(`- ${kind} ${typeof r === 'string' ? r : `${r.name}${reason(r.reason)}`}`);
   }
+  for (const r of plan.stateResets) lines.push(`! state of ${r.step} (${r.kind}) resets: ${r.reason}`);
   return lines;
 }
 
 /** Counts for the summary line: "2 to add, 1 to change, 0 to remove". */
 export function planCounts(plan: ReloadPlan): { added: number; changed: number; removed: number } {
-  const parts = [plan.connections, plan.triggers, plan.services];
+  const parts = [plan.connections, plan.stores, plan.triggers, plan.services];
   return {
     added: parts.reduce((n, p) => n + p.added.length, 0),
     changed: parts.reduce((n, p) => n + p.changed.length, 0),
@@ -168,6 +182,51 @@ function planServices(running: FlowModel, next: FlowModel): ReloadPlan['services
     return old !== undefined && old.fingerprint !== s.fingerprint;
   });
   return { added: added.sort(), removed: removed.sort(), changed: changed.map((s) => s.name).sort() };
+}
+
+function planStores(running: FlowModel, next: FlowModel): ReloadPlan['stores'] {
+  const added = [...next.stores.keys()].filter((n) => !running.stores.has(n));
+  const removed = [...running.stores.keys()].filter((n) => !next.stores.has(n));
+  const changed = [...next.stores.values()].filter((s) => {
+    const old = running.stores.get(s.name);
+    return old !== undefined && old.fingerprint !== s.fingerprint && !onlyWordsDiffer(old, s);
+  });
+  return { added: added.sort(), removed: removed.sort(), changed: changed.map((s) => s.name).sort() };
+}
+
+function onlyWordsDiffer(old: Store, next: Store): boolean {
+  return differingFields(old, next).every((f) => INERT_FIELDS.has(f));
+}
+
+/** Where the data of a store lives: the same place means the same data, even when other settings changed. */
+function storePlace(store: Store): string {
+  if (store.type === 'disk') return `disk ${store.disk!.path}`;
+  if (store.type === 'redis') return `redis ${store.redis!.url} ${store.redis!.keyPrefix}`;
+  return 'memory';
+}
+
+/**
+ * Steps of the running version whose state the next one does not carry over: their store is
+ * removed or (a memory store, or another place) opened again, or no step of the same kind uses
+ * their store and namespace any more (a step that moved, with its default namespace).
+ */
+function planStateResets(running: FlowModel, next: FlowModel, stores: ReloadPlan['stores']): StateReset[] {
+  const nextUses = new Set([...next.services.values()].flatMap((s) => stateUses(s.steps)).map((u) => `${u.kind}\0${u.store}\0${u.namespace}`));
+  const resets: StateReset[] = [];
+  for (const service of running.services.values()) {
+    for (const use of stateUses(service.steps)) {
+      if (use.kind === 'lookup') continue;
+      const oldStore = running.stores.get(use.store);
+      const newStore = next.stores.get(use.store);
+      let reason: string | undefined;
+      if (newStore === undefined) reason = `store ${use.store} is removed`;
+      else if (stores.changed.includes(use.store) && oldStore !== undefined && (oldStore.type === 'memory' || storePlace(oldStore) !== storePlace(newStore))) {
+        reason = `store ${use.store} is opened again${oldStore.type === 'memory' ? ' (a memory store starts empty)' : ' elsewhere'}`;
+      } else if (!nextUses.has(`${use.kind}\0${use.store}\0${use.namespace}`)) reason = `no ${use.kind} step uses namespace ${use.namespace} of store ${use.store} any more (name the namespace to keep state when a step moves)`;
+      if (reason !== undefined) resets.push({ step: use.path, kind: use.kind, reason });
+    }
+  }
+  return resets.sort((a, b) => (a.step < b.step ? -1 : a.step > b.step ? 1 : 0));
 }
 
 /** Each list in name order, so a plan reads the same whatever order the files define things in. */

@@ -4,7 +4,8 @@
  * `/readyz` and `/metrics` all read this and nothing else of the engine, so they cannot disagree.
  * Never holds a secret: connection URLs are shown without credentials.
  */
-import type { FlowModel } from '../flow/model.js';
+import type { FlowModel, Store } from '../flow/model.js';
+import type { OpenStore } from '../state/open-store.js';
 import type { Publisher } from '../mqtt/publisher.js';
 import type { Subscriber } from '../mqtt/subscriber.js';
 import type { HistogramSnapshot } from './histogram.js';
@@ -54,8 +55,26 @@ export interface TriggerSnapshot {
   readonly processingTime: { readonly processed: HistogramSnapshot; readonly failed: HistogramSnapshot };
 }
 
+export interface StoreSnapshot {
+  readonly name: string;
+  readonly type: 'memory' | 'disk' | 'redis';
+  /** Where its data is: a folder, or a Redis URL (no credentials) with the key prefix. */
+  readonly location?: string;
+  /** Entries held, where the store counts them (not Redis). */
+  readonly entries?: number;
+  readonly hits: number;
+  readonly misses: number;
+  readonly evictions: number;
+  /** Reads, claims and commits that failed. */
+  readonly errors: number;
+  readonly commits: number;
+  /** Keys messages hold now (invariant 36). */
+  readonly keysHeld: number;
+}
+
 export interface EngineSnapshot {
   readonly connections: readonly ConnectionSnapshot[];
+  readonly stores: readonly StoreSnapshot[];
   readonly triggers: readonly TriggerSnapshot[];
   readonly services: readonly { readonly name: string; readonly description?: string; readonly steps: number }[];
 }
@@ -67,6 +86,7 @@ export interface SnapshotSource {
   readonly triggers: ReadonlyMap<string, { readonly runner: TriggerRunner; readonly subscriber: Subscriber }>;
   readonly disabledConnections: ReadonlySet<string>;
   readonly suspendedTriggers: ReadonlySet<string>;
+  readonly stores: ReadonlyMap<string, { readonly definition: Store; readonly open: OpenStore }>;
 }
 
 const NO_COUNTERS: TriggerCounters = { received: 0, processed: 0, failed: 0, retried: 0, routed: 0 };
@@ -125,8 +145,25 @@ export function snapshotOf(source: SnapshotSource): EngineSnapshot {
       },
     };
   });
+  const stores = [...source.stores.values()].map(({ definition, open }): StoreSnapshot => {
+    const stats = open.stats();
+    const location = definition.disk?.path ?? (definition.redis === undefined ? undefined : `${withoutCredentials(definition.redis.url)} ${definition.redis.keyPrefix}`);
+    return {
+      name: definition.name,
+      type: definition.type,
+      ...(location === undefined ? {} : { location }),
+      ...(stats.entries === undefined ? {} : { entries: stats.entries }),
+      hits: stats.hits,
+      misses: stats.misses,
+      evictions: stats.evictions,
+      errors: stats.errors + stats.commitFailures,
+      commits: stats.commits,
+      keysHeld: stats.keysHeld,
+    };
+  });
   return {
     connections,
+    stores,
     triggers,
     services: [...model.services.values()].map((s) => ({ name: s.name, ...(s.description === undefined ? {} : { description: s.description }), steps: s.steps.length })),
   };

@@ -7,9 +7,10 @@ import type { ExpressionEngine } from '../expr/expression.js';
 import { compileConnection } from './compile-connection.js';
 import { report, type CompileContext, type ExpressionSite, type Located, type Reference } from './compile-context.js';
 import { compileService } from './compile-service.js';
+import { compileStoreDefinition, withDefaultStore } from './compile-store.js';
 import { compileTrigger } from './compile-trigger.js';
 import { collectDefinitions, type CheckedFile } from './definitions.js';
-import type { Connection, FlowModel, Service, Trigger } from './model.js';
+import type { Connection, FlowModel, Service, Store, Trigger } from './model.js';
 import { formatPath } from '../util/path.js';
 import { ProblemList, type FlowProblem } from './problem.js';
 import type { LoadedFile } from './load.js';
@@ -47,15 +48,17 @@ export function compileFlow(files: readonly CheckedFile[], options: CompileOptio
   const definitions = collectDefinitions(context, files, options.parsedAll);
 
   const connections = compileAll(context, definitions.connections, (d) => compileConnection(context, d));
+  const stores = withDefaultStore(compileAll(context, definitions.stores, (d) => compileStoreDefinition(context, d)));
   const triggers = compileAll(context, definitions.triggers, (d) => reuse(context, options.definitions, 'trigger', d, (c) => compileTrigger(c, d)));
   const services = compileAll(context, definitions.services, (d) => reuse(context, options.definitions, 'service', d, (c) => compileService(c, d)));
-  checkReferences(context, { connections: definitions.names.connections, services: definitions.names.services }, definitions.complete);
+  checkReferences(context, { connections: definitions.names.connections, services: definitions.names.services, stores: new Set([...definitions.names.stores, ...stores.keys()]) }, definitions.complete);
   warnAboutDisabledConnections(context, definitions.triggers, triggers, connections);
 
   if (problems.errorCount > errorsBefore) return undefined;
   const secrets = [...new Set(files.flatMap((f) => f.file.secrets))];
   return deepFreeze({
     connections,
+    stores,
     triggers,
     services,
     files: files.map((f) => f.file.source.displayPath),
@@ -81,7 +84,7 @@ function reuse<T extends Trigger | Service>(context: CompileContext, cache: Defi
   return entry.compiled as T | undefined;
 }
 
-function compileAll<V, T extends Connection | Trigger | Service>(context: CompileContext, defs: readonly Located<V>[], compile: (def: Located<V>) => T | undefined): Map<string, T> {
+function compileAll<V, T extends Connection | Store | Trigger | Service>(context: CompileContext, defs: readonly Located<V>[], compile: (def: Located<V>) => T | undefined): Map<string, T> {
   const out = new Map<string, T>();
   for (const def of defs) {
     let compiled: T | undefined;

@@ -127,6 +127,7 @@ export function componentCompiler(context: CompileContext, def: Located<unknown>
       if (def.broken(path)) return;
       context.references.push({ kind, name, file, path, ...(kind === 'service' && fromService !== undefined ? { fromService } : {}) });
     },
+    resolvePath: (name) => resolve(dirname(file.source.absolutePath), name),
     readFile(name, path) {
       const absolute = resolve(dirname(file.source.absolutePath), name);
       try {

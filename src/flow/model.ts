@@ -17,6 +17,7 @@ import type { PayloadDecoding } from '../triggers/payload.js';
 import type { Processing } from '../triggers/processing.js';
 import type { RetryPolicy } from '../triggers/retry.js';
 import type { Subscription } from '../triggers/subscription.js';
+import type { StoreSettings } from '../stores/store-options.js';
 import type { SourcePosition } from '../util/position.js';
 
 export type { QoS } from '../mqtt/message.js';
@@ -41,6 +42,9 @@ export interface Connection extends Definition, Identity, SessionSettings, Timin
   readonly birth?: MessageTemplate;
 }
 
+/** A state store (docs/architecture.md, "State"); `memory` exists in every model. */
+export interface Store extends Definition, StoreSettings {}
+
 export interface Trigger extends Definition, Subscription {
   readonly processing: Processing;
   readonly payload: PayloadDecoding;
@@ -58,6 +62,8 @@ export interface Service extends Definition {
 
 export interface FlowModel {
   readonly connections: ReadonlyMap<string, Connection>;
+  /** Declared stores, and the default `memory` store unless one is declared by that name. */
+  readonly stores: ReadonlyMap<string, Store>;
   readonly triggers: ReadonlyMap<string, Trigger>;
   readonly services: ReadonlyMap<string, Service>;
   /** The flow files the model was built from, as displayed. */

@@ -6,12 +6,14 @@
 import { CONNECTION_OPTIONS, CONNECTION_TABLES } from '../connections/options.js';
 import { renderTable, type DocTable } from '../component/spec.js';
 import { STEP_KINDS } from '../steps/kinds.js';
+import { STORE_EXAMPLE, STORE_TABLE } from '../stores/store-options.js';
 import { TRIGGER_OPTIONS, TRIGGER_TABLES } from '../triggers/options.js';
 
 export function referenceTables(): DocTable[] {
   return [
     ...CONNECTION_TABLES,
     ...TRIGGER_TABLES,
+    STORE_TABLE,
     { id: 'steps', header: ['Kind', 'Does', 'Changes the payload'], rows: STEP_KINDS.map((k) => [`\`${k.kind}\``, k.summary.does, k.summary.changesPayload]) },
     ...STEP_KINDS.map((k) => ({ id: `step-${k.kind}`, ...k.table })),
   ];
@@ -23,6 +25,7 @@ export function componentExamples(): { readonly component: string; readonly exam
     ...CONNECTION_OPTIONS.map((o) => ({ component: `connection option ${o.name}`, example: o.example })),
     ...TRIGGER_OPTIONS.map((o) => ({ component: `trigger option ${o.name}`, example: o.example })),
     ...STEP_KINDS.map((k) => ({ component: `step ${k.kind}`, example: k.example })),
+    { component: 'stores', example: STORE_EXAMPLE },
   ];
 }
 

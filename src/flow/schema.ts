@@ -5,6 +5,7 @@
  * is validated and documented by its own module (docs/architecture.md, "Components").
  */
 import { connectionSchema } from '../connections/options.js';
+import { storeSchema } from '../stores/store-options.js';
 import { STEP_KINDS } from '../steps/kinds.js';
 import { triggerSchema } from '../triggers/options.js';
 import type { JsonSchema } from '../util/json-schema.js';
@@ -46,7 +47,7 @@ export function buildFlowSchema(): JsonSchema {
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://mqflow.dev/schemas/flow.schema.json',
     title: 'mqflow flow file',
-    description: 'A flow file declares named connections, triggers and services. Every file of a flow folder may hold any of the three maps.',
+    description: 'A flow file declares named connections, stores, triggers and services. Every file of a flow folder may hold any of the four maps.',
     type: 'object',
     additionalProperties: false,
     patternProperties: {
@@ -54,11 +55,13 @@ export function buildFlowSchema(): JsonSchema {
     },
     properties: {
       connections: { type: 'object', description: 'Named MQTT connections.', additionalProperties: { $ref: '#/definitions/connection' } },
+      stores: { type: 'object', description: 'Named state stores for stateful steps (dedupe, changed, throttle, remember, lookup). A memory store named memory exists unless declared.', additionalProperties: { $ref: '#/definitions/store' } },
       triggers: { type: 'object', description: 'Named triggers: subscriptions that run a service per message.', additionalProperties: { $ref: '#/definitions/trigger' } },
       services: { type: 'object', description: 'Named services: pipelines of steps.', additionalProperties: { $ref: '#/definitions/service' } },
     },
     definitions: {
       connection: connectionSchema(NAME_DESCRIPTION),
+      store: storeSchema('A state store: memory, disk (LMDB) or redis.'),
       trigger: triggerSchema(NAME_DESCRIPTION),
       service,
       step: stepSchema(),

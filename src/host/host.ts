@@ -9,6 +9,8 @@ import type { Delivery, OutgoingMessage, OutputTracker } from '../mqtt/message.j
 import type { MessageContext } from '../pipeline/context.js';
 import { Execution, MessageFailure, type Effects, type PublishRequest } from '../pipeline/execution.js';
 import { Pipeline, type ServiceDefinition } from '../pipeline/pipeline.js';
+import { MessageState, type StateEnvironment } from '../state/message-state.js';
+import { usesState } from '../steps/kinds.js';
 import type { Log } from '../util/log.js';
 import { Waiters } from '../util/waiters.js';
 import type { Output } from './output.js';
@@ -19,15 +21,24 @@ export class MessageHost {
   #held = 0;
   readonly #idle = new Waiters();
   readonly #logPublishes: boolean;
+  readonly #state: StateEnvironment | undefined;
+  /** Some service reads or writes a store: its messages get a MessageState (invariant 35). */
+  readonly stateful: boolean;
 
   constructor(
     readonly model: FlowModel,
     readonly output: Output,
     readonly log: Log,
-    /** Log each publish at level debug (the `publish` event), as `mqflow run` does. */
-    options: { readonly logPublishes?: boolean } = {},
+    options: {
+      /** Log each publish at level debug (the `publish` event), as `mqflow run` does. */
+      readonly logPublishes?: boolean;
+      /** The open stores and the clock stateful steps use. */
+      readonly state?: StateEnvironment;
+    } = {},
   ) {
     this.#logPublishes = options.logPublishes === true && log.isLevelEnabled('debug');
+    this.#state = options.state;
+    this.stateful = options.state !== undefined && [...model.services.values()].some((s) => usesState(s.steps));
     const effects: Effects = {
       publish: (request, from) => this.publish(request, from.message.connection, from.outputs),
       invoke: (service, payload, from) => this.pipeline.invoke(service, payload, from),
@@ -53,6 +64,11 @@ export class MessageHost {
   /** Resolves true when no message of this version is left, or false after `timeoutMs`. */
   idle(timeoutMs: number): Promise<boolean> {
     return this.#held === 0 ? Promise.resolve(true) : this.#idle.wait(timeoutMs);
+  }
+
+  /** A new message's state (only when `stateful`). */
+  messageState(): MessageState {
+    return new MessageState(this.#state!);
   }
 
   service(name: string): ServiceDefinition | undefined {
@@ -86,9 +102,12 @@ export class MessageHost {
         reject(new MessageFailure(`no service named "${name}"`, 'MQFLOW_UNKNOWN_SERVICE'));
         return;
       }
-      const outputs = new Settlement(resolve, reject);
+      const state = this.stateful ? this.messageState() : undefined;
+      const outputs = new Settlement(resolve, reject, state);
       try {
-        const outcome = this.pipeline.run(service, new Execution(payload, context, outputs));
+        const exec = new Execution(payload, context, outputs);
+        exec.state = state;
+        const outcome = this.pipeline.run(service, exec);
         if (outcome instanceof Promise) outcome.then(() => outputs.stepsEnded(), (error: unknown) => outputs.fail(error));
         else outputs.stepsEnded();
       } catch (error) {
@@ -180,6 +199,8 @@ class Settlement implements OutputTracker {
   constructor(
     private readonly resolve: () => void,
     private readonly reject: (error: unknown) => void,
+    /** Committed when the run succeeded, dropped when it failed (invariant 35). */
+    private readonly state?: MessageState,
   ) {}
 
   outputHanded(): void {
@@ -211,7 +232,19 @@ class Settlement implements OutputTracker {
   #check(): void {
     if (this.#settled || !this.#stepsEnded || this.#pending > 0) return;
     this.#settled = true;
-    if (this.#failed) this.reject(this.#failure);
+    if (this.#failed) {
+      this.state?.abort();
+      this.reject(this.#failure);
+      return;
+    }
+    let committing;
+    try {
+      committing = this.state?.commit();
+    } catch (error) {
+      this.reject(error);
+      return;
+    }
+    if (committing instanceof Promise) committing.then(this.resolve, this.reject);
     else this.resolve();
   }
 }

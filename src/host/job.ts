@@ -9,6 +9,7 @@ import type { Trigger } from '../flow/model.js';
 import type { Delivery, OutputTracker } from '../mqtt/message.js';
 import type { MessageContext } from '../pipeline/context.js';
 import { Execution, MessageFailure } from '../pipeline/execution.js';
+import type { MessageState } from '../state/message-state.js';
 import { decodePayload, payloadForReport } from '../triggers/payload.js';
 import { retryDelay } from '../triggers/retry.js';
 import { sendAlongRoute, type FailureReport, type RouteSender } from '../triggers/on-error.js';
@@ -61,6 +62,12 @@ export class Job implements OutputTracker {
   /** Set when the steps failed after every attempt (the error route ran or is running). */
   #failed = false;
   #finished = false;
+  /** The owner was told the steps ended (or let go, detached), once. */
+  #stepsReported = false;
+  /** A step detached the rest of the steps: a failure then is not retried (it would reorder). */
+  #detached = false;
+  /** The state changes of the message, committed when it is done (invariant 35). */
+  #state: MessageState | undefined;
 
   constructor(
     readonly owner: JobOwner,
@@ -90,6 +97,12 @@ export class Job implements OutputTracker {
       if (service === undefined) throw new MessageFailure(`no service named "${trigger.service}"`, 'MQFLOW_UNKNOWN_SERVICE');
       const exec = new Execution(this.#payload, this.#context!, this);
       if (trigger.payload === 'json') exec.receivedBytes = this.delivery.payload;
+      if (host.stateful) {
+        // A retry starts from the committed state; the keys it holds stay held.
+        if (this.#state === undefined) this.#state = host.messageState();
+        else this.#state.discard();
+        exec.state = this.#state;
+      }
       const outcome = host.pipeline.run(service, exec);
       if (outcome instanceof Promise) outcome.then(() => this.#stepsSucceeded(), (error: unknown) => this.#attemptFailed(error));
       else this.#stepsSucceeded();
@@ -100,14 +113,25 @@ export class Job implements OutputTracker {
 
   #stepsSucceeded(): void {
     this.#stepsOver = true;
-    this.owner.stepsEnded(this);
+    this.#reportStepsEnded();
     this.#settle();
+  }
+
+  #reportStepsEnded(): void {
+    if (this.#stepsReported) return;
+    this.#stepsReported = true;
+    this.owner.stepsEnded(this);
+  }
+
+  stepsDetached(): void {
+    this.#detached = true;
+    this.#reportStepsEnded();
   }
 
   #attemptFailed(error: unknown): void {
     const failure = asFailure(error);
     const { trigger } = this.version;
-    if (this.attempts >= trigger.retry.maxAttempts) {
+    if (this.attempts >= trigger.retry.maxAttempts || failure.permanent || this.#detached) {
       this.#failAfterAttempts(failure);
       return;
     }
@@ -137,8 +161,34 @@ export class Job implements OutputTracker {
       void this.#routeFailure(failure, /* stepsAlreadyEnded */ true);
       return;
     }
+    const state = this.#state;
+    if (state !== undefined && !this.#failed) {
+      // Its state takes effect now, before the ack (invariant 35); a failed commit fails it, without retry.
+      this.#state = undefined;
+      let committing;
+      try {
+        committing = state.commit();
+      } catch (error) {
+        this.#commitFailed(error);
+        return;
+      }
+      if (committing instanceof Promise) {
+        committing.then(() => this.#finishProcessed(), (error: unknown) => this.#commitFailed(error));
+        return;
+      }
+    }
+    this.#finishProcessed();
+  }
+
+  #finishProcessed(): void {
+    if (this.#finished) return;
     this.#finished = true;
     this.owner.done(this, this.#failed ? 'failed' : 'processed', true);
+  }
+
+  #commitFailed(error: unknown): void {
+    this.#stepsOver = false;
+    void this.#routeFailure(asFailure(error), true);
   }
 
   #failAfterAttempts(failure: MessageFailure): void {
@@ -149,6 +199,9 @@ export class Job implements OutputTracker {
   async #routeFailure(failure: MessageFailure, stepsAlreadyEnded: boolean): Promise<void> {
     const { owner, delivery, version } = this;
     this.#failed = true;
+    // Nothing it staged takes effect; the keys it held go to the messages waiting for them.
+    this.#state?.abort();
+    this.#state = undefined;
     owner.counters.failed++;
     owner.lastError = failure.message;
     owner.log.error(
@@ -157,7 +210,7 @@ export class Job implements OutputTracker {
     );
     const route = version.trigger.onError;
     const endSteps = (): void => {
-      if (!stepsAlreadyEnded) owner.stepsEnded(this);
+      if (!stepsAlreadyEnded) this.#reportStepsEnded();
     };
     if (route?.kind === 'suspend') {
       owner.suspend(route.resumeAfterMs, 'onError: suspend');

@@ -19,6 +19,11 @@ export interface OutputTracker {
   outputHanded(): void;
   /** Called once for every output handed: without an error when it is acknowledged or written. */
   outputSettled(error: Error | undefined): void;
+  /**
+   * The message's remaining steps wait for time to pass (a throttle keeping the latest message):
+   * a serial trigger may start the next message meanwhile.
+   */
+  stepsDetached?(): void;
 }
 
 /** A received message, handed to a trigger. */

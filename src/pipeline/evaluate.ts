@@ -2,7 +2,7 @@
 import type { Expression } from '../expr/expression.js';
 import type { Template } from '../expr/template.js';
 import { MessageFailure, type Execution } from './execution.js';
-import type { Maybe } from './maybe.js';
+import type { Maybe } from '../util/maybe.js';
 import type { StepHeader } from './step.js';
 
 /** The expression's value now (a compiled expression), or a Promise of it (jsonata's evaluator). */

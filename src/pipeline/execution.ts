@@ -1,9 +1,10 @@
 /** What a service works on for one message: the current payload, the variables set so far, and the message context. */
 import type { Bindings } from '../expr/expression.js';
 import type { OutputTracker, QoS } from '../mqtt/message.js';
+import type { MessageState } from '../state/message-state.js';
 import type { SourcePosition } from '../util/position.js';
 import type { MessageContext } from './context.js';
-import type { Maybe } from './maybe.js';
+import type { Maybe } from '../util/maybe.js';
 
 export type { MessageContext } from './context.js';
 
@@ -17,6 +18,8 @@ export class Execution {
   #ownsVars = false;
   readonly #extra: Bindings | undefined;
   #bindings: Bindings | undefined;
+  /** The message's state changes (docs/architecture.md, invariant 35); undefined where no store is open. */
+  state: MessageState | undefined;
 
   constructor(
     payload: unknown,
@@ -46,6 +49,7 @@ export class Execution {
     this.#ownsVars = false;
     const child = new Execution(payload, this.message, this.outputs, this.#vars, extra === undefined ? this.#extra : { ...this.#extra, ...extra });
     child.receivedBytes = this.receivedBytes;
+    child.state = this.state;
     return child;
   }
 
@@ -53,6 +57,7 @@ export class Execution {
   invoked(payload: unknown): Execution {
     const run = new Execution(payload, this.message, this.outputs);
     run.receivedBytes = this.receivedBytes;
+    run.state = this.state;
     return run;
   }
 
@@ -75,11 +80,15 @@ export class MessageFailure extends Error {
     message: string,
     readonly code: string,
     readonly step?: { readonly path: string; readonly at: SourcePosition },
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; permanent?: boolean },
   ) {
     super(message, options);
     this.name = 'MessageFailure';
+    this.permanent = options?.permanent === true;
   }
+
+  /** It would fail again: the message goes to its error route without retries. */
+  readonly permanent: boolean;
 }
 
 /** JSONata's boolean rules ($boolean): conditions of filter and choice read values this way. */

@@ -4,7 +4,7 @@
  */
 import type { SourcePosition } from '../util/position.js';
 import { MessageFailure, type Effects, type Execution, type Outcome, type ServiceResult } from './execution.js';
-import type { Maybe } from './maybe.js';
+import type { Maybe } from '../util/maybe.js';
 import type { PayloadSchema } from './payload-schema.js';
 import type { Step, StepRuntime } from './step.js';
 

@@ -4,7 +4,7 @@
  */
 import type { SourcePosition } from '../util/position.js';
 import type { Effects, Execution, Outcome } from './execution.js';
-import type { Maybe } from './maybe.js';
+import type { Maybe } from '../util/maybe.js';
 
 /** Fields every compiled step has. */
 export interface StepHeader {

@@ -2,7 +2,7 @@
 import type { Expression } from '../expr/expression.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import { jsonataBoolean, type Execution, type Outcome } from '../pipeline/execution.js';
-import { after, type Maybe } from '../pipeline/maybe.js';
+import { after, type Maybe } from '../util/maybe.js';
 import type { Step, StepRuntime } from '../pipeline/step.js';
 import { formatPath } from '../util/path.js';
 import { CONTINUE, type StepData, type StepKind, type StepUse } from './kind.js';

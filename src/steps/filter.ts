@@ -2,7 +2,7 @@
 import type { Expression } from '../expr/expression.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import { jsonataBoolean } from '../pipeline/execution.js';
-import { after } from '../pipeline/maybe.js';
+import { after } from '../util/maybe.js';
 import { CONTINUE, STOP, type StepData, type StepKind } from './kind.js';
 
 export interface FilterStep extends StepData {

@@ -1,7 +1,7 @@
 /** invoke: runs another service with the current payload (or an expression's result); its result becomes the payload. */
 import type { Expression } from '../expr/expression.js';
 import { evaluate } from '../pipeline/evaluate.js';
-import { after } from '../pipeline/maybe.js';
+import { after } from '../util/maybe.js';
 import { CONTINUE, STOP, type StepData, type StepKind } from './kind.js';
 
 export interface InvokeStep extends StepData {

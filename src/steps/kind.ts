@@ -7,7 +7,7 @@ import type { ComponentCompiler } from '../component/compiler.js';
 import type { DocTable } from '../component/spec.js';
 import type { Template } from '../expr/template.js';
 import type { Execution, Outcome } from '../pipeline/execution.js';
-import type { Maybe } from '../pipeline/maybe.js';
+import type { Maybe } from '../util/maybe.js';
 import type { Step, StepHeader, StepRuntime } from '../pipeline/step.js';
 import type { JsonSchema } from '../util/json-schema.js';
 import type { ValuePath } from '../util/path.js';
@@ -41,6 +41,8 @@ export interface StepKind<Value, Data extends StepData> {
   run(step: Data, exec: Execution, runtime: StepRuntime): Maybe<Outcome>;
   /** What it refers to (publishes, invokes, nested steps). */
   uses?(step: Data): readonly StepUse[];
+  /** It reads or writes a state store: messages of services using it get a MessageState. */
+  readonly stateful?: boolean;
 }
 
 /** Names that expressions see as `$name` for every message; `set` may not reuse them. */

@@ -1,7 +1,7 @@
 /** log: writes a line to the runtime's log, with the trigger and topic of the message. */
 import type { Template } from '../expr/template.js';
 import { render } from '../pipeline/evaluate.js';
-import { after } from '../pipeline/maybe.js';
+import { after } from '../util/maybe.js';
 import { CONTINUE, type StepData, type StepKind } from './kind.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';

@@ -9,7 +9,7 @@ import type { QoS } from '../mqtt/message.js';
 import { topicNameProblem } from '../mqtt/topic-filter.js';
 import { encodePayload, evaluate, render } from '../pipeline/evaluate.js';
 import { MessageFailure, type Execution, type Outcome, type PublishRequest } from '../pipeline/execution.js';
-import { after, type Maybe } from '../pipeline/maybe.js';
+import { after, type Maybe } from '../util/maybe.js';
 import type { StepRuntime } from '../pipeline/step.js';
 import { formatPath } from '../util/path.js';
 import { CONTINUE, type StepData, type StepKind } from './kind.js';

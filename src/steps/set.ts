@@ -2,7 +2,7 @@
 import type { Expression } from '../expr/expression.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import type { Execution, Outcome } from '../pipeline/execution.js';
-import type { Maybe } from '../pipeline/maybe.js';
+import type { Maybe } from '../util/maybe.js';
 import { formatPath } from '../util/path.js';
 import { CONTEXT_BINDINGS, CONTINUE, JSONATA_FUNCTIONS, type StepData, type StepKind } from './kind.js';
 

@@ -22,6 +22,13 @@ export function mismatches(expect: Expectations, observed: Observed): string[][]
   } else if (last !== undefined) {
     out.push([`unexpected error (add expect.error if the failure is intended):`, ...observed.failures.map((f) => `  ${f.code}: ${f.reason}`)]);
   }
+  for (const want of expect.state ?? []) {
+    const actual = observed.stateValue(want.store, want.namespace, want.key);
+    if (!isDeepStrictEqual(actual, want.value)) {
+      const what = `store ${want.store}, namespace ${want.namespace}, key ${JSON.stringify(want.key)}`;
+      out.push([`${what}: expected ${want.value === undefined ? 'nothing' : JSON.stringify(want.value)}, found ${actual === undefined ? 'nothing' : JSON.stringify(actual)}`]);
+    }
+  }
   for (const want of expect.logs ?? []) {
     const found = observed.logs.some((l) => (want.level === undefined || l.level === want.level) && l.text.includes(want.contains));
     if (!found) {

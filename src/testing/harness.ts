@@ -11,6 +11,10 @@ import { CaptureOutput, type CapturedMessage } from '../host/output.js';
 import type { Delivery } from '../mqtt/message.js';
 import type { MessageContext } from '../pipeline/context.js';
 import { MessageFailure } from '../pipeline/execution.js';
+import { ManualClock } from '../state/clock.js';
+import type { StateEnvironment } from '../state/message-state.js';
+import { MemoryStore } from '../state/memory-store.js';
+import { OpenStore } from '../state/open-store.js';
 import { createLog } from '../util/log.js';
 import type { TestCase, TestMessage } from './test-file.js';
 
@@ -31,12 +35,31 @@ export interface Observed {
   /** Message failures after retries, in order: what the error route received. */
   readonly failures: { readonly code: string; readonly reason: string }[];
   readonly logs: { readonly level: string; readonly text: string }[];
+  /** Reads a store after the case (expect.state). */
+  readonly stateValue: (store: string, namespace: string, key: string | number) => unknown;
 }
 
 const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 
 export async function runCase(model: FlowModel, testCase: TestCase): Promise<Observed> {
-  const observed: Observed = { published: [], failures: [], logs: [] };
+  // Every store is a memory store here (nothing is connected to); the clock moves as the case says.
+  const clock = new ManualClock(testCase.fixed.now === undefined ? Date.now() : Date.parse(testCase.fixed.now));
+  const start = clock.now();
+  const stores = new Map([...model.stores].map(([name, s]) => [name, new OpenStore(name, new MemoryStore(s.memory?.maxEntries ?? 1_000_000), s.limits)]));
+  const env: StateEnvironment = { store: (name) => stores.get(name), clock };
+  for (const entry of testCase.state ?? []) {
+    const store = stores.get(entry.store)!;
+    void store.store.commit([{ key: store.key(entry.namespace, entry.key), value: entry.value }], clock.now());
+  }
+  const observed: Observed = {
+    published: [],
+    failures: [],
+    logs: [],
+    stateValue: (name, namespace, key) => {
+      const store = stores.get(name)!;
+      return store.store.get(store.key(namespace, key), clock.now());
+    },
+  };
   const output = new CaptureOutput(new Set(model.connections.keys()));
   const lines = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -50,12 +73,12 @@ export async function runCase(model: FlowModel, testCase: TestCase): Promise<Obs
     },
   });
   const log = createLog({ level: 'trace', pretty: false, secrets: model.secrets, destination: lines });
-  const host = new MessageHost(model, output, log);
-  const receivedAt = testCase.fixed.now === undefined ? undefined : Date.parse(testCase.fixed.now);
+  const host = new MessageHost(model, output, log, { state: env });
 
   if (testCase.target.kind === 'service') {
     const connection = testCase.connection ?? (model.connections.size === 1 ? [...model.connections.keys()][0]! : '');
     for (const message of testCase.messages) {
+      await clock.advanceTo(start + (message.atMs ?? 0));
       const context: MessageContext = {
         topic: message.topic,
         levels: message.topic.split('/'),
@@ -64,13 +87,13 @@ export async function runCase(model: FlowModel, testCase: TestCase): Promise<Obs
         qos: message.qos,
         retain: message.retain,
         dup: false,
-        receivedAt: new Date(receivedAt ?? Date.now()).toISOString(),
+        receivedAt: new Date(clock.now()).toISOString(),
         trigger: '(test)',
         connection,
         ...(message.properties === undefined ? {} : { properties: message.properties }),
       };
       try {
-        await host.runService(testCase.target.name, message.payload, context);
+        await untilDone(host.runService(testCase.target.name, message.payload, context), clock);
       } catch (error) {
         const failure = error instanceof MessageFailure ? error : new MessageFailure(String((error as Error).message), (error as { code?: string }).code ?? 'MQFLOW_FAILED');
         observed.failures.push({ code: failure.code, reason: failure.message });
@@ -83,9 +106,13 @@ export async function runCase(model: FlowModel, testCase: TestCase): Promise<Obs
   const trigger = model.triggers.get(testCase.target.name)!;
   const runner = new TriggerRunner(trigger, { host: () => host, log, sessionKept: false });
   const retryMs = trigger.retry.maxAttempts * trigger.retry.maxDelayMs;
+  const pending: Promise<void>[] = [];
   for (const [i, message] of testCase.messages.entries()) {
     const failuresBefore = observed.failures.length;
-    await new Promise<void>((resolve, reject) => {
+    await clock.advanceTo(start + (message.atMs ?? 0));
+    const receivedAt = clock.now();
+    // A message waiting for the clock (a throttle) lets the next one come: time moves only between messages.
+    const done = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`message ${i + 1} was not done after ${Math.round((retryMs + 10_000) / 1000)} s`)), retryMs + 10_000);
       const finish = (): void => {
         clearTimeout(timer);
@@ -102,9 +129,41 @@ export async function runCase(model: FlowModel, testCase: TestCase): Promise<Obs
         }, 5);
       }
     });
+    pending.push(done);
+    await whileAwake(done, clock);
   }
+  // Whatever still waits for the clock gets its time, in order.
+  await untilDone(Promise.all(pending), clock);
   observed.published.push(...output.sent.map(captured));
   return observed;
+}
+
+/** Resolves when `work` settles, or when it is left waiting only for the clock. */
+async function whileAwake(work: Promise<unknown>, clock: ManualClock): Promise<void> {
+  let settled = false;
+  const watched = work.then(
+    () => void (settled = true),
+    () => void (settled = true),
+  );
+  for (let idle = 0; !settled && idle < 3; ) {
+    await new Promise((resolve) => setImmediate(resolve));
+    idle = clock.sleeping > 0 ? idle + 1 : 0;
+  }
+  if (settled) await watched;
+}
+
+/** Settles with `work`, moving the clock to each sleeper's time while `work` waits only for it. */
+async function untilDone<T>(work: Promise<T>, clock: ManualClock): Promise<T> {
+  let settled = false;
+  work.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (;;) {
+    await whileAwake(work, clock);
+    if (settled || clock.sleeping === 0) return work;
+    await clock.advanceTo(clock.nextWake!);
+  }
 }
 
 function captured({ connection, message }: CapturedMessage): CapturedPublish {
@@ -126,7 +185,7 @@ function captured({ connection, message }: CapturedMessage): CapturedPublish {
   };
 }
 
-function delivery(message: TestMessage, id: number, receivedAt: number | undefined, complete: () => void): Delivery {
+function delivery(message: TestMessage, id: number, receivedAt: number, complete: () => void): Delivery {
   // Text as UTF-8, bytes as they are (the payload fuzzer sends raw bytes), anything else as JSON.
   const payload = typeof message.payload === 'string' ? Buffer.from(message.payload) : Buffer.isBuffer(message.payload) ? message.payload : Buffer.from(JSON.stringify(message.payload));
   return {
@@ -137,7 +196,7 @@ function delivery(message: TestMessage, id: number, receivedAt: number | undefin
     dup: false,
     messageId: message.qos > 0 ? id : undefined,
     properties: message.properties,
-    receivedAt: receivedAt ?? Date.now(),
+    receivedAt,
     complete,
     // No broker behind a test case: a message the trigger drops is simply not acknowledged.
     abandon: () => undefined,

@@ -11,6 +11,7 @@ import { ProblemList } from '../flow/problem.js';
 import { checkFile, compileFileSchema } from '../flow/schema-check.js';
 import type { SourceFile } from '../flow/source.js';
 import { closestMatch } from '../flow/suggest.js';
+import { durationMs, durationSchema } from '../util/duration.js';
 
 export interface TestMessage {
   readonly topic: string;
@@ -19,6 +20,17 @@ export interface TestMessage {
   readonly qos: 0 | 1 | 2;
   readonly retain: boolean;
   readonly properties?: Readonly<Record<string, unknown>>;
+  /** When it arrives, in ms after the case starts (the state clock moves there first). */
+  readonly atMs?: number;
+}
+
+/** A value in a store, to seed before the case or expect after it. */
+export interface StateEntry {
+  readonly store: string;
+  readonly namespace: string;
+  readonly key: string | number;
+  /** Undefined in an expectation: nothing is kept under the key. */
+  readonly value?: unknown;
 }
 
 export interface ExpectedPublish {
@@ -39,6 +51,8 @@ export interface Expectations {
   readonly error?: { readonly code?: string; readonly reason?: string };
   /** Log lines that must appear: a level and/or text the line contains. */
   readonly logs?: readonly { readonly level?: string; readonly contains: string }[];
+  /** Store contents after the case: a value, or `absent: true`. */
+  readonly state?: readonly StateEntry[];
 }
 
 export interface TestCase {
@@ -50,6 +64,8 @@ export interface TestCase {
   readonly connection?: string;
   readonly messages: readonly TestMessage[];
   readonly fixed: { readonly now?: string; readonly random?: number };
+  /** Store contents before the first message. */
+  readonly state?: readonly StateEntry[];
   readonly expect: Expectations;
 }
 
@@ -67,6 +83,20 @@ const MESSAGE = {
     qos: { enum: [0, 1, 2] },
     retain: { type: 'boolean' },
     properties: { type: 'object', description: 'MQTT 5 properties, e.g. userProperties, contentType.' },
+    at: { ...durationSchema('When the message arrives, after the case starts: the state clock (time to live, windows, heartbeats, rates) moves there first. Never earlier than the message before.', ['1s', '5m']) },
+  },
+} as const;
+
+const STATE_ENTRY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['namespace', 'key'],
+  properties: {
+    store: { type: 'string', minLength: 1, description: 'The store. Default: memory.' },
+    namespace: { type: 'string', minLength: 1, description: 'The namespace of the key (a step\'s namespace, or its path).' },
+    key: { type: ['string', 'number'], description: 'The key, as the step\'s key expression gives it.' },
+    value: { description: 'The value kept under the key.' },
+    absent: { const: true, description: 'In expect.state: nothing is kept under the key.' },
   },
 } as const;
 
@@ -102,6 +132,7 @@ export const TEST_FILE_SCHEMA = {
           connection: { type: 'string', minLength: 1 },
           message: MESSAGE,
           messages: { type: 'array', minItems: 1, items: MESSAGE },
+          state: { type: 'array', items: STATE_ENTRY, description: 'Store contents before the first message.' },
           fixed: {
             type: 'object',
             additionalProperties: false,
@@ -117,6 +148,7 @@ export const TEST_FILE_SCHEMA = {
             properties: {
               published: { type: 'array', items: PUBLISHED },
               error: { type: 'object', additionalProperties: false, minProperties: 1, properties: { code: { type: 'string' }, reason: { type: 'string' } } },
+              state: { type: 'array', items: STATE_ENTRY, description: 'Store contents after the last message.' },
               logs: {
                 type: 'array',
                 items: { type: 'object', additionalProperties: false, required: ['contains'], properties: { level: { enum: ['trace', 'debug', 'info', 'warn', 'error'] }, contains: { type: 'string' } } },
@@ -162,7 +194,7 @@ export function loadTestFile(absolutePath: string, model: FlowModel, problems: P
   const cases: TestCase[] = [];
   data.tests.forEach((raw, i) => {
     const at: ValuePath = ['tests', i];
-    const t = raw as { name: string; trigger?: string; service?: string; connection?: string; message?: Record<string, unknown>; messages?: Record<string, unknown>[]; fixed?: TestCase['fixed']; expect: Expectations };
+    const t = raw as { name: string; trigger?: string; service?: string; connection?: string; message?: Record<string, unknown>; messages?: Record<string, unknown>[]; fixed?: TestCase['fixed']; state?: Record<string, unknown>[]; expect: Omit<Expectations, 'state'> & { state?: Record<string, unknown>[] } };
     let ok = true;
     if ((t.trigger === undefined) === (t.service === undefined)) {
       report(at, `test "${t.name}" must name either a trigger or a service`, 'add trigger: <name> (the message arrives as the broker would deliver it) or service: <name> (called directly)');
@@ -180,6 +212,7 @@ export function loadTestFile(absolutePath: string, model: FlowModel, problems: P
       report(at, `test "${t.name}" needs message (one) or messages (a list), not both`);
       ok = false;
     }
+    let lastAt = 0;
     const messages = (t.messages ?? (t.message === undefined ? [] : [t.message])).map((m, j): TestMessage | undefined => {
       const path: ValuePath = t.messages === undefined ? [...at, 'message'] : [...at, 'messages', j];
       if (kind === 'trigger' && m.topic === undefined) {
@@ -190,7 +223,14 @@ export function loadTestFile(absolutePath: string, model: FlowModel, problems: P
         report(path, 'a message needs a payload');
         return undefined;
       }
+      const atMs = m.at === undefined ? undefined : durationMs(m.at as number | string);
+      if (atMs !== undefined && atMs < lastAt) {
+        report([...path, 'at'], `this message arrives at ${atMs} ms, before the one above it (${lastAt} ms)`, 'list the messages in the order they arrive');
+        return undefined;
+      }
+      lastAt = atMs ?? lastAt;
       return {
+        ...(atMs === undefined ? {} : { atMs }),
         topic: (m.topic as string | undefined) ?? '',
         payload: m.payload,
         qos: (m.qos as 0 | 1 | 2 | undefined) ?? 1,
@@ -202,6 +242,28 @@ export function loadTestFile(absolutePath: string, model: FlowModel, problems: P
       report([...at, 'connection'], `no connection named "${t.connection}"`);
       ok = false;
     }
+    const entries = (list: Record<string, unknown>[] | undefined, path: ValuePath, expected: boolean): StateEntry[] =>
+      (list ?? []).flatMap((e, j): StateEntry[] => {
+        const store = (e.store as string | undefined) ?? 'memory';
+        if (!model.stores.has(store)) {
+          report([...path, j, 'store'], `no store named "${store}"`);
+          ok = false;
+          return [];
+        }
+        if (e.absent === true ? e.value !== undefined : e.value === undefined) {
+          report([...path, j], expected ? 'give value (what is kept) or absent: true (nothing is)' : 'a seeded entry needs a value, and cannot be absent');
+          ok = false;
+          return [];
+        }
+        if (!expected && e.absent === true) {
+          report([...path, j], 'a seeded entry needs a value, and cannot be absent');
+          ok = false;
+          return [];
+        }
+        return [{ store, namespace: e.namespace as string, key: e.key as string | number, ...(e.value === undefined ? {} : { value: e.value }) }];
+      });
+    const seed = entries(t.state, [...at, 'state'], false);
+    const expectedState = t.expect.state === undefined ? undefined : entries(t.expect.state, [...at, 'expect', 'state'], true);
     if (!ok || messages.some((m) => m === undefined)) return;
     cases.push({
       name: t.name,
@@ -211,7 +273,8 @@ export function loadTestFile(absolutePath: string, model: FlowModel, problems: P
       ...(t.connection === undefined ? {} : { connection: t.connection }),
       messages: messages as TestMessage[],
       fixed: t.fixed ?? {},
-      expect: t.expect,
+      state: seed,
+      expect: { ...t.expect, ...(expectedState === undefined ? {} : { state: expectedState }) } as Expectations,
     });
   });
   return { source, cases };

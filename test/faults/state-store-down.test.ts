@@ -1,0 +1,101 @@
+/**
+ * A store that cannot answer fails the message, transiently (docs/architecture.md, invariant 37):
+ * with Redis stopped, a message through a dedupe on a Redis store is retried, then goes to its
+ * error route with MQFLOW_STATE_UNAVAILABLE; mqflow keeps running, and once Redis is back the
+ * next message passes. Never a guess of "new" while the store is down.
+ */
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUN_MOSQUITTO } from '../support/brokers.js';
+import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
+import { TestClient } from '../support/mqtt.js';
+import { RUN_REDIS, startRedis, type RedisServer } from '../support/redis.js';
+import { flowFolder, startMqflow, type MqflowProcess } from '../support/runtime.js';
+
+const FLOWS = {
+  'flows.yaml': `connections:
+  plant:
+    url: \${env:MQTT_URL}
+stores:
+  shared:
+    type: redis
+    url: \${env:REDIS_URL}
+    password: \${env:REDIS_PASSWORD}
+    timeout: 500ms
+triggers:
+  in:
+    connection: plant
+    topic: in
+    qos: 1
+    service: once
+    retry:
+      maxAttempts: 3
+      delay: 100ms
+    onError:
+      publish:
+        topic: dead-letter
+services:
+  once:
+    steps:
+      - dedupe:
+          key: id
+          store: shared
+      - publish:
+          topic: out
+`,
+};
+
+describe.runIf(RUN_MOSQUITTO && RUN_REDIS)('a Redis store that is down', () => {
+  let broker: Mosquitto;
+  let redis: RedisServer;
+  let dir: string;
+  let mqflow: MqflowProcess | undefined;
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    redis = await startRedis({ password: 'a-redis-secret' });
+    dir = flowFolder(FLOWS);
+  });
+  afterAll(async () => {
+    mqflow?.kill('SIGKILL');
+    await broker.stop();
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('fails messages transiently into the error route, never passes them as new, and recovers', async () => {
+    mqflow = startMqflow(dir, { MQTT_URL: broker.url, REDIS_URL: redis.url, REDIS_PASSWORD: 'a-redis-secret' }, ['--log-level', 'info']);
+    await mqflow.ready(['in']);
+    const sink = await TestClient.connect(broker.url);
+    await sink.subscribe(['out', 'dead-letter'], 1);
+    const producer = await TestClient.connect(broker.url);
+
+    await producer.publish('in', { id: 'first' });
+    await sink.waitFor(1, (m) => m.topic === 'out');
+
+    await redis.restart({
+      whileDown: async () => {
+        await producer.publish('in', { id: 'while-down' });
+        await sink.waitFor(1, (m) => m.topic === 'dead-letter', 20_000);
+      },
+    });
+    const report = sink.json('dead-letter')[0] as { error: { code: string; message: string }; attempts: number };
+    expect(report.error.code).toBe('MQFLOW_STATE_UNAVAILABLE');
+    expect(report.attempts).toBe(3);
+    expect(sink.on('out').map((m) => m.text)).toEqual(['{"id":"first"}']);
+
+    // Back up (empty: the test server keeps nothing): the next messages pass, the repeated one once.
+    await producer.publish('in', { id: 'after' });
+    await producer.publish('in', { id: 'after' });
+    await producer.publish('in', { id: 'last' });
+    await sink.waitFor(3, (m) => m.topic === 'out', 20_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sink.on('out').map((m) => (JSON.parse(m.text) as { id: string }).id)).toEqual(['first', 'after', 'last']);
+
+    const everything = JSON.stringify(mqflow.lines) + mqflow.stderr;
+    expect(everything).not.toContain('a-redis-secret');
+    mqflow.kill('SIGTERM');
+    expect(await mqflow.exited).toBe(0);
+    await sink.close();
+    await producer.close();
+  }, 90_000);
+});
