@@ -68,6 +68,8 @@ services:
       await expect.poll(async () => row.locator('td.state').textContent()).toContain('subscribed');
       expect(await page.locator('tr[data-connection="plant"] td.state').textContent()).toContain('connected');
       expect(await page.locator('#services').textContent()).toContain('Fahrenheit to Celsius');
+      // The built-in memory store, with its counters.
+      expect(await page.locator('#stores tbody').textContent()).toMatch(/^memorymemory\d+/);
 
       await row.locator('button', { hasText: 'suspend' }).click();
       await expect.poll(async () => row.locator('td.state').textContent(), { timeout: 10_000 }).toContain('suspended');
