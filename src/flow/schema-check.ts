@@ -5,6 +5,8 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { LoadedFile } from './load.js';
+import { PERCENT_PATTERN } from '../steps/changed.js';
+import { NAMESPACE_PATTERN } from '../steps/state-step.js';
 import { DURATION_PATTERN } from '../util/duration.js';
 import { describeValue } from './interpolate.js';
 import { formatPath, fromPointer, toPointer, type PathSegment, type ValuePath } from '../util/path.js';
@@ -76,6 +78,13 @@ function coerceInterpolated(data: unknown, errors: readonly ErrorObject[], inter
 function describeErrors(errors: readonly ErrorObject[], data: unknown, file: LoadedFile): { problem: FlowProblem; path: ValuePath }[] {
   return withoutMisspeltRequired(collapseAlternatives(errors)).map((error) => ({ problem: describe(error, data, file, []), path: fromPointer(error.instancePath, data) }));
 }
+
+/** Patterns said in words. */
+const PATTERN_PHRASES: Readonly<Record<string, string>> = {
+  [DURATION_PATTERN]: 'be a duration such as "500ms", "10s", "5m" or a number of milliseconds',
+  [PERCENT_PATTERN]: 'be a number or a percentage such as "5%"',
+  [NAMESPACE_PATTERN]: 'be a namespace: letters, digits and _ . - / [ ], starting with a letter, digit or _, at most 200 characters',
+};
 
 /**
  * Problems with a JSON Schema written inside a flow (a service's `input`, a validate step), found
@@ -217,10 +226,10 @@ function describe(error: ErrorObject, data: unknown, file: LoadedFile, prefix: V
       return base('MQFLOW_SCHEMA_EMPTY', `${subject} must have at least ${String(params.limit)} item${params.limit === 1 ? '' : 's'}`);
     case 'minProperties':
       return base('MQFLOW_SCHEMA_EMPTY', `${subject} must not be empty`);
-    case 'pattern':
-      return params.pattern === DURATION_PATTERN
-        ? base('MQFLOW_SCHEMA_FORMAT', `${subject} must be a duration such as "500ms", "10s", "5m" or a number of milliseconds (got ${got()})`)
-        : base('MQFLOW_SCHEMA_FORMAT', `${subject} must match ${String(params.pattern)} (got ${got()})`);
+    case 'pattern': {
+      const phrase = PATTERN_PHRASES[String(params.pattern)];
+      return base('MQFLOW_SCHEMA_FORMAT', `${subject} must ${phrase ?? `match ${String(params.pattern)}`} (got ${got()})`);
+    }
     default:
       return base('MQFLOW_SCHEMA', `${subject} ${error.message ?? 'is invalid'}`);
   }

@@ -13,7 +13,6 @@ import type { OpenStore } from '../state/open-store.js';
 import { StateError } from '../state/state-error.js';
 import { durationMs, durationSchema } from '../util/duration.js';
 import { after, type Maybe } from '../util/maybe.js';
-import { formatPath } from '../util/path.js';
 import { CONTINUE, STOP, type StepData, type StepKind } from './kind.js';
 import { compileStateRef, namespaceField, STORE_FIELD, withStore, type StateRef } from './state-step.js';
 
@@ -45,13 +44,14 @@ interface Last {
   readonly t: number;
 }
 
-const PERCENT = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/;
+export const PERCENT_PATTERN = '^\\s*(\\d+(?:\\.\\d+)?)\\s*%\\s*$';
+const PERCENT = new RegExp(PERCENT_PATTERN);
 
 const FIELDS = {
   value: { schema: { type: 'string', minLength: 1, description: 'A JSONata expression for the value to compare. Default: the payload.', examples: ['temperature'] }, type: 'JSONata expression', default: 'the payload', doc: 'The value compared with the last one passed. Numbers are compared with the deadband; anything else passes when it is not equal (deeply) to the last.' },
   key: { schema: { type: 'string', minLength: 1, description: 'A JSONata expression for the key: each key has its own last value. Default: $topic.', examples: ['device'] }, type: 'JSONata expression', default: '`$topic`', doc: 'Each key has its own last value (text or a number).' },
   deadband: {
-    schema: { anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*%\\s*$' }], description: 'A number passes when it differs from the last passed by more than this; "5%": by more than 5 % of the last passed. Default: 0 (any change).', examples: [0.5, '2%'] },
+    schema: { anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: PERCENT_PATTERN }], description: 'A number passes when it differs from the last passed by more than this; "5%": by more than 5 % of the last passed. Default: 0 (any change).', examples: [0.5, '2%'] },
     type: 'number or `"N%"`',
     default: '`0`',
     doc: 'A number passes when it differs from the last passed value by **more** than this (absolute), or by more than this percentage of the last passed value (`"2%"`; when the last was 0, any change passes). `0`: any change.',
@@ -91,11 +91,9 @@ export const changed: StepKind<ChangedValue, ChangedStep> = {
     let deadband: Deadband = { absolute: 0 };
     if (typeof value.deadband === 'number') deadband = { absolute: value.deadband };
     else if (typeof value.deadband === 'string') {
+      // The schema's pattern is PERCENT: a string that passed it matches.
       const percent = PERCENT.exec(value.deadband);
-      if (percent === null) {
-        compiler.problem([...path, 'deadband'], 'MQFLOW_DEADBAND', `${formatPath([...path, 'deadband'])}: write a number or a percentage such as "5%"`);
-        return undefined;
-      }
+      if (percent === null) return undefined;
       deadband = { percent: parseFloat(percent[1]!) };
     }
     return {
