@@ -141,7 +141,8 @@ function isBelow(path: string, ancestor: string): boolean {
 /** A resolved secret never appears in a message about it, whatever produced the message. */
 function redact(problem: FlowProblem, secrets: readonly string[]): FlowProblem {
   let { message, hint } = problem;
-  for (const secret of secrets) {
+  // Longest first: a secret containing another must be masked whole.
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
     if (secret.length < 3) continue;
     message = message.split(secret).join('[secret]');
     if (hint !== undefined) hint = hint.split(secret).join('[secret]');

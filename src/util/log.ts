@@ -24,10 +24,17 @@ export function rememberSecrets(log: Log, values: readonly string[]): void {
   const list = secretLists.get(log);
   if (list === undefined) return;
   for (const value of values) if (worthMasking(value) && !list.includes(value)) list.push(value);
+  longestFirst(list);
+}
+
+/** A secret that contains another is masked first, or masking the shorter one would leave the rest of it readable. */
+function longestFirst(list: string[]): void {
+  list.sort((a, b) => b.length - a.length);
 }
 
 export function createLog(options: LogOptions): Log {
   const secrets = options.secrets.filter(worthMasking);
+  longestFirst(secrets);
   const redactSecrets = (text: string): string => {
     let out = text;
     for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join('[secret]');

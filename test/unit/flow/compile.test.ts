@@ -137,6 +137,15 @@ services:
     expect(text.join('\n')).not.toMatch(/secret/);
     expect(text[0]).toBe('a.yaml:2:8 error: connections.c.url must start with mqtt://, mqtts://, ws:// or wss:// (got the value of ${env:URL})\n  hint: for example mqtt://127.0.0.1:1883 or mqtts://broker.example.com:8883');
   });
+
+  it('masks a secret that contains another secret whole (found by the loader fuzz)', () => {
+    const { text } = buildMemory({
+      env: { SITE: 'plant', SECRET: 'plant/+/S3CRET-value/#' },
+      files: { 'a.yaml': 'connections:\n  c: { url: "mqtt://127.0.0.1:1883", birth: { topic: "${env:SITE}/status" } }\ntriggers:\n  t:\n    connection: c\n    topic: ["${env:SECRET}", "${env:SECRET}"]\n    service: s\nservices:\n  s: { steps: [ { log: x } ] }\n' },
+    });
+    expect(text.join('\n')).toContain('listed twice');
+    expect(text.join('\n')).not.toContain('S3CRET');
+  });
 });
 
 describe('flow file conveniences and warnings', () => {
