@@ -33,7 +33,7 @@ services:
       - changed:
           value: level
           deadband: 0.8
-          heartbeat: 30s
+          heartbeat: 10s
       - publish:
           topic: reported/{{ $wildcards[0] }}
 `,
@@ -50,14 +50,14 @@ services:
       const sensor = i % 3 === 0 ? 's2' : 's1';
       readings.push({ sensor, at, level: Math.round((10 * Math.sin(at / 60_000) + (random() - 0.5) * 2) * 1000) / 1000 });
     }
-    // The reference: per sensor, pass the first, then any reading more than 0.8 from the last passed, or 30 s after it.
+    // The reference: per sensor, pass the first, then any reading more than 0.8 from the last passed, or 10 s after it.
     const last = new Map<string, { level: number; at: number }>();
     const expected: string[] = [];
     let heartbeats = 0;
     for (const r of readings) {
       const l = last.get(r.sensor);
-      if (l !== undefined && Math.abs(r.level - l.level) <= 0.8 && r.at - l.at >= 30_000) heartbeats++;
-      if (l === undefined || Math.abs(r.level - l.level) > 0.8 || r.at - l.at >= 30_000) {
+      if (l !== undefined && Math.abs(r.level - l.level) <= 0.8 && r.at - l.at >= 10_000) heartbeats++;
+      if (l === undefined || Math.abs(r.level - l.level) > 0.8 || r.at - l.at >= 10_000) {
         last.set(r.sensor, { level: r.level, at: r.at });
         expected.push(`${r.sensor} ${r.level} ${r.at}`);
       }
