@@ -15,6 +15,12 @@ export class MemoryStore implements StateStore {
   readonly kind = 'memory' as const;
   readonly shared = false;
   readonly #entries = new Map<string, Entry>();
+  /**
+   * Walks the entries from the least recently used. A Map keeps deleted slots until it is rebuilt,
+   * and a new iteration skips them all from the start, so one live iterator is kept instead: what
+   * is behind it was evicted, and what was used again moved ahead of it.
+   */
+  #oldest: IterableIterator<string> | undefined;
   #hits = 0;
   #misses = 0;
   #evictions = 0;
@@ -54,17 +60,16 @@ export class MemoryStore implements StateStore {
   }
 
   #evict(now: number): void {
-    if (this.#entries.size <= this.maxEntries) return;
-    // Expired entries go first, within a bounded scan; then the least recently used.
-    let scanned = 0;
-    for (const [key, entry] of this.#entries) {
-      if (this.#entries.size <= this.maxEntries || ++scanned > 64) break;
-      if (entry.expiresAt <= now) this.#entries.delete(key);
-    }
-    for (const key of this.#entries.keys()) {
-      if (this.#entries.size <= this.maxEntries) break;
+    while (this.#entries.size > this.maxEntries) {
+      let next = this.#oldest?.next();
+      if (next === undefined || next.done === true) {
+        this.#oldest = this.#entries.keys();
+        next = this.#oldest.next();
+      }
+      const key = next.value as string;
+      // An expired entry was no longer there for its readers: removing it is no eviction.
+      if (this.#entries.get(key)!.expiresAt > now) this.#evictions++;
       this.#entries.delete(key);
-      this.#evictions++;
     }
   }
 

@@ -19,9 +19,9 @@ export interface StateEnvironment {
 const PROCESS = randomUUID();
 let sequence = 0;
 
-interface Staged {
+/** A write staged by a message, with the store it goes to. */
+interface Staged extends StateWrite {
   readonly store: OpenStore;
-  readonly writes: Map<string, StateWrite>;
 }
 
 export class MessageState {
@@ -91,8 +91,8 @@ export class MessageState {
 
   /** The value under `key`: this message's staged write, else the store's committed value. */
   read(store: OpenStore, key: string): Maybe<unknown> {
-    const staged = this.#stagedFor(store, false)?.writes.get(key);
-    if (staged !== undefined) return staged.value;
+    const staged = this.#find(store, key);
+    if (staged >= 0) return this.#staged![staged]!.value;
     try {
       const value = store.store.get(key, this.env.clock.now());
       return value instanceof Promise ? value.catch((error: unknown) => Promise.reject(unavailable(error, store.name))) : value;
@@ -104,12 +104,15 @@ export class MessageState {
   /** Stages a write (value undefined: remove the key); it takes effect when the message is done. */
   write(store: OpenStore, key: string, value: unknown, ttlMs: number | undefined): void {
     if (value !== undefined) store.checkValue(value);
-    this.#stagedFor(store, true)!.writes.set(key, ttlMs === undefined ? { key, value } : { key, value, ttlMs });
+    const write: Staged = ttlMs === undefined ? { store, key, value } : { store, key, value, ttlMs };
+    const at = this.#find(store, key);
+    if (at >= 0) this.#staged![at] = write;
+    else (this.#staged ??= []).push(write);
   }
 
   /** True when a commit has something to write. */
   get dirty(): boolean {
-    return this.#staged !== undefined && this.#staged.some((s) => s.writes.size > 0);
+    return this.#staged !== undefined && this.#staged.length > 0;
   }
 
   /** A retry starts from the committed state: staged writes go; keys and claims stay held. */
@@ -124,16 +127,43 @@ export class MessageState {
   commit(): Maybe<void> {
     const staged = this.#staged;
     this.#staged = undefined;
-    if (staged === undefined) {
+    if (staged === undefined || staged.length === 0) {
       this.#release();
       return undefined;
     }
     const now = this.env.clock.now();
+    const first = staged[0]!.store;
+    // Most messages write to one store: its commit, without grouping.
+    if (staged.every((w) => w.store === first)) {
+      let done: Maybe<void>;
+      try {
+        done = first.store.commit(staged, now);
+      } catch (error) {
+        first.commitFailures++;
+        this.#abandon();
+        throw unavailable(error, first.name);
+      }
+      if (!(done instanceof Promise)) {
+        first.commits++;
+        this.#release();
+        return undefined;
+      }
+      return done.then(
+        () => {
+          first.commits++;
+          this.#release();
+        },
+        (error: unknown) => {
+          first.commitFailures++;
+          this.#abandon();
+          throw unavailable(error, first.name);
+        },
+      );
+    }
     const pending: Promise<void>[] = [];
     try {
-      for (const { store, writes } of staged) {
-        if (writes.size === 0) continue;
-        const done = store.store.commit([...writes.values()], now);
+      for (const [store, writes] of byStore(staged)) {
+        const done = store.store.commit(writes, now);
         if (done instanceof Promise) {
           pending.push(
             done.then(
@@ -148,7 +178,7 @@ export class MessageState {
       }
     } catch (error) {
       this.#abandon();
-      throw unavailable(error, staged[0]!.store.name);
+      throw unavailable(error, first.name);
     }
     if (pending.length === 0) {
       this.#release();
@@ -186,14 +216,21 @@ export class MessageState {
     for (const { store, key } of held) store.locks.release(key, this);
   }
 
-  #stagedFor(store: OpenStore, create: boolean): Staged | undefined {
+  #find(store: OpenStore, key: string): number {
     const all = this.#staged;
-    if (all !== undefined) {
-      for (const s of all) if (s.store === store) return s;
-    }
-    if (!create) return undefined;
-    const s: Staged = { store, writes: new Map() };
-    (this.#staged ??= []).push(s);
-    return s;
+    if (all === undefined) return -1;
+    for (let i = 0; i < all.length; i++) if (all[i]!.store === store && all[i]!.key === key) return i;
+    return -1;
   }
+}
+
+/** The writes per store. */
+function byStore(staged: readonly Staged[]): [OpenStore, readonly Staged[]][] {
+  const out = new Map<OpenStore, Staged[]>();
+  for (const w of staged) {
+    const list = out.get(w.store);
+    if (list === undefined) out.set(w.store, [w]);
+    else list.push(w);
+  }
+  return [...out];
 }

@@ -1,7 +1,9 @@
 /**
  * The redis store (docs/architecture.md, invariants 37-38): values as JSON text shared by replicas,
- * commits as one MULTI/EXEC, dedupe claims as an atomic Lua script. Commands of one event-loop
- * turn share a round trip (ioredis auto-pipelining). A Redis that is down or too slow fails
+ * a commit as one SET (or DEL), or MULTI/EXEC for several writes, dedupe claims as an atomic Lua
+ * script. Commands go out as they are made, on one connection: ioredis's auto-pipelining cost more
+ * CPU than it saved, measured with the bench (serial trigger 4,264 → 6,799 msg/s without it,
+ * 194 → 116 µs CPU per message; concurrent 14,080 → 15,614 msg/s). A Redis that is down or too slow fails
  * commands within `timeoutMs`; nothing is queued while disconnected, and ioredis reconnects by itself.
  */
 import { Redis, type RedisOptions } from 'ioredis';
@@ -121,7 +123,8 @@ export class RedisStore implements StateStore {
           }
         : {}),
       keyPrefix: options.keyPrefix,
-      enableAutoPipelining: true,
+      // See the top of this file.
+      enableAutoPipelining: false,
       // Fail, don't queue: a message waiting on a store that is down must fail (invariant 37).
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
@@ -180,6 +183,16 @@ export class RedisStore implements StateStore {
   /** One MULTI/EXEC: SET (PX when the write has a ttl) or DEL per write; a SET replaces a claim. */
   commit(writes: readonly StateWrite[], _now: number): Promise<void> {
     return this.#run('commit', async () => {
+      // One write needs no transaction: a single SET or DEL is atomic, and one command instead of three.
+      if (writes.length === 1) {
+        const write = writes[0]!;
+        const json = write.value === undefined ? undefined : JSON.stringify(write.value);
+        const ttl = write.ttlMs;
+        if (json === undefined || (ttl !== undefined && ttl <= 0)) await this.#redis.del(write.key);
+        else if (ttl === undefined || !Number.isFinite(ttl)) await this.#redis.set(write.key, json);
+        else await this.#redis.set(write.key, json, 'PX', Math.ceil(ttl));
+        return;
+      }
       const multi = this.#redis.multi();
       for (const write of writes) {
         const json = write.value === undefined ? undefined : JSON.stringify(write.value);
@@ -194,6 +207,7 @@ export class RedisStore implements StateStore {
       for (const [error] of results) if (error !== null) throw error;
     });
   }
+
 
   claim(key: string, token: string, leaseMs: number): Promise<ClaimResult> {
     return this.#run('claim', async () => {

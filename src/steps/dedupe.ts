@@ -6,7 +6,10 @@
 import type { Expression } from '../expr/expression.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import { durationMs, durationSchema } from '../util/duration.js';
-import { after } from '../util/maybe.js';
+import type { Outcome } from '../pipeline/execution.js';
+import type { MessageState } from '../state/message-state.js';
+import type { OpenStore } from '../state/open-store.js';
+import { after, type Maybe } from '../util/maybe.js';
 import { CONTINUE, STOP, type StepData, type StepKind } from './kind.js';
 import { compileStateRef, namespaceField, STORE_FIELD, withStore, type StateRef } from './state-step.js';
 
@@ -58,25 +61,24 @@ export const dedupe: StepKind<DedupeValue, DedupeStep> = {
     return { kind: 'dedupe', ...header, ...compileStateRef(value, header, path, compiler), key, windowMs: value.window === undefined ? 600_000 : durationMs(value.window) };
   },
   run(step, exec) {
-    return after(evaluate(step.key, exec.payload, exec, step), (id) =>
-      withStore(step, exec, (state, store) => {
-        const key = store.key(step.namespace, id);
-        return after(state.hold(store, key), () => {
-          // A shared store claims the key across replicas; a local one is decided by the key lock.
-          if (store.store.shared) {
-            return state.claim(store, key).then((claim) => {
-              if (claim === 'present') return STOP;
-              state.write(store, key, 1, step.windowMs);
-              return CONTINUE;
-            });
-          }
-          return after(state.read(store, key), (seen) => {
-            if (seen !== undefined) return STOP;
-            state.write(store, key, 1, step.windowMs);
-            return CONTINUE;
-          });
-        });
-      }),
-    );
+    return after(evaluate(step.key, exec.payload, exec, step), (id) => withStore(step, exec, (state, store) => decide(step, state, store, store.key(step.namespace, id))));
   },
 };
+
+/** Written without closures on the path where nothing waits (the memory and disk stores, a free key). */
+function decide(step: DedupeStep, state: MessageState, store: OpenStore, key: string): Maybe<Outcome> {
+  const held = state.hold(store, key);
+  if (held !== undefined) return held.then(() => decide(step, state, store, key));
+  // A shared store claims the key across replicas; a local one is decided by the key lock.
+  if (store.store.shared) {
+    return state.claim(store, key).then((claim) => (claim === 'present' ? STOP : record(step, state, store, key)));
+  }
+  const seen = state.read(store, key);
+  if (seen instanceof Promise) return seen.then((s) => (s !== undefined ? STOP : record(step, state, store, key)));
+  return seen !== undefined ? STOP : record(step, state, store, key);
+}
+
+function record(step: DedupeStep, state: MessageState, store: OpenStore, key: string): Outcome {
+  state.write(store, key, 1, step.windowMs);
+  return CONTINUE;
+}
