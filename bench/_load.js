@@ -5,19 +5,21 @@
  * `window` are not yet written to the socket. `ts` is the send time on the system's monotonic clock
  * (process.hrtime, in ms with µs precision, the same clock in every process of the machine), so
  * the sink can measure sub-millisecond latency. `seq` runs 1…count. Prints one JSON line
- * (sent, ms) when done.
+ * (sent, ms) when done. `devices` (default 50) is how many distinct deviceIds the readings cycle
+ * through (`oven-<seq % devices>`).
  *
- *   node bench/_load.js <url> <qos> <count> [window] [rate]
+ *   node bench/_load.js <url> <qos> <count> [window] [rate] [devices]
  *
  * Not a benchmark module (run.js skips files starting with "_").
  */
 import mqtt from 'mqtt';
 
-const [url, qosText, countText, windowText, rateText] = process.argv.slice(2);
+const [url, qosText, countText, windowText, rateText, devicesText] = process.argv.slice(2);
 const qos = Number(qosText);
 const count = Number(countText);
 const windowSize = Number(windowText ?? (qos === 0 ? 1000 : 100));
 const rate = Number(rateText ?? 0);
+const devices = Number(devicesText ?? 50);
 const PADDING = 'x'.repeat(80);
 const SITES = ['north', 'south', 'east', 'west'];
 
@@ -27,7 +29,7 @@ export const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
 /** A ~200-byte reading. */
 export function reading(seq) {
   return JSON.stringify({
-    deviceId: `oven-${seq % 50}`,
+    deviceId: `oven-${seq % devices}`,
     temp_f: 150 + (seq % 600) / 10,
     ts: monotonicMs(),
     seq,
