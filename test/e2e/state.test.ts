@@ -4,7 +4,7 @@
  * host and trigger runner, with the clock `mqflow test` advances); and a hot reload keeps the state
  * of an unchanged step while `mqflow run` runs against Mosquitto (invariant 40).
  */
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCase } from '../../src/testing/harness.js';
@@ -14,6 +14,7 @@ import { RUN_MOSQUITTO } from '../support/brokers.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { TestClient } from '../support/mqtt.js';
 import { flowFolder, startMqflow, type MqflowProcess } from '../support/runtime.js';
+import { repoRoot } from '../support/cli.js';
 
 describe('changed: deadband and heartbeat', () => {
   it('passes exactly the readings a reference computation passes, over 10,000 noisy readings', async () => {
@@ -85,6 +86,53 @@ services:
   }, 60_000);
 });
 
+describe('throttle: drop and wait', () => {
+  const run = async (mode: string): Promise<number[]> => {
+    const result = buildMemory({
+      files: {
+        'flow.yaml': `connections:
+  plant:
+    url: mqtt://127.0.0.1:1883
+triggers:
+  in:
+    connection: plant
+    topic: in
+    service: limited
+services:
+  limited:
+    steps:
+      - throttle:
+          limit: 2
+          per: 1s
+          mode: ${mode}
+      - publish:
+          topic: out
+`,
+      },
+    });
+    const at = [0, 100, 200, 300, 1_100];
+    const observed = await runCase(result.model!, {
+      name: mode,
+      file: 'flow.test.yaml',
+      line: 1,
+      target: { kind: 'trigger', name: 'in' },
+      messages: at.map((ms) => ({ topic: 'in', payload: { at: ms }, qos: 1, retain: false, atMs: ms })),
+      fixed: {},
+      expect: {},
+    });
+    expect(observed.failures).toEqual([]);
+    return observed.published.map((p) => (p.json as { at: number }).at);
+  };
+
+  it('drop: two at once, then one every 500 ms; the others end', async () => {
+    expect(await run('drop')).toEqual([0, 100, 1_100]);
+  });
+
+  it('wait: every message passes, in order, each when the rate allows', async () => {
+    expect(await run('wait')).toEqual([0, 100, 200, 300, 1_100]);
+  });
+});
+
 const flow = (extra: string): string => `connections:
   plant:
     url: \${env:MQTT_URL}
@@ -147,6 +195,60 @@ describe.runIf(RUN_MOSQUITTO)('hot reload keeps state, against mosquitto', () =>
     expect(changes).toContain('! state of services.once.steps[0] (dedupe) resets: no dedupe step uses namespace services.once.steps[0] of store memory any more (name the namespace to keep state when a step moves)');
     await producer.publish('in', { id: 'a' });
     await sink.waitFor(1, (m) => m.topic === 'out/v3');
+    await sink.close();
+    await producer.close();
+  }, 60_000);
+});
+
+describe.runIf(RUN_MOSQUITTO)('each stateful step, running examples/state against mosquitto', () => {
+  let broker: Mosquitto;
+  let dir: string;
+  let mqflow: MqflowProcess | undefined;
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    dir = flowFolder({});
+    cpSync(join(repoRoot, 'examples/state/state.yaml'), join(dir, 'state.yaml'));
+  });
+  afterAll(async () => {
+    mqflow?.kill('SIGKILL');
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('dedupes, reports by exception, joins a remembered value and keeps the latest of each interval', async () => {
+    mqflow = startMqflow(dir, { MQTT_URL: broker.url }, ['--log-level', 'info']);
+    await mqflow.ready(['meter-in', 'pressure-in', 'humidity-in', 'room-temperature-in', 'dashboard-in']);
+    const sink = await TestClient.connect(broker.url);
+    await sink.subscribe(['plant/+/meters-deduped/+', 'plant/+/pressure-changes/+', 'plant/+/climate/+', 'dashboard/+/speed'], 1);
+    const producer = await TestClient.connect(broker.url);
+
+    for (const id of ['r-1', 'r-1', 'r-2', 'r-1']) await producer.publish('plant/north/meters/m1', { readingId: id });
+    for (const bar of [2.0, 2.3, 2.6, 2.2, 2.0]) await producer.publish('plant/north/pressure/p1', { bar });
+    await producer.publish('plant/north/rooms/r12/humidity', { percent: 48 });
+    // The humidity is remembered once that message is done (processed); the temperature reading comes after it.
+    const admin = await mqflow.waitFor((l) => l.event === 'admin');
+    const processed = async (trigger: string): Promise<number> => {
+      const status = (await (await fetch(`${admin.url as string}/api/status`)).json()) as { triggers: { name: string; counters: { processed: number } }[] };
+      return status.triggers.find((t) => t.name === trigger)!.counters.processed;
+    };
+    const deadline = Date.now() + 15_000;
+    while ((await processed('humidity-in')) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await producer.publish('plant/north/rooms/r12/temperature', { celsius: 21.5 });
+    // In one go, well within the throttle's second: the first passes, the last waits for its turn, the others are replaced.
+    await Promise.all([100, 110, 120, 130].map((rpm) => producer.publish('plant/north/machines/m7/speed', { rpm }, 1)));
+
+    await sink.waitFor(2, (m) => m.topic.startsWith('dashboard/'), 15_000);
+    await sink.waitFor(1, (m) => m.topic.includes('/climate/'));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(sink.json('plant/north/meters-deduped/m1')).toEqual([{ readingId: 'r-1' }, { readingId: 'r-2' }]);
+    expect(sink.json('plant/north/pressure-changes/p1')).toEqual([{ bar: 2.0 }, { bar: 2.6 }, { bar: 2.0 }]);
+    expect(sink.json('plant/north/climate/r12')).toEqual([{ room: 'r12', celsius: 21.5, humidity: 48 }]);
+    expect(sink.json('dashboard/m7/speed')).toEqual([{ rpm: 100 }, { rpm: 130 }]);
+
+    const metrics = await (await fetch(`${admin.url as string}/metrics`)).text();
+    expect(metrics).toMatch(/mqflow_store_entries\{store="memory",type="memory"\} [1-9]/);
+    expect(metrics).toMatch(/mqflow_store_commits_total\{store="memory"\} [1-9]/);
+    expect(metrics).toMatch(/mqflow_store_reads_total\{store="memory",result="hit"\} [1-9]/);
     await sink.close();
     await producer.close();
   }, 60_000);

@@ -91,6 +91,9 @@ describe.runIf(RUN_MOSQUITTO && RUN_REDIS)('a Redis store that is down', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(sink.on('out').map((m) => (JSON.parse(m.text) as { id: string }).id)).toEqual(['first', 'after', 'last']);
 
+    const admin = await mqflow.waitFor((l) => l.event === 'admin');
+    const metrics = await (await fetch(`${admin.url as string}/metrics`)).text();
+    expect(metrics).toMatch(/mqflow_store_errors_total\{store="shared"\} [1-9]/);
     const everything = JSON.stringify(mqflow.lines) + mqflow.stderr;
     expect(everything).not.toContain('a-redis-secret');
     mqflow.kill('SIGTERM');

@@ -151,4 +151,50 @@ describe('planReload', () => {
       '- service archive',
     ]);
   });
+
+  describe('state (invariant 40)', () => {
+    const STORES = `stores:
+  seen:
+    type: disk
+    path: /var/lib/mqflow/seen
+  scratch:
+    type: memory
+`;
+    const stateful = (steps: string): string => `services:
+  normalize:
+    steps:
+${steps}      - publish:
+          topic: out/celsius
+  archive:
+    steps:
+      - publish:
+          topic: archive
+`;
+    const DEDUPE = '      - dedupe:\n          key: id\n          store: seen\n      - changed:\n          value: temp_f\n          store: scratch\n';
+    const withStores = (steps: string, stores = STORES): Folder => ({ connections: `${CONNECTIONS}${stores}`, services: stateful(steps) });
+
+    it('keeps state across a change elsewhere in the service', () => {
+      const p = plan(withStores(DEDUPE), withStores(`${DEDUPE}      - log: changed\n`));
+      expect(p.stateResets).toEqual([]);
+      expect(p.stores).toEqual({ added: [], removed: [], changed: [] });
+    });
+
+    it('says which steps lose their state: a step that moved, a memory store opened again, a store removed', () => {
+      const moved = plan(withStores(DEDUPE), withStores(`      - log: first\n${DEDUPE}`));
+      expect(describePlan(moved).filter((l) => l.startsWith('!'))).toEqual([
+        '! state of services.normalize.steps[0] (dedupe) resets: no dedupe step uses namespace services.normalize.steps[0] of store seen any more (name the namespace to keep state when a step moves)',
+        '! state of services.normalize.steps[1] (changed) resets: no changed step uses namespace services.normalize.steps[1] of store scratch any more (name the namespace to keep state when a step moves)',
+      ]);
+      const named = DEDUPE.replace('store: seen\n', 'store: seen\n          namespace: readings\n');
+      expect(plan(withStores(named), withStores(`      - log: first\n${named}`)).stateResets.map((r) => r.kind)).toEqual(['changed']);
+
+      const reopened = plan(withStores(DEDUPE), withStores(DEDUPE, STORES.replace('type: memory', 'type: memory\n    maxEntries: 10')));
+      expect(reopened.stores.changed).toEqual(['scratch']);
+      expect(describePlan(reopened)).toContain('~ store scratch (opened again)');
+      expect(reopened.stateResets).toEqual([{ step: 'services.normalize.steps[1]', kind: 'changed', reason: 'store scratch is opened again (a memory store starts empty)' }]);
+
+      // A disk store with another size limit keeps its files: its state is kept.
+      expect(plan(withStores(DEDUPE), withStores(DEDUPE, STORES.replace('path: /var/lib/mqflow/seen', 'path: /var/lib/mqflow/seen\n    maxSizeMB: 10'))).stateResets).toEqual([]);
+    });
+  });
 });
