@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { createMetrics } from '../admin/metrics.js';
 import { isLoopback } from '../admin/request-guard.js';
 import { startAdminServer, type AdminServer } from '../admin/server.js';
+import { loadStoreDrivers } from '../stores/drivers.js';
 import { Engine } from '../engine/engine.js';
 import { createLog, type Log, type LogLevel } from '../util/log.js';
 import { Reloader } from '../engine/reloader.js';
@@ -186,6 +187,7 @@ export async function startRuntime(settings: RuntimeSettings, io: CommandIO): Pr
   }
   const version = mqflowVersion();
   const metrics = settings.admin === undefined ? undefined : createMetrics(version);
+  await loadStoreDrivers(result.model.stores.values());
   const engine = new Engine(result.model, {
     log,
     drainTimeoutMs: settings.drainTimeoutMs,

@@ -12,6 +12,7 @@ import { Publisher, PublishError } from '../mqtt/publisher.js';
 import { Subscriber } from '../mqtt/subscriber.js';
 import { systemClock, type Clock } from '../state/clock.js';
 import type { Log } from '../util/log.js';
+import { loadStoreDrivers } from '../stores/drivers.js';
 import { OpenStores } from './open-stores.js';
 import { planReload, type ChangedTrigger, type ReloadPlan } from './plan.js';
 import { snapshotOf, type EngineSnapshot } from './snapshot.js';
@@ -58,6 +59,7 @@ export class Engine {
   /** State stores, kept across reloads while unchanged (invariant 40). */
   readonly #stores: OpenStores;
 
+  /** `model`'s store drivers must be loaded first (loadStoreDrivers). */
   constructor(
     model: FlowModel,
     private readonly options: EngineOptions,
@@ -191,6 +193,7 @@ export class Engine {
    */
   async apply(next: FlowModel, plan: ReloadPlan, defined: FlowModel = next): Promise<void> {
     await this.#background;
+    await loadStoreDrivers(next.stores.values());
     this.#defined = defined;
     const oldHost = this.#host;
     const removed: Publisher[] = [];

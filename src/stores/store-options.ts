@@ -5,12 +5,11 @@
  */
 import type { ComponentCompiler } from '../component/compiler.js';
 import { fieldTable, objectSchema, type DocTable, type FieldSpec } from '../component/spec.js';
-import { openDiskStore } from '../state/disk-store.js';
 import { MemoryStore } from '../state/memory-store.js';
 import type { StoreLimits } from '../state/open-store.js';
-import { openRedisStore } from '../state/redis-store.js';
 import type { StateStore } from '../state/store.js';
 import { durationMs, durationSchema } from '../util/duration.js';
+import { diskDriver, redisDriver } from './drivers.js';
 import type { JsonSchema } from '../util/json-schema.js';
 import type { Log } from '../util/log.js';
 import { formatPath, type ValuePath } from '../util/path.js';
@@ -198,12 +197,12 @@ function redisTls(t: Record<string, unknown> | undefined, at: ValuePath, c: Comp
   };
 }
 
-/** Opens the store a definition describes (the runtime part). Redis connects in the background. */
+/** Opens the store a definition describes (the runtime part; its driver loaded with loadStoreDrivers). Redis connects in the background. */
 export function openStore(settings: StoreSettings, log: Log): StateStore {
   if (settings.type === 'memory') return new MemoryStore(settings.memory!.maxEntries);
-  if (settings.type === 'disk') return openDiskStore(settings.disk!);
+  if (settings.type === 'disk') return diskDriver().openDiskStore(settings.disk!);
   const r = settings.redis!;
-  return openRedisStore(
+  return redisDriver().openRedisStore(
     {
       url: r.url,
       ...(r.username === undefined ? {} : { username: r.username }),
