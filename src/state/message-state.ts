@@ -67,6 +67,8 @@ export class MessageState {
    */
   async claim(store: OpenStore, key: string): Promise<'claimed' | 'present'> {
     if (store.store.claim === undefined) throw new StateError(`store "${store.name}" cannot claim keys`, 'MQFLOW_STATE_UNAVAILABLE');
+    // A retry (or a second step of the same message) finds its own claim in place.
+    if (this.#claims?.some((c) => c.store === store && c.key === key) === true) return 'claimed';
     const token = (this.#token ??= `${PROCESS}:${++sequence}`);
     const deadline = performance.now() + store.limits.lockTimeoutMs;
     for (let pause = 10; ; pause = Math.min(pause * 2, 250)) {

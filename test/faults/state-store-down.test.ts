@@ -102,3 +102,85 @@ describe.runIf(RUN_MOSQUITTO && RUN_REDIS)('a Redis store that is down', () => {
     await producer.close();
   }, 90_000);
 });
+
+const RETRY_FLOWS = {
+  'flows.yaml': `connections:
+  plant:
+    url: \${env:MQTT_URL}
+stores:
+  shared:
+    type: redis
+    url: \${env:REDIS_URL}
+triggers:
+  readings:
+    connection: plant
+    topic: readings
+    service: enrich
+    retry:
+      maxAttempts: 20
+      delay: 200ms
+      backoff: fixed
+  config:
+    connection: plant
+    topic: config
+    service: keep-config
+services:
+  enrich:
+    steps:
+      - dedupe:
+          key: id
+          store: shared
+      - lookup:
+          namespace: config
+          key: device
+          as: config
+          required: true
+          store: shared
+      - publish:
+          topic: out
+          payload: '{ "id": id, "unit": $config.unit }'
+  keep-config:
+    steps:
+      - remember:
+          namespace: config
+          key: device
+          store: shared
+`,
+};
+
+describe.runIf(RUN_MOSQUITTO && RUN_REDIS)('a retried message keeps its own Redis claim', () => {
+  let broker: Mosquitto;
+  let redis: RedisServer;
+  let dir: string;
+  let mqflow: MqflowProcess | undefined;
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    redis = await startRedis();
+    dir = flowFolder(RETRY_FLOWS);
+  });
+  afterAll(async () => {
+    mqflow?.kill('SIGKILL');
+    await broker.stop();
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a message retried until its lookup finds a value passes its dedupe again, once', async () => {
+    mqflow = startMqflow(dir, { MQTT_URL: broker.url, REDIS_URL: redis.url }, ['--log-level', 'info']);
+    await mqflow.ready(['readings', 'config']);
+    const sink = await TestClient.connect(broker.url);
+    await sink.subscribe('out', 1);
+    const producer = await TestClient.connect(broker.url);
+    await producer.publish('readings', { id: 'r1', device: 'd1' });
+    // It fails (MQFLOW_LOOKUP_MISSING) and is retried, holding its claim on r1.
+    await mqflow.waitFor((l) => l.event === 'retry', 10_000);
+    await producer.publish('config', { device: 'd1', unit: 'bar' });
+    await sink.waitFor(1, () => true, 15_000);
+    await producer.publish('readings', { id: 'r1', device: 'd1' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(sink.json('out')).toEqual([{ id: 'r1', unit: 'bar' }]);
+    expect(mqflow.lines.filter((l) => l.event === 'message-failed')).toEqual([]);
+    await sink.close();
+    await producer.close();
+  }, 60_000);
+});

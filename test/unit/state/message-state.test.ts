@@ -88,3 +88,32 @@ describe('MessageState', () => {
     expect(memory.get('k9999', 0)).toBe(9_999);
   });
 });
+
+describe('MessageState claims (shared stores)', () => {
+  it('a retry of the message that claimed a key finds its own claim, not a busy key', async () => {
+    const claims = new Map<string, string>();
+    const shared = new MemoryStore(100);
+    // A shared store as the Redis store behaves: SET NX of a claim marker, busy while another token holds it.
+    const store = new OpenStore('shared', Object.assign(shared, {
+      shared: true,
+      claim: (key: string, token: string) => {
+        const holder = claims.get(key);
+        if (holder === undefined) claims.set(key, token);
+        return Promise.resolve(holder === undefined ? ('claimed' as const) : ('busy' as const));
+      },
+      unclaim: (key: string, token: string) => {
+        if (claims.get(key) === token) claims.delete(key);
+        return Promise.resolve();
+      },
+    }), { maxKeyBytes: 64, maxValueBytes: 64, lockTimeoutMs: 100, claimLeaseMs: 30_000 });
+    const env: StateEnvironment = { store: () => store, clock: systemClock };
+    const first = new MessageState(env);
+    expect(await first.claim(store, 'ns:id')).toBe('claimed');
+    first.discard();
+    expect(await first.claim(store, 'ns:id')).toBe('claimed');
+    await expect(new MessageState(env).claim(store, 'ns:id')).rejects.toMatchObject({ code: 'MQFLOW_STATE_BUSY' });
+    first.abort();
+    await new Promise((r) => setImmediate(r));
+    expect(claims.size).toBe(0);
+  });
+});
