@@ -86,6 +86,53 @@ services:
   }, 60_000);
 });
 
+describe('state follows the message (invariant 35)', () => {
+  it('a failed message does not move a deadband, nor record a dedupe key', async () => {
+    const result = buildMemory({
+      files: {
+        'flow.yaml': `connections:
+  plant:
+    url: mqtt://127.0.0.1:1883
+triggers:
+  in:
+    connection: plant
+    topic: in
+    service: report
+services:
+  report:
+    steps:
+      - dedupe:
+          key: id
+      - changed:
+          value: v
+          deadband: 0.5
+      - transform: 'fail ? $error("refused downstream") : $'
+      - publish:
+          topic: out
+`,
+      },
+    });
+    const messages = [
+      { id: 1, v: 1 },
+      { id: 2, v: 5, fail: true },
+      { id: 3, v: 1.2 },
+      { id: 2, v: 5 },
+    ];
+    const observed = await runCase(result.model!, {
+      name: 'failures',
+      file: 'flow.test.yaml',
+      line: 1,
+      target: { kind: 'trigger', name: 'in' },
+      messages: messages.map((payload) => ({ topic: 'in', payload, qos: 1, retain: false })),
+      fixed: {},
+      expect: {},
+    });
+    expect(observed.failures.map((f) => f.code)).toEqual(['D3137']);
+    // 1.2 is compared with 1 (the failed 5 did not count), and id 2 passes when it comes again.
+    expect(observed.published.map((p) => p.json)).toEqual([{ id: 1, v: 1 }, { id: 2, v: 5 }]);
+  });
+});
+
 describe('throttle: drop and wait', () => {
   const run = async (mode: string): Promise<number[]> => {
     const result = buildMemory({
