@@ -26,8 +26,12 @@ export interface DocTable {
 
 /** The table of a definition's fields: Field, Type, Default, Description. */
 export function fieldTable(id: string, fields: Readonly<Record<string, FieldSpec>>): DocTable {
+  return { id, ...fieldRows(fields) };
+}
+
+/** A field table without its id (a step kind's, whose id the registry gives). */
+export function fieldRows(fields: Readonly<Record<string, FieldSpec>>): Omit<DocTable, 'id'> {
   return {
-    id,
     header: ['Field', 'Type', 'Default', 'Description'],
     rows: Object.entries(fields).map(([name, f]) => [`\`${name}\``, f.type, f.default, f.doc]),
   };

@@ -5,6 +5,7 @@
  * message does not move it (docs/architecture.md, invariant 35).
  */
 import { isDeepStrictEqual } from 'node:util';
+import { fieldRows, objectSchema } from '../component/spec.js';
 import type { Expression } from '../expr/expression.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import type { Execution, Outcome } from '../pipeline/execution.js';
@@ -65,14 +66,9 @@ export const changed: StepKind<ChangedValue, ChangedStep> = {
   kind: 'changed',
   stateful: true,
   description: 'Report by exception: pass a message when its value changed beyond a deadband since the last one passed for its key (or a heartbeat is due); end it otherwise.',
-  schema: {
-    type: 'object',
-    description: 'Pass a message only when its value changed (beyond a deadband), or a heartbeat is due.',
-    additionalProperties: false,
-    properties: Object.fromEntries(Object.entries(FIELDS).map(([k, f]) => [k, f.schema])),
-  },
+  schema: objectSchema('Pass a message only when its value changed (beyond a deadband), or a heartbeat is due.', FIELDS),
   summary: { does: 'ends a message whose value did not change beyond a deadband (report by exception)', changesPayload: 'no' },
-  table: { header: ['Field', 'Type', 'Default', 'Description'], rows: Object.entries(FIELDS).map(([k, f]) => [`\`${k}\``, f.type, f.default, f.doc]) },
+  table: fieldRows(FIELDS),
   example: `services:
   report-by-exception:
     steps:

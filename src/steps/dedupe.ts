@@ -3,6 +3,7 @@
  * The key is recorded when the message is done, so a message that failed or crashed the process
  * is not a duplicate of itself when it comes again (docs/architecture.md, invariants 35-38).
  */
+import { fieldRows, objectSchema } from '../component/spec.js';
 import type { Expression } from '../expr/expression.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import { durationMs, durationSchema } from '../util/duration.js';
@@ -37,15 +38,9 @@ export const dedupe: StepKind<DedupeValue, DedupeStep> = {
   kind: 'dedupe',
   stateful: true,
   description: 'Pass only the first message with a key within a window; later ones end (successfully, acknowledged, nothing published).',
-  schema: {
-    type: 'object',
-    description: 'Pass the first message with a key within a window; end the duplicates.',
-    required: ['key'],
-    additionalProperties: false,
-    properties: Object.fromEntries(Object.entries(FIELDS).map(([k, f]) => [k, f.schema])),
-  },
+  schema: objectSchema('Pass the first message with a key within a window; end the duplicates.', FIELDS, ['key']),
   summary: { does: 'ends a message whose key was seen within a window', changesPayload: 'no' },
-  table: { header: ['Field', 'Type', 'Default', 'Description'], rows: Object.entries(FIELDS).map(([k, f]) => [`\`${k}\``, f.type, f.default, f.doc]) },
+  table: fieldRows(FIELDS),
   example: `services:
   once-per-reading:
     steps:

@@ -3,6 +3,7 @@
  * enrichment and joins of topics without a database. It reads committed values (and its own
  * message's writes) without waiting (docs/architecture.md, invariant 36).
  */
+import { fieldRows, objectSchema } from '../component/spec.js';
 import type { Expression } from '../expr/expression.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import { MessageFailure } from '../pipeline/execution.js';
@@ -40,15 +41,9 @@ export const lookup: StepKind<LookupValue, LookupStep> = {
   kind: 'lookup',
   stateful: true,
   description: 'Read a value a remember step kept under a key into a variable ($name).',
-  schema: {
-    type: 'object',
-    description: 'Read a remembered value into a variable.',
-    required: ['namespace', 'key', 'as'],
-    additionalProperties: false,
-    properties: Object.fromEntries(Object.entries(FIELDS).map(([k, f]) => [k, f.schema])),
-  },
+  schema: objectSchema('Read a remembered value into a variable.', FIELDS, ['namespace', 'key', 'as']),
   summary: { does: 'reads a value a `remember` step kept into a variable (`$name`)', changesPayload: 'no' },
-  table: { header: ['Field', 'Type', 'Default', 'Description'], rows: Object.entries(FIELDS).map(([k, f]) => [`\`${k}\``, f.type, f.default, f.doc]) },
+  table: fieldRows(FIELDS),
   example: `services:
   enrich-temperature:
     steps:

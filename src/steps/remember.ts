@@ -3,6 +3,7 @@
  * retained config topic) for `lookup` steps of any service. The write takes effect when the
  * message is done; the last message done wins (docs/architecture.md, invariant 36).
  */
+import { fieldRows, objectSchema } from '../component/spec.js';
 import type { Expression } from '../expr/expression.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import { durationMs, durationSchema } from '../util/duration.js';
@@ -38,15 +39,9 @@ export const remember: StepKind<RememberValue, RememberStep> = {
   kind: 'remember',
   stateful: true,
   description: 'Keep a value under a key in a store, for lookup steps of any service; it takes effect when the message is done.',
-  schema: {
-    type: 'object',
-    description: 'Keep a value under a key, for lookup steps.',
-    required: ['namespace', 'key'],
-    additionalProperties: false,
-    properties: Object.fromEntries(Object.entries(FIELDS).map(([k, f]) => [k, f.schema])),
-  },
+  schema: objectSchema('Keep a value under a key, for lookup steps.', FIELDS, ['namespace', 'key']),
   summary: { does: 'keeps a value under a key for `lookup` steps', changesPayload: 'no' },
-  table: { header: ['Field', 'Type', 'Default', 'Description'], rows: Object.entries(FIELDS).map(([k, f]) => [`\`${k}\``, f.type, f.default, f.doc]) },
+  table: fieldRows(FIELDS),
   example: `services:
   keep-humidity:
     steps:

@@ -4,6 +4,7 @@
  * rate is dropped (ended successfully), waits for its turn, or — `latest` — waits while newer
  * messages of its key replace it, so the last one of each interval passes at its end.
  */
+import { fieldRows, objectSchema } from '../component/spec.js';
 import type { Expression } from '../expr/expression.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import type { Execution, Outcome } from '../pipeline/execution.js';
@@ -55,15 +56,9 @@ export const throttle: StepKind<ThrottleValue, ThrottleStep> = {
   kind: 'throttle',
   stateful: true,
   description: 'Rate-limit messages per key: drop those over the rate, make them wait, or keep only the latest and pass it when the rate allows.',
-  schema: {
-    type: 'object',
-    description: 'At most limit messages per interval for each key.',
-    required: ['limit'],
-    additionalProperties: false,
-    properties: Object.fromEntries(Object.entries(FIELDS).map(([k, f]) => [k, f.schema])),
-  },
+  schema: objectSchema('At most limit messages per interval for each key.', FIELDS, ['limit']),
   summary: { does: 'limits the rate of messages per key: drops, delays, or keeps the latest', changesPayload: 'no' },
-  table: { header: ['Field', 'Type', 'Default', 'Description'], rows: Object.entries(FIELDS).map(([k, f]) => [`\`${k}\``, f.type, f.default, f.doc]) },
+  table: fieldRows(FIELDS),
   example: `services:
   at-most-one-per-second:
     steps:

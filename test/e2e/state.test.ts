@@ -7,7 +7,7 @@
 import { cpSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCase } from '../../src/testing/harness.js';
+import { runCase, type Observed } from '../../src/testing/harness.js';
 import type { TestCase } from '../../src/testing/test-file.js';
 import { buildMemory } from '../unit/flow/helpers.js';
 import { RUN_MOSQUITTO } from '../support/brokers.js';
@@ -16,31 +16,42 @@ import { TestClient } from '../support/mqtt.js';
 import { flowFolder, startMqflow, type MqflowProcess } from '../support/runtime.js';
 import { repoRoot } from '../support/cli.js';
 
-describe('changed: deadband and heartbeat', () => {
-  it('passes exactly the readings a reference computation passes, over 10,000 noisy readings', async () => {
-    const result = buildMemory({
-      files: {
-        'flow.yaml': `connections:
+/**
+ * Runs `messages` through trigger `in` of a flow whose service `s` has `steps`, on the production
+ * message host and trigger runner (what `mqflow test` runs), with a clock moved to each `atMs`.
+ */
+async function throughSteps(steps: string, messages: readonly { topic?: string; payload: unknown; atMs?: number }[]): Promise<Observed> {
+  const result = buildMemory({
+    files: {
+      'flow.yaml': `connections:
   plant:
     url: mqtt://127.0.0.1:1883
 triggers:
-  readings:
+  in:
     connection: plant
-    topic: sensors/+/level
-    service: by-exception
+    topic: [in, sensors/+/level]
+    service: s
 services:
-  by-exception:
+  s:
     steps:
-      - changed:
-          value: level
-          deadband: 0.8
-          heartbeat: 10s
-      - publish:
-          topic: reported/{{ $wildcards[0] }}
-`,
-      },
-    });
-    expect(result.text.filter((l) => l.includes(' error: '))).toEqual([]);
+${steps}`,
+    },
+  });
+  expect(result.text.filter((l) => l.includes(' error: '))).toEqual([]);
+  const testCase: TestCase = {
+    name: 'case',
+    file: 'flow.test.yaml',
+    line: 1,
+    target: { kind: 'trigger', name: 'in' },
+    messages: messages.map((m) => ({ topic: m.topic ?? 'in', payload: m.payload, qos: 1, retain: false, ...(m.atMs === undefined ? {} : { atMs: m.atMs }) })),
+    fixed: {},
+    expect: {},
+  };
+  return runCase(result.model!, testCase);
+}
+
+describe('changed: deadband and heartbeat', () => {
+  it('passes exactly the readings a reference computation passes, over 10,000 noisy readings', async () => {
     // A slow sine with noise, every 250 ms to 2 s, from two sensors.
     let seed = 7;
     const random = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648);
@@ -63,16 +74,16 @@ services:
         expected.push(`${r.sensor} ${r.level} ${r.at}`);
       }
     }
-    const testCase: TestCase = {
-      name: 'deadband',
-      file: 'flow.test.yaml',
-      line: 1,
-      target: { kind: 'trigger', name: 'readings' },
-      messages: readings.map((r) => ({ topic: `sensors/${r.sensor}/level`, payload: { level: r.level, at: r.at }, qos: 1, retain: false, atMs: r.at })),
-      fixed: {},
-      expect: {},
-    };
-    const observed = await runCase(result.model!, testCase);
+    const observed = await throughSteps(
+      `      - changed:
+          value: level
+          deadband: 0.8
+          heartbeat: 10s
+      - publish:
+          topic: reported/{{ $wildcards[0] }}
+`,
+      readings.map((r) => ({ topic: `sensors/${r.sensor}/level`, payload: { level: r.level, at: r.at }, atMs: r.at })),
+    );
     expect(observed.failures).toEqual([]);
     const actual = observed.published.map((p) => {
       const { level, at: when } = p.json as { level: number; at: number };
@@ -88,20 +99,8 @@ services:
 
 describe('state follows the message (invariant 35)', () => {
   it('a failed message does not move a deadband, nor record a dedupe key', async () => {
-    const result = buildMemory({
-      files: {
-        'flow.yaml': `connections:
-  plant:
-    url: mqtt://127.0.0.1:1883
-triggers:
-  in:
-    connection: plant
-    topic: in
-    service: report
-services:
-  report:
-    steps:
-      - dedupe:
+    const observed = await throughSteps(
+      `      - dedupe:
           key: id
       - changed:
           value: v
@@ -110,23 +109,8 @@ services:
       - publish:
           topic: out
 `,
-      },
-    });
-    const messages = [
-      { id: 1, v: 1 },
-      { id: 2, v: 5, fail: true },
-      { id: 3, v: 1.2 },
-      { id: 2, v: 5 },
-    ];
-    const observed = await runCase(result.model!, {
-      name: 'failures',
-      file: 'flow.test.yaml',
-      line: 1,
-      target: { kind: 'trigger', name: 'in' },
-      messages: messages.map((payload) => ({ topic: 'in', payload, qos: 1, retain: false })),
-      fixed: {},
-      expect: {},
-    });
+      [{ payload: { id: 1, v: 1 } }, { payload: { id: 2, v: 5, fail: true } }, { payload: { id: 3, v: 1.2 } }, { payload: { id: 2, v: 5 } }],
+    );
     expect(observed.failures.map((f) => f.code)).toEqual(['D3137']);
     // 1.2 is compared with 1 (the failed 5 did not count), and id 2 passes when it comes again.
     expect(observed.published.map((p) => p.json)).toEqual([{ id: 1, v: 1 }, { id: 2, v: 5 }]);
@@ -135,38 +119,16 @@ services:
 
 describe('throttle: drop and wait', () => {
   const run = async (mode: string): Promise<number[]> => {
-    const result = buildMemory({
-      files: {
-        'flow.yaml': `connections:
-  plant:
-    url: mqtt://127.0.0.1:1883
-triggers:
-  in:
-    connection: plant
-    topic: in
-    service: limited
-services:
-  limited:
-    steps:
-      - throttle:
+    const observed = await throughSteps(
+      `      - throttle:
           limit: 2
           per: 1s
           mode: ${mode}
       - publish:
           topic: out
 `,
-      },
-    });
-    const at = [0, 100, 200, 300, 1_100];
-    const observed = await runCase(result.model!, {
-      name: mode,
-      file: 'flow.test.yaml',
-      line: 1,
-      target: { kind: 'trigger', name: 'in' },
-      messages: at.map((ms) => ({ topic: 'in', payload: { at: ms }, qos: 1, retain: false, atMs: ms })),
-      fixed: {},
-      expect: {},
-    });
+      [0, 100, 200, 300, 1_100].map((ms) => ({ payload: { at: ms }, atMs: ms })),
+    );
     expect(observed.failures).toEqual([]);
     return observed.published.map((p) => (p.json as { at: number }).at);
   };
