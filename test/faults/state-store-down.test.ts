@@ -2,7 +2,8 @@
  * A store that cannot answer fails the message, transiently (docs/architecture.md, invariant 37):
  * with Redis stopped, a message through a dedupe on a Redis store is retried, then goes to its
  * error route with MQFLOW_STATE_UNAVAILABLE; mqflow keeps running, and once Redis is back the
- * next message passes. Never a guess of "new" while the store is down.
+ * next message passes. Never a guess of "new" while the store is down. And a message retried after
+ * its dedupe claimed its key in Redis finds its own claim, not a busy key.
  */
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,21 +46,70 @@ services:
 `,
 };
 
-describe.runIf(RUN_MOSQUITTO && RUN_REDIS)('a Redis store that is down', () => {
+const RETRY_FLOWS = {
+  'flows.yaml': `connections:
+  plant:
+    url: \${env:MQTT_URL}
+stores:
+  shared:
+    type: redis
+    url: \${env:REDIS_URL}
+    password: \${env:REDIS_PASSWORD}
+triggers:
+  readings:
+    connection: plant
+    topic: readings
+    service: enrich
+    retry:
+      maxAttempts: 20
+      delay: 200ms
+      backoff: fixed
+  config:
+    connection: plant
+    topic: config
+    service: keep-config
+services:
+  enrich:
+    steps:
+      - dedupe:
+          key: id
+          store: shared
+      - lookup:
+          namespace: config
+          key: device
+          as: config
+          required: true
+          store: shared
+      - publish:
+          topic: out
+          payload: '{ "id": id, "unit": $config.unit }'
+  keep-config:
+    steps:
+      - remember:
+          namespace: config
+          key: device
+          store: shared
+`,
+};
+
+describe.runIf(RUN_MOSQUITTO && RUN_REDIS)('a Redis store that is down, and one that is up', () => {
   let broker: Mosquitto;
   let redis: RedisServer;
   let dir: string;
+  let retryDir: string;
   let mqflow: MqflowProcess | undefined;
   beforeAll(async () => {
     broker = await startMosquitto();
     redis = await startRedis({ password: 'a-redis-secret' });
     dir = flowFolder(FLOWS);
+    retryDir = flowFolder(RETRY_FLOWS);
   });
   afterAll(async () => {
     mqflow?.kill('SIGKILL');
     await broker.stop();
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(retryDir, { recursive: true, force: true });
   });
 
   it('fails messages transiently into the error route, never passes them as new, and recovers', async () => {
@@ -101,72 +151,9 @@ describe.runIf(RUN_MOSQUITTO && RUN_REDIS)('a Redis store that is down', () => {
     await sink.close();
     await producer.close();
   }, 90_000);
-});
-
-const RETRY_FLOWS = {
-  'flows.yaml': `connections:
-  plant:
-    url: \${env:MQTT_URL}
-stores:
-  shared:
-    type: redis
-    url: \${env:REDIS_URL}
-triggers:
-  readings:
-    connection: plant
-    topic: readings
-    service: enrich
-    retry:
-      maxAttempts: 20
-      delay: 200ms
-      backoff: fixed
-  config:
-    connection: plant
-    topic: config
-    service: keep-config
-services:
-  enrich:
-    steps:
-      - dedupe:
-          key: id
-          store: shared
-      - lookup:
-          namespace: config
-          key: device
-          as: config
-          required: true
-          store: shared
-      - publish:
-          topic: out
-          payload: '{ "id": id, "unit": $config.unit }'
-  keep-config:
-    steps:
-      - remember:
-          namespace: config
-          key: device
-          store: shared
-`,
-};
-
-describe.runIf(RUN_MOSQUITTO && RUN_REDIS)('a retried message keeps its own Redis claim', () => {
-  let broker: Mosquitto;
-  let redis: RedisServer;
-  let dir: string;
-  let mqflow: MqflowProcess | undefined;
-  beforeAll(async () => {
-    broker = await startMosquitto();
-    redis = await startRedis();
-    dir = flowFolder(RETRY_FLOWS);
-  });
-  afterAll(async () => {
-    mqflow?.kill('SIGKILL');
-    await broker.stop();
-    await redis.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
 
   it('a message retried until its lookup finds a value passes its dedupe again, once', async () => {
-    mqflow = startMqflow(dir, { MQTT_URL: broker.url, REDIS_URL: redis.url }, ['--log-level', 'info']);
+    mqflow = startMqflow(retryDir, { MQTT_URL: broker.url, REDIS_URL: redis.url, REDIS_PASSWORD: 'a-redis-secret' }, ['--log-level', 'info']);
     await mqflow.ready(['readings', 'config']);
     const sink = await TestClient.connect(broker.url);
     await sink.subscribe('out', 1);
