@@ -21,10 +21,20 @@ export interface RedisServer {
 
 const BINARY = '/usr/bin/redis-server';
 
-export async function startRedis(options: { password?: string } = {}): Promise<RedisServer> {
+/** TLS only (no plain port): the server's certificate and key, and the CA its clients' certificates must chain to (required). */
+export interface RedisTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+
+export async function startRedis(options: { password?: string; tls?: RedisTls } = {}): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'mqflow-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const listen = options.tls === undefined
+    ? ['--port', String(port)]
+    : ['--port', '0', '--tls-port', String(port), '--tls-cert-file', options.tls.cert, '--tls-key-file', options.tls.key, '--tls-ca-cert-file', options.tls.ca, '--tls-auth-clients', 'yes'];
+  const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
   if (options.password !== undefined) args.push('--requirepass', options.password);
   let output = '';
   let child: ChildProcess;
@@ -68,7 +78,7 @@ export async function startRedis(options: { password?: string } = {}): Promise<R
   }
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `${options.tls === undefined ? 'redis' : 'rediss'}://127.0.0.1:${port}`,
     output: () => output,
     restart: async ({ whileDown } = {}) => {
       await terminate(child);
