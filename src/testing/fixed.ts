@@ -5,13 +5,19 @@ import jsonata from 'jsonata';
 export interface FixedValues {
   now?: string;
   random?: number;
+  /** The case's clock (fixed.now, moved by each message's `at`): $now() and $millis() read it when set. */
+  clock?: () => number;
 }
 
 const fromMillis = jsonata('$fromMillis($ms, $picture, $timezone)');
 
 /** Functions for createJsonataEngine({ functions }); they read `holder.current` at each call. */
 export function fixedFunctions(holder: { current: FixedValues }): Record<string, (...args: unknown[]) => unknown> {
-  const millis = (): number => (holder.current.now === undefined ? Date.now() : Date.parse(holder.current.now));
+  const millis = (): number => {
+    const { clock, now } = holder.current;
+    if (clock !== undefined) return clock();
+    return now === undefined ? Date.now() : Date.parse(now);
+  };
   return {
     millis,
     now: (picture?: unknown, timezone?: unknown) => {

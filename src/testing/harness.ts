@@ -41,10 +41,12 @@ export interface Observed {
 
 const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 
-export async function runCase(model: FlowModel, testCase: TestCase): Promise<Observed> {
+/** `onClock` gets the case's clock once it is made (mqflow test points $now() and $millis() at it). */
+export async function runCase(model: FlowModel, testCase: TestCase, onClock?: (now: () => number) => void): Promise<Observed> {
   // Every store is a memory store here (nothing is connected to); the clock moves as the case says.
   const clock = new ManualClock(testCase.fixed.now === undefined ? Date.now() : Date.parse(testCase.fixed.now));
   const start = clock.now();
+  onClock?.(() => clock.now());
   const stores = new Map([...model.stores].map(([name, s]) => [name, new OpenStore(name, new MemoryStore(s.memory?.maxEntries ?? 1_000_000), s.limits)]));
   const env: StateEnvironment = { store: (name) => stores.get(name), clock };
   for (const entry of testCase.state ?? []) {

@@ -62,7 +62,9 @@ export async function runFlowTests(dir: string, options: { cwd: string; only?: s
       const started = performance.now();
       let found: string[][];
       try {
-        found = mismatches(testCase.expect, await runCase(model, testCase));
+        // With fixed.now or messages at given times, $now() and $millis() follow the case's clock.
+        const timed = testCase.fixed.now !== undefined || testCase.messages.some((m) => m.atMs !== undefined);
+        found = mismatches(testCase.expect, await runCase(model, testCase, timed ? (now) => (fixed.current = { ...testCase.fixed, clock: now }) : undefined));
       } catch (error) {
         found = [[`the test could not run: ${(error as Error).message}`]];
       }

@@ -99,6 +99,48 @@ describe('mqflow test', () => {
     expect(result.status).toBe(1);
   });
 
+  it("$now() and $millis() follow the case's clock: fixed.now, moved by each message's at", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mqflow-flow-tests-'));
+    dirs.push(dir);
+    writeFileSync(
+      join(dir, 'stamp.yaml'),
+      `connections:
+  plant:
+    url: mqtt://127.0.0.1:1883
+triggers:
+  in:
+    connection: plant
+    topic: in
+    service: stamp
+services:
+  stamp:
+    steps:
+      - publish:
+          topic: out
+          payload: '{ "now": $now(), "millis": $millis(), "receivedAt": $message.receivedAt }'
+`,
+    );
+    writeFileSync(
+      join(dir, 'stamp.test.yaml'),
+      `tests:
+  - name: two messages 90 s apart
+    trigger: in
+    fixed:
+      now: "2026-01-01T00:00:00Z"
+    messages:
+      - { topic: in, payload: {} }
+      - { topic: in, payload: {}, at: 90s }
+    expect:
+      published:
+        - payload: { now: "2026-01-01T00:00:00.000Z", millis: 1767225600000, receivedAt: "2026-01-01T00:00:00.000Z" }
+        - payload: { now: "2026-01-01T00:01:30.000Z", millis: 1767225690000, receivedAt: "2026-01-01T00:01:30.000Z" }
+`,
+    );
+    const result = run(dir);
+    expect(result.stdout).toMatch(/^✓ stamp\.test\.yaml:2 two messages 90 s apart \(\d+ ms\)\n1 passed, 0 failed\n$/);
+    expect(result.status).toBe(0);
+  });
+
   it('fails on a wrong topic', () => {
     const dir = brokenCopy('temperature.yaml', 'topic: plant/{{ site }}/alerts/warning', 'topic: plant/{{ site }}/alert/warning');
     const result = run(dir, '--grep', 'warning');
