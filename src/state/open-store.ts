@@ -14,6 +14,11 @@ export interface StoreLimits {
 
 export class OpenStore {
   readonly locks = new KeyLocks();
+  /**
+   * A `throttle` in `latest` mode: the message waiting per key, and how to end it when a newer one
+   * replaces it. Here rather than in the compiled step, so it survives a reload that keeps the store.
+   */
+  readonly waiting = new Map<string, () => void>();
   /** Messages that committed to this store, and commits that failed. */
   commits = 0;
   commitFailures = 0;

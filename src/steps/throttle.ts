@@ -25,8 +25,6 @@ export interface ThrottleStep extends StepData, StateRef {
   /** Undefined: one rate for every message of the step. */
   readonly key?: Expression;
   readonly mode: ThrottleMode;
-  /** `latest`: the message waiting per key, and how to end it when a newer one replaces it. */
-  readonly waiting: Map<string, () => void>;
 }
 
 interface ThrottleValue {
@@ -81,7 +79,6 @@ export const throttle: StepKind<ThrottleValue, ThrottleStep> = {
       perMs: Math.max(1, value.per === undefined ? 1000 : durationMs(value.per)),
       ...(key === undefined ? {} : { key }),
       mode: value.mode ?? 'drop',
-      waiting: new Map(),
     };
   },
   run(step, exec) {
@@ -114,7 +111,7 @@ function admit(step: ThrottleStep, exec: Execution, state: MessageState, store: 
 /** `latest`: lets the key go, waits for its turn (unless a newer message replaces this one), then tries again. */
 function waitForLatest(step: ThrottleStep, exec: Execution, state: MessageState, store: OpenStore, key: string, delayMs: number): Promise<Outcome> {
   state.release(store, key);
-  step.waiting.get(key)?.();
+  store.waiting.get(key)?.();
   exec.outputs.stepsDetached?.();
   return new Promise<Outcome>((resolve) => {
     let replaced = false;
@@ -122,10 +119,10 @@ function waitForLatest(step: ThrottleStep, exec: Execution, state: MessageState,
       replaced = true;
       resolve(STOP);
     };
-    step.waiting.set(key, replace);
+    store.waiting.set(key, replace);
     void state.clock.sleep(delayMs).then(() => {
       if (replaced) return;
-      step.waiting.delete(key);
+      store.waiting.delete(key);
       resolve(admit(step, exec, state, store, key));
     });
   });
