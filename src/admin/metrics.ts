@@ -92,6 +92,14 @@ export function createMetrics(version: string): Metrics {
   totals('mqflow_store_errors_total', 'Reads, claims and commits of a state store that failed', ['store'], (set, s) => s.stores.forEach((st) => set({ store: st.name }, st.errors)));
   totals('mqflow_store_commits_total', 'Messages whose state changes a store committed', ['store'], (set, s) => s.stores.forEach((st) => set({ store: st.name }, st.commits)));
   gauge('mqflow_store_keys_held', 'Keys held by messages in flight (others with the same key wait)', ['store'], (set, s) => s.stores.forEach((st) => set({ store: st.name }, st.keysHeld)));
+  gauge('mqflow_window_open', 'Windows open now (one per key; more when sliding)', ['window'], (set, s) => s.windows.forEach((w) => set({ window: w.name }, w.open)));
+  gauge('mqflow_window_messages_held', 'Messages held until the windows they went into emit', ['window'], (set, s) => s.windows.forEach((w) => set({ window: w.name }, w.held)));
+  totals('mqflow_window_emitted_total', 'Windows closed, by outcome (ok: their outputs were acknowledged; failed: their messages failed)', ['window', 'outcome'], (set, s) =>
+    s.windows.forEach((w) => {
+      set({ window: w.name, outcome: 'ok' }, w.emitted);
+      set({ window: w.name, outcome: 'failed' }, w.failed);
+    }),
+  );
   totals('mqflow_reloads_total', 'Hot reloads by outcome', ['outcome'], (set) => {
     const counts = reloader?.counts ?? { applied: 0, unchanged: 0, failed: 0 };
     set({ outcome: 'applied' }, counts.applied);

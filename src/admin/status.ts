@@ -19,6 +19,7 @@ export interface Status {
   readonly lastReload?: { readonly outcome: string; readonly at: string; readonly reason: string; readonly ms: number; readonly changes: readonly string[]; readonly problems: readonly string[] };
   readonly connections: readonly ConnectionStatus[];
   readonly stores: EngineSnapshot['stores'];
+  readonly windows: EngineSnapshot['windows'];
   readonly triggers: readonly TriggerStatus[];
   readonly services: EngineSnapshot['services'];
 }
@@ -43,6 +44,7 @@ export function status(source: StatusSource, snapshot: EngineSnapshot = source.e
     ...(last === undefined ? {} : { lastReload: reloadSummary(last) }),
     connections: snapshot.connections,
     stores: snapshot.stores,
+    windows: snapshot.windows,
     triggers: snapshot.triggers.map(({ processingTime: _, ...t }) => t),
     services: snapshot.services,
   };

@@ -11,9 +11,11 @@ import type { OutgoingMessage, OutputTracker } from '../mqtt/message.js';
 import { Publisher, PublishError } from '../mqtt/publisher.js';
 import { Subscriber } from '../mqtt/subscriber.js';
 import { systemClock, type Clock } from '../state/clock.js';
+import type { StateEnvironment } from '../state/message-state.js';
 import type { Log } from '../util/log.js';
 import { loadStoreDrivers } from '../stores/drivers.js';
 import { OpenStores } from './open-stores.js';
+import { WindowRuntime } from '../host/windows.js';
 import { planReload, type ChangedTrigger, type ReloadPlan } from './plan.js';
 import { snapshotOf, type EngineSnapshot } from './snapshot.js';
 import { TriggerRunner } from './trigger-runner.js';
@@ -58,6 +60,8 @@ export class Engine {
   #background: Promise<void> = Promise.resolve();
   /** State stores, kept across reloads while unchanged (invariant 40). */
   readonly #stores: OpenStores;
+  /** Windows, kept with their open windows across reloads while unchanged (invariant 43). */
+  #windows = new Map<string, WindowRuntime>();
 
   /** `model`'s store drivers must be loaded first (loadStoreDrivers). */
   constructor(
@@ -75,7 +79,31 @@ export class Engine {
       },
     };
     this.#stores = new OpenStores(this.#log, options.clock ?? systemClock);
-    this.#host = new MessageHost(model, this.#output, this.#log, { logPublishes: true, state: this.#stores.update(model).env });
+    this.#host = this.#newHost(model, this.#stores.update(model).env).host;
+  }
+
+  /** The message host of `model`, with its windows: unchanged ones kept, the others new; `replaced` are to be closed. */
+  #newHost(model: FlowModel, state: StateEnvironment): { host: MessageHost; replaced: WindowRuntime[] } {
+    const windows = new Map<string, WindowRuntime>();
+    const host = new MessageHost(model, this.#output, this.#log, { logPublishes: true, state, windows: { window: (name) => windows.get(name) } });
+    const replaced: WindowRuntime[] = [];
+    for (const [name, runtime] of this.#windows) if (model.windows.get(name)?.fingerprint !== runtime.fingerprint) replaced.push(runtime);
+    for (const [name, window] of model.windows) {
+      const kept = this.#windows.get(name);
+      if (kept !== undefined && kept.fingerprint === window.fingerprint) {
+        windows.set(name, kept);
+        continue;
+      }
+      const connection = window.connection ?? (model.connections.size === 1 ? [...model.connections.keys()][0]! : '');
+      windows.set(name, new WindowRuntime(name, window, window.fingerprint, (payload, context) => host.runSteps(window.steps, payload, context), connection, this.#stores.clock, this.#log.child({ window: name })));
+    }
+    this.#windows = windows;
+    return { host, replaced };
+  }
+
+  /** The windows in force, for the snapshot. */
+  get windows(): ReadonlyMap<string, WindowRuntime> {
+    return this.#windows;
   }
 
   /** The version in force (admin overrides applied). */
@@ -213,7 +241,10 @@ export class Engine {
     // The swap: messages delivered from here on run on the new version (invariant 10).
     this.#model = next;
     const stores = this.#stores.update(next);
-    this.#host = new MessageHost(next, this.#output, this.#log, { logPublishes: true, state: stores.env });
+    const { host, replaced: replacedWindows } = this.#newHost(next, stores.env);
+    this.#host = host;
+    // A changed or removed window closes its open windows now: their messages are acknowledged once they emitted.
+    for (const window of replacedWindows) void window.close();
 
     const draining: Promise<void>[] = [];
     for (const { name } of plan.triggers.removed) {
@@ -333,6 +364,7 @@ export class Engine {
       disabledConnections: this.#disabled,
       suspendedTriggers: this.#suspended,
       stores: this.#stores.all,
+      windows: this.#windows,
     });
   }
 
@@ -346,6 +378,8 @@ export class Engine {
     const left = (): number => Math.max(0, deadline - Date.now());
     const runners = [...this.#runners.values()];
     for (const { subscriber } of runners) subscriber.stopAccepting();
+    // Open windows close now, and the ones queued messages open close at once (invariant 43).
+    for (const window of this.#windows.values()) void window.close();
     const drained = await Promise.all(runners.map(({ runner }) => runner.drain(left())));
     const unfinished = runners.reduce((n, { runner }) => n + runner.inFlight + runner.queueDepth, 0);
     // Not unref'd: were it the last thing left, Node would end the process with code 13 instead.

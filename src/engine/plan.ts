@@ -44,6 +44,8 @@ export interface ReloadPlan {
   readonly connections: { readonly added: readonly Added[]; readonly removed: readonly Removed[]; readonly changed: readonly ChangedConnection[] };
   readonly triggers: { readonly added: readonly Added[]; readonly removed: readonly Removed[]; readonly changed: readonly ChangedTrigger[] };
   readonly services: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
+  /** Windows added, removed or changed; the open windows of a removed or changed one close at once. */
+  readonly windows: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
   /** Stores opened, closed, or closed and opened again (a changed definition). */
   readonly stores: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
   /** State the new version starts without (docs/architecture.md, invariant 40). */
@@ -69,22 +71,30 @@ export function planReload(running: FlowModel, next: FlowModel): ReloadPlan {
   const connections = planConnections(running, next);
   const reconnecting = new Set(connections.changed.filter((c) => c.reconnect).map((c) => c.name));
   const stores = planStores(running, next);
-  return { connections, triggers: planTriggers(running, next, reconnecting), services: planServices(running, next), stores, stateResets: planStateResets(running, next, stores) };
+  return {
+    connections,
+    triggers: planTriggers(running, next, reconnecting),
+    services: planServices(running, next),
+    windows: planByFingerprint(running.windows, next.windows),
+    stores,
+    stateResets: planStateResets(running, next, stores),
+  };
 }
 
 export function isEmptyPlan(plan: ReloadPlan): boolean {
-  return [plan.connections, plan.triggers, plan.services, plan.stores].every((k) => k.added.length === 0 && k.removed.length === 0 && k.changed.length === 0);
+  return [plan.connections, plan.triggers, plan.services, plan.windows, plan.stores].every((k) => k.added.length === 0 && k.removed.length === 0 && k.changed.length === 0);
 }
 
 /** One line per change: `+ trigger alerts`, `~ service normalize`, `- connection legacy`. */
 export function describePlan(plan: ReloadPlan): string[] {
   const lines: string[] = [];
   const reason = (r: string | undefined): string => (r === undefined ? '' : ` (${r})`);
-  for (const kind of ['connection', 'store', 'trigger', 'service'] as const) {
+  const note: Partial<Record<string, string>> = { store: ' (opened again)', window: ' (its open windows close now)' };
+  for (const kind of ['connection', 'store', 'window', 'trigger', 'service'] as const) {
     const part = plan[`${kind}s`];
     for (const a of part.added) lines.push(`+ ${kind} ${typeof a === 'string' ? a : `${a.name}${reason(a.reason)}`}`);
-    for (const c of part.changed) lines.push(`~ ${kind} ${typeof c === 'string' ? `${c}${kind === 'store' ? ' (opened again)' : ''}` : `${c.name} ${changeText(c)}`}`);
-    for (const r of part.removed) lines.push(`- ${kind} ${typeof r === 'string' ? r : `${r.name}${reason(r.reason)}`}`);
+    for (const c of part.changed) lines.push(`~ ${kind} ${typeof c === 'string' ? `${c}${note[kind] ?? ''}` : `${c.name} ${changeText(c)}`}`);
+    for (const r of part.removed) lines.push(`- ${kind} ${typeof r === 'string' ? `${r}${kind === 'window' ? note.window! : ''}` : `${r.name}${reason(r.reason)}`}`);
   }
   for (const r of plan.stateResets) lines.push(`! state of ${r.step} (${r.kind}) resets: ${r.reason}`);
   return lines;
@@ -92,7 +102,7 @@ export function describePlan(plan: ReloadPlan): string[] {
 
 /** Counts for the summary line: "2 to add, 1 to change, 0 to remove". */
 export function planCounts(plan: ReloadPlan): { added: number; changed: number; removed: number } {
-  const parts = [plan.connections, plan.stores, plan.triggers, plan.services];
+  const parts = [plan.connections, plan.stores, plan.windows, plan.triggers, plan.services];
   return {
     added: parts.reduce((n, p) => n + p.added.length, 0),
     changed: parts.reduce((n, p) => n + p.changed.length, 0),
@@ -182,6 +192,14 @@ function planServices(running: FlowModel, next: FlowModel): ReloadPlan['services
     return old !== undefined && old.fingerprint !== s.fingerprint;
   });
   return { added: added.sort(), removed: removed.sort(), changed: changed.map((s) => s.name).sort() };
+}
+
+/** Added, removed and changed (by fingerprint) definitions, by name. */
+function planByFingerprint(before: ReadonlyMap<string, { fingerprint: string }>, after: ReadonlyMap<string, { fingerprint: string }>): ReloadPlan['windows'] {
+  const added = [...after.keys()].filter((n) => !before.has(n));
+  const removed = [...before.keys()].filter((n) => !after.has(n));
+  const changed = [...after].filter(([n, d]) => before.has(n) && before.get(n)!.fingerprint !== d.fingerprint).map(([n]) => n);
+  return { added: added.sort(), removed: removed.sort(), changed: changed.sort() };
 }
 
 function planStores(running: FlowModel, next: FlowModel): ReloadPlan['stores'] {

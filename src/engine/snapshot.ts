@@ -6,6 +6,7 @@
  */
 import type { FlowModel, Store } from '../flow/model.js';
 import type { OpenStore } from '../state/open-store.js';
+import type { WindowCounters } from '../host/windows.js';
 import type { Publisher } from '../mqtt/publisher.js';
 import type { Subscriber } from '../mqtt/subscriber.js';
 import type { HistogramSnapshot } from './histogram.js';
@@ -72,9 +73,20 @@ export interface StoreSnapshot {
   readonly keysHeld: number;
 }
 
+export interface WindowSnapshot {
+  readonly name: string;
+  /** Windows open now (one per key, more when sliding). */
+  readonly open: number;
+  /** Messages held until their windows emit. */
+  readonly held: number;
+  readonly emitted: number;
+  readonly failed: number;
+}
+
 export interface EngineSnapshot {
   readonly connections: readonly ConnectionSnapshot[];
   readonly stores: readonly StoreSnapshot[];
+  readonly windows: readonly WindowSnapshot[];
   readonly triggers: readonly TriggerSnapshot[];
   readonly services: readonly { readonly name: string; readonly description?: string; readonly steps: number }[];
 }
@@ -87,6 +99,7 @@ export interface SnapshotSource {
   readonly disabledConnections: ReadonlySet<string>;
   readonly suspendedTriggers: ReadonlySet<string>;
   readonly stores: ReadonlyMap<string, { readonly definition: Store; readonly open: OpenStore }>;
+  readonly windows: ReadonlyMap<string, { readonly counters: Readonly<WindowCounters> }>;
 }
 
 const NO_COUNTERS: TriggerCounters = { received: 0, processed: 0, failed: 0, retried: 0, routed: 0 };
@@ -161,9 +174,11 @@ export function snapshotOf(source: SnapshotSource): EngineSnapshot {
       keysHeld: stats.keysHeld,
     };
   });
+  const windows = [...source.windows].map(([name, w]): WindowSnapshot => ({ name, ...w.counters }));
   return {
     connections,
     stores,
+    windows,
     triggers,
     services: [...model.services.values()].map((s) => ({ name: s.name, ...(s.description === undefined ? {} : { description: s.description }), steps: s.steps.length })),
   };

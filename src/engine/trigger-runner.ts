@@ -35,6 +35,8 @@ export class TriggerRunner implements JobOwner {
   #running = 0;
   /** Jobs delivered and not done: queued, running, or waiting for their outputs. */
   #held = 0;
+  /** Jobs waiting only for windows to emit (invariant 41): not stalled however long the window. */
+  #inWindows = 0;
   /** The most jobs held at once (a high-water mark for /api/status: at most queueSize, invariant 33). */
   #heldPeak = 0;
   /** When a job last finished, or the trigger last went from holding nothing to holding a job (performance.now()). */
@@ -110,8 +112,8 @@ export class TriggerRunner implements JobOwner {
    * none, or only queued ones while paused): /readyz calls a trigger stuck past --stuck-after.
    */
   get stalledMs(): number {
-    const working = this.#paused ? this.inFlight : this.#held;
-    return working === 0 ? 0 : Math.max(0, performance.now() - this.#progressAt);
+    const working = (this.#paused ? this.inFlight : this.#held) - this.#inWindows;
+    return working <= 0 ? 0 : Math.max(0, performance.now() - this.#progressAt);
   }
 
   readonly onDelivery = (delivery: Delivery): void => {
@@ -168,6 +170,16 @@ export class TriggerRunner implements JobOwner {
     } finally {
       this.#pumping = false;
     }
+  }
+
+  waitingForWindows(delta: 1 | -1): void {
+    this.#inWindows += delta;
+    if (delta === -1) this.#progressAt = performance.now();
+  }
+
+  /** Messages waiting for windows to emit. */
+  get inWindows(): number {
+    return this.#inWindows;
   }
 
   stepsEnded(): void {

@@ -8,13 +8,16 @@ import { compileConnection } from './compile-connection.js';
 import { report, type CompileContext, type ExpressionSite, type Located, type Reference } from './compile-context.js';
 import { compileService } from './compile-service.js';
 import { compileStoreDefinition, withDefaultStore } from './compile-store.js';
+import { compileWindowDefinition } from './compile-window.js';
 import { compileTrigger } from './compile-trigger.js';
 import { collectDefinitions, type CheckedFile } from './definitions.js';
-import type { Connection, FlowModel, Service, Store, Trigger } from './model.js';
+import type { Connection, FlowModel, Service, Store, Trigger, Window } from './model.js';
 import { formatPath } from '../util/path.js';
 import { ProblemList, type FlowProblem } from './problem.js';
 import type { LoadedFile } from './load.js';
 import { checkReferences } from './references.js';
+import type { Step } from '../pipeline/step.js';
+import { stepKind } from '../steps/kinds.js';
 
 export interface CompileOptions {
   readonly engine: ExpressionEngine;
@@ -49,16 +52,19 @@ export function compileFlow(files: readonly CheckedFile[], options: CompileOptio
 
   const connections = compileAll(context, definitions.connections, (d) => compileConnection(context, d));
   const stores = withDefaultStore(compileAll(context, definitions.stores, (d) => compileStoreDefinition(context, d)));
+  const windows = compileAll(context, definitions.windows, (d) => compileWindowDefinition(context, d));
   const triggers = compileAll(context, definitions.triggers, (d) => reuse(context, options.definitions, 'trigger', d, (c) => compileTrigger(c, d)));
   const services = compileAll(context, definitions.services, (d) => reuse(context, options.definitions, 'service', d, (c) => compileService(c, d)));
-  checkReferences(context, { connections: definitions.names.connections, services: definitions.names.services, stores: new Set([...definitions.names.stores, ...stores.keys()]) }, definitions.complete);
+  checkReferences(context, { connections: definitions.names.connections, services: definitions.names.services, stores: new Set([...definitions.names.stores, ...stores.keys()]), windows: definitions.names.windows }, definitions.complete);
   warnAboutDisabledConnections(context, definitions.triggers, triggers, connections);
+  checkWindowConnections(context, definitions.windows, windows, definitions.names.connections);
 
   if (problems.errorCount > errorsBefore) return undefined;
   const secrets = [...new Set(files.flatMap((f) => f.file.secrets))];
   return deepFreeze({
     connections,
     stores,
+    windows,
     triggers,
     services,
     files: files.map((f) => f.file.source.displayPath),
@@ -84,7 +90,7 @@ function reuse<T extends Trigger | Service>(context: CompileContext, cache: Defi
   return entry.compiled as T | undefined;
 }
 
-function compileAll<V, T extends Connection | Store | Trigger | Service>(context: CompileContext, defs: readonly Located<V>[], compile: (def: Located<V>) => T | undefined): Map<string, T> {
+function compileAll<V, T extends Connection | Store | Window | Trigger | Service>(context: CompileContext, defs: readonly Located<V>[], compile: (def: Located<V>) => T | undefined): Map<string, T> {
   const out = new Map<string, T>();
   for (const def of defs) {
     let compiled: T | undefined;
@@ -100,6 +106,30 @@ function compileAll<V, T extends Connection | Store | Trigger | Service>(context
     if (compiled !== undefined) out.set(def.name, compiled);
   }
   return out;
+}
+
+/** A window's publishes that name no connection go through its `connection`, or the folder's only one. */
+function checkWindowConnections(context: CompileContext, defs: readonly Located<unknown>[], windows: ReadonlyMap<string, Window>, connections: ReadonlySet<string>): void {
+  if (connections.size === 1) return;
+  for (const def of defs) {
+    const window = windows.get(def.name);
+    if (window === undefined || window.connection !== undefined) continue;
+    if (!publishesWithoutConnection(window.steps)) continue;
+    report(
+      context,
+      def.file,
+      def.path,
+      'MQFLOW_WINDOW_CONNECTION',
+      `window "${def.name}" publishes without naming a connection, and the folder has ${connections.size === 0 ? 'none' : `${connections.size} connections`}`,
+      'set connection: on the window (or on each of its publish steps)',
+    );
+  }
+}
+
+function publishesWithoutConnection(steps: readonly Step[]): boolean {
+  return steps.some((step) =>
+    (stepKind(step.kind)?.uses?.(step) ?? []).some((use) => (use.kind === 'publish' && use.connection === undefined) || (use.kind === 'nested' && publishesWithoutConnection(use.steps))),
+  );
 }
 
 function warnAboutDisabledConnections(

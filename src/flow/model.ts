@@ -18,6 +18,7 @@ import type { Processing } from '../triggers/processing.js';
 import type { RetryPolicy } from '../triggers/retry.js';
 import type { Subscription } from '../triggers/subscription.js';
 import type { StoreSettings } from '../stores/store-options.js';
+import type { WindowSettings } from '../windows/window-options.js';
 import type { SourcePosition } from '../util/position.js';
 
 export type { QoS } from '../mqtt/message.js';
@@ -45,6 +46,9 @@ export interface Connection extends Definition, Identity, SessionSettings, Timin
 /** A state store (docs/architecture.md, "State"); `memory` exists in every model. */
 export interface Store extends Definition, StoreSettings {}
 
+/** A window (docs/architecture.md, "Windows"): fed by `collect` steps, its steps run as each window closes. */
+export interface Window extends Definition, WindowSettings {}
+
 export interface Trigger extends Definition, Subscription {
   readonly processing: Processing;
   readonly payload: PayloadDecoding;
@@ -64,6 +68,7 @@ export interface FlowModel {
   readonly connections: ReadonlyMap<string, Connection>;
   /** Declared stores, and the default `memory` store unless one is declared by that name. */
   readonly stores: ReadonlyMap<string, Store>;
+  readonly windows: ReadonlyMap<string, Window>;
   readonly triggers: ReadonlyMap<string, Trigger>;
   readonly services: ReadonlyMap<string, Service>;
   /** The flow files the model was built from, as displayed. */

@@ -7,6 +7,7 @@ import { CONNECTION_OPTIONS, CONNECTION_TABLES } from '../connections/options.js
 import { renderTable, type DocTable } from '../component/spec.js';
 import { STEP_KINDS } from '../steps/kinds.js';
 import { STORE_EXAMPLE, STORE_TABLE } from '../stores/store-options.js';
+import { WINDOW_EXAMPLE, WINDOW_TABLE } from '../windows/window-options.js';
 import { TRIGGER_OPTIONS, TRIGGER_TABLES } from '../triggers/options.js';
 
 export function referenceTables(): DocTable[] {
@@ -14,6 +15,7 @@ export function referenceTables(): DocTable[] {
     ...CONNECTION_TABLES,
     ...TRIGGER_TABLES,
     STORE_TABLE,
+    WINDOW_TABLE,
     { id: 'steps', header: ['Kind', 'Does', 'Changes the payload'], rows: STEP_KINDS.map((k) => [`\`${k.kind}\``, k.summary.does, k.summary.changesPayload]) },
     ...STEP_KINDS.map((k) => ({ id: `step-${k.kind}`, ...k.table })),
   ];
@@ -26,6 +28,7 @@ export function componentExamples(): { readonly component: string; readonly exam
     ...TRIGGER_OPTIONS.map((o) => ({ component: `trigger option ${o.name}`, example: o.example })),
     ...STEP_KINDS.map((k) => ({ component: `step ${k.kind}`, example: k.example })),
     { component: 'stores', example: STORE_EXAMPLE },
+    { component: 'windows', example: WINDOW_EXAMPLE },
   ];
 }
 

@@ -6,6 +6,7 @@
  */
 import { connectionSchema } from '../connections/options.js';
 import { storeSchema } from '../stores/store-options.js';
+import { windowSchema } from '../windows/window-options.js';
 import { STEP_KINDS } from '../steps/kinds.js';
 import { triggerSchema } from '../triggers/options.js';
 import type { JsonSchema } from '../util/json-schema.js';
@@ -47,7 +48,7 @@ export function buildFlowSchema(): JsonSchema {
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://mqflow.dev/schemas/flow.schema.json',
     title: 'mqflow flow file',
-    description: 'A flow file declares named connections, stores, triggers and services. Every file of a flow folder may hold any of the four maps.',
+    description: 'A flow file declares named connections, stores, windows, triggers and services. Every file of a flow folder may hold any of the five maps.',
     type: 'object',
     additionalProperties: false,
     patternProperties: {
@@ -55,6 +56,7 @@ export function buildFlowSchema(): JsonSchema {
     },
     properties: {
       connections: { type: 'object', description: 'Named MQTT connections.', additionalProperties: { $ref: '#/definitions/connection' } },
+      windows: { type: 'object', description: 'Named windows: collect steps feed them; their steps run once per key as each window closes.', additionalProperties: { $ref: '#/definitions/window' } },
       stores: { type: 'object', description: 'Named state stores for stateful steps (dedupe, changed, throttle, remember, lookup). A memory store named memory exists unless declared.', additionalProperties: { $ref: '#/definitions/store' } },
       triggers: { type: 'object', description: 'Named triggers: subscriptions that run a service per message.', additionalProperties: { $ref: '#/definitions/trigger' } },
       services: { type: 'object', description: 'Named services: pipelines of steps.', additionalProperties: { $ref: '#/definitions/service' } },
@@ -62,6 +64,7 @@ export function buildFlowSchema(): JsonSchema {
     definitions: {
       connection: connectionSchema(NAME_DESCRIPTION),
       store: storeSchema('A state store: memory, disk (LMDB) or redis.'),
+      window: windowSchema('A window: tumbling, sliding, count or session, keyed, with running aggregates or the collected values.'),
       trigger: triggerSchema(NAME_DESCRIPTION),
       service,
       step: stepSchema(),

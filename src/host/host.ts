@@ -11,6 +11,10 @@ import { Execution, MessageFailure, type Effects, type PublishRequest } from '..
 import { Pipeline, type ServiceDefinition } from '../pipeline/pipeline.js';
 import { MessageState, type StateEnvironment } from '../state/message-state.js';
 import { usesState } from '../steps/kinds.js';
+import { evaluate } from '../pipeline/evaluate.js';
+import type { Step, StepHeader } from '../pipeline/step.js';
+import { after, type Maybe } from '../util/maybe.js';
+import type { WindowEnvironment } from './windows.js';
 import type { Log } from '../util/log.js';
 import { Waiters } from '../util/waiters.js';
 import type { Output } from './output.js';
@@ -22,6 +26,7 @@ export class MessageHost {
   readonly #idle = new Waiters();
   readonly #logPublishes: boolean;
   readonly #state: StateEnvironment | undefined;
+  readonly #windows: WindowEnvironment | undefined;
   /** Some service reads or writes a store: its messages get a MessageState (invariant 35). */
   readonly stateful: boolean;
 
@@ -34,15 +39,19 @@ export class MessageHost {
       readonly logPublishes?: boolean;
       /** The open stores and the clock stateful steps use. */
       readonly state?: StateEnvironment;
+      /** The windows `collect` steps add to. */
+      readonly windows?: WindowEnvironment;
     } = {},
   ) {
     this.#logPublishes = options.logPublishes === true && log.isLevelEnabled('debug');
     this.#state = options.state;
-    this.stateful = options.state !== undefined && [...model.services.values()].some((s) => usesState(s.steps));
+    this.#windows = options.windows;
+    this.stateful = options.state !== undefined && [...model.services.values(), ...model.windows.values()].some((s) => usesState(s.steps));
     const effects: Effects = {
       publish: (request, from) => this.publish(request, from.message.connection, from.outputs),
       invoke: (service, payload, from) => this.pipeline.invoke(service, payload, from),
       log: (level, text, from, step) => this.log[level]({ event: 'log-step', trigger: from.message.trigger, topic: from.message.topic, step }, text),
+      collect: (window, value, from, step) => this.#collect(window, value, from, step),
     };
     this.pipeline = new Pipeline(model.services, effects);
   }
@@ -64,6 +73,53 @@ export class MessageHost {
   /** Resolves true when no message of this version is left, or false after `timeoutMs`. */
   idle(timeoutMs: number): Promise<boolean> {
     return this.#held === 0 ? Promise.resolve(true) : this.#idle.wait(timeoutMs);
+  }
+
+  /** Adds a value to a window: its key and aggregate inputs are evaluated here, in the message's run. */
+  #collect(name: string, value: unknown, from: Execution, step: StepHeader): Maybe<void> {
+    const window = this.#windows?.window(name);
+    if (window === undefined) throw new MessageFailure(`${step.path}: no window named "${name}" is open`, 'MQFLOW_WINDOW', { path: step.path, at: step.at });
+    const { key, aggregates } = window.settings;
+    return after(key === undefined ? '*' : evaluate(key, value, from, step), (k) => {
+      if (typeof k !== 'string' && !(typeof k === 'number' && Number.isFinite(k))) {
+        throw new MessageFailure(`${step.path}: the key of window "${name}" is ${k === undefined ? 'missing' : `a ${typeof k}`}; it must be text or a number`, 'MQFLOW_WINDOW_KEY', { path: step.path, at: step.at });
+      }
+      const inputs: unknown[] = [];
+      const from_ = (i: number): Maybe<void> => {
+        for (; i < aggregates.length; i++) {
+          const of = aggregates[i]!.of;
+          const v = of === undefined ? undefined : evaluate(of, value, from, step);
+          if (v instanceof Promise) {
+            const next = i + 1;
+            return v.then((resolved) => {
+              inputs.push(resolved);
+              return from_(next);
+            });
+          }
+          inputs.push(v);
+        }
+        window.add(String(k), value, inputs, from.outputs);
+        return undefined;
+      };
+      return from_(0);
+    });
+  }
+
+  /** Runs `steps` once with `payload` and resolves when they ended and their outputs settled (a window's emission). */
+  runSteps(steps: readonly Step[], payload: unknown, context: MessageContext): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const state = this.stateful ? this.messageState() : undefined;
+      const outputs = new Settlement(resolve, reject, state);
+      try {
+        const exec = new Execution(payload, context, outputs);
+        exec.state = state;
+        const outcome = this.pipeline.runSteps(steps, exec);
+        if (outcome instanceof Promise) outcome.then(() => outputs.stepsEnded(), (error: unknown) => outputs.fail(error));
+        else outputs.stepsEnded();
+      } catch (error) {
+        outputs.fail(error);
+      }
+    });
   }
 
   /** A new message's state (only when `stateful`). */

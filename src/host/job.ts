@@ -47,6 +47,8 @@ export interface JobOwner {
   done(job: Job, outcome: 'processed' | 'failed', acknowledge: boolean): void;
   /** onError: suspend, or an error route that failed while the broker keeps the message. */
   suspend(resumeAfterMs: number, why: string): void;
+  /** A message started (+1) or stopped (-1) waiting for windows to emit: a wait that is no stall. */
+  waitingForWindows?(delta: 1 | -1): void;
 }
 
 export class Job implements OutputTracker {
@@ -121,6 +123,14 @@ export class Job implements OutputTracker {
     if (this.#stepsReported) return;
     this.#stepsReported = true;
     this.owner.stepsEnded(this);
+  }
+
+  /** Outputs of this message that windows hold. */
+  #inWindows = 0;
+
+  heldByWindow(delta: 1 | -1): void {
+    this.#inWindows += delta;
+    if (delta === 1 ? this.#inWindows === 1 : this.#inWindows === 0) this.owner.waitingForWindows?.(delta);
   }
 
   stepsDetached(): void {

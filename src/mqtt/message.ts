@@ -24,6 +24,8 @@ export interface OutputTracker {
    * a serial trigger may start the next message meanwhile.
    */
   stepsDetached?(): void;
+  /** A window holds (+1) or let go of (-1) one of the message's outputs: a wait that is no stall. */
+  heldByWindow?(delta: 1 | -1): void;
 }
 
 /** A received message, handed to a trigger. */

@@ -113,6 +113,8 @@ export interface Effects {
   publish(request: PublishRequest, from: Execution): void;
   invoke(service: string, payload: unknown, from: Execution): Maybe<ServiceResult>;
   log(level: 'trace' | 'debug' | 'info' | 'warn' | 'error', text: string, from: Execution, step: string): void;
+  /** Adds `value` to the window named `window`; `from`'s message is held until the windows it went into emitted. */
+  collect(window: string, value: unknown, from: Execution, step: { readonly path: string; readonly at: SourcePosition }): Maybe<void>;
 }
 
 export interface PublishRequest {

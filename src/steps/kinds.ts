@@ -1,6 +1,7 @@
 /** The registry of step kinds, in the order the docs and the schema list them. Adding a kind: its module, and one line here. */
 import { changed } from './changed.js';
 import { choice } from './choice.js';
+import { collect } from './collect.js';
 import { dedupe } from './dedupe.js';
 import { filter } from './filter.js';
 import { invoke } from './invoke.js';
@@ -19,7 +20,7 @@ import { validate } from './validate.js';
 // Each kind's value type differs; the registry sees them as unknown (values are schema-checked before compile).
 export type AnyStepKind = StepKind<unknown, StepData>;
 
-export const STEP_KINDS: readonly AnyStepKind[] = [transform, filter, set, validate, publish, log, invoke, choice, split, dedupe, changed, throttle, remember, lookup];
+export const STEP_KINDS: readonly AnyStepKind[] = [transform, filter, set, validate, publish, log, invoke, choice, split, dedupe, changed, throttle, remember, lookup, collect];
 
 export const STEP_KIND_NAMES: readonly string[] = STEP_KINDS.map((k) => k.kind);
 

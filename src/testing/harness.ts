@@ -15,6 +15,7 @@ import { ManualClock } from '../state/clock.js';
 import type { StateEnvironment } from '../state/message-state.js';
 import { MemoryStore } from '../state/memory-store.js';
 import { OpenStore } from '../state/open-store.js';
+import { WindowRuntime } from '../host/windows.js';
 import { createLog } from '../util/log.js';
 import type { TestCase, TestMessage } from './test-file.js';
 
@@ -75,10 +76,24 @@ export async function runCase(model: FlowModel, testCase: TestCase, onClock?: (n
     },
   });
   const log = createLog({ level: 'trace', pretty: false, secrets: model.secrets, destination: lines });
-  const host = new MessageHost(model, output, log, { state: env });
+  const windows = new Map<string, WindowRuntime>();
+  const host = new MessageHost(model, output, log, { state: env, windows: { window: (name) => windows.get(name) } });
+  const onlyConnection = model.connections.size === 1 ? [...model.connections.keys()][0]! : '';
+  for (const [name, w] of model.windows) {
+    windows.set(name, new WindowRuntime(name, w, w.fingerprint, (payload, context) => host.runSteps(w.steps, payload, context), w.connection ?? onlyConnection, clock, log));
+  }
+  /** True while what is left waits for the clock, or for windows to emit: time may move on. */
+  const waiting = (): boolean => clock.sleeping > 0 || [...windows.values()].some((w) => w.counters.held > 0);
+  // Windows still open once nothing waits for the clock (a count window not full) close then.
+  const flushWindows = async (): Promise<boolean> => {
+    const open = [...windows.values()].some((w) => w.counters.open > 0);
+    if (open) await Promise.all([...windows.values()].map((w) => w.flush()));
+    return open;
+  };
 
   if (testCase.target.kind === 'service') {
     const connection = testCase.connection ?? (model.connections.size === 1 ? [...model.connections.keys()][0]! : '');
+    const serviceRuns: Promise<void>[] = [];
     for (const message of testCase.messages) {
       await clock.advanceTo(start + (message.atMs ?? 0));
       const context: MessageContext = {
@@ -94,13 +109,14 @@ export async function runCase(model: FlowModel, testCase: TestCase, onClock?: (n
         connection,
         ...(message.properties === undefined ? {} : { properties: message.properties }),
       };
-      try {
-        await untilDone(host.runService(testCase.target.name, message.payload, context), clock);
-      } catch (error) {
+      const done = host.runService(testCase.target.name, message.payload, context).catch((error: unknown) => {
         const failure = error instanceof MessageFailure ? error : new MessageFailure(String((error as Error).message), (error as { code?: string }).code ?? 'MQFLOW_FAILED');
         observed.failures.push({ code: failure.code, reason: failure.message });
-      }
+      });
+      serviceRuns.push(done);
+      await whileAwake(done, waiting);
     }
+    await untilDone(Promise.all(serviceRuns), clock, waiting, flushWindows);
     observed.published.push(...output.sent.map(captured));
     return observed;
   }
@@ -132,16 +148,16 @@ export async function runCase(model: FlowModel, testCase: TestCase, onClock?: (n
       }
     });
     pending.push(done);
-    await whileAwake(done, clock);
+    await whileAwake(done, waiting);
   }
   // Whatever still waits for the clock gets its time, in order.
-  await untilDone(Promise.all(pending), clock);
+  await untilDone(Promise.all(pending), clock, waiting, flushWindows);
   observed.published.push(...output.sent.map(captured));
   return observed;
 }
 
 /** Resolves when `work` settles, or when it is left waiting only for the clock. */
-async function whileAwake(work: Promise<unknown>, clock: ManualClock): Promise<void> {
+async function whileAwake(work: Promise<unknown>, waiting: () => boolean): Promise<void> {
   let settled = false;
   const watched = work.then(
     () => void (settled = true),
@@ -149,22 +165,23 @@ async function whileAwake(work: Promise<unknown>, clock: ManualClock): Promise<v
   );
   for (let idle = 0; !settled && idle < 3; ) {
     await new Promise((resolve) => setImmediate(resolve));
-    idle = clock.sleeping > 0 ? idle + 1 : 0;
+    idle = waiting() ? idle + 1 : 0;
   }
   if (settled) await watched;
 }
 
 /** Settles with `work`, moving the clock to each sleeper's time while `work` waits only for it. */
-async function untilDone<T>(work: Promise<T>, clock: ManualClock): Promise<T> {
+async function untilDone<T>(work: Promise<T>, clock: ManualClock, waiting: () => boolean, whenIdle: () => Promise<boolean>): Promise<T> {
   let settled = false;
   work.then(
     () => (settled = true),
     () => (settled = true),
   );
   for (;;) {
-    await whileAwake(work, clock);
-    if (settled || clock.sleeping === 0) return work;
-    await clock.advanceTo(clock.nextWake!);
+    await whileAwake(work, waiting);
+    if (settled) return work;
+    if (clock.sleeping > 0) await clock.advanceTo(clock.nextWake!);
+    else if (!(await whenIdle())) return work;
   }
 }
 

@@ -18,7 +18,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['state'],
   ['pipeline'],
   ['component'],
-  ['stores'],
+  ['stores', 'windows'],
   ['steps', 'triggers', 'connections'],
   ['flow'],
   ['host'],

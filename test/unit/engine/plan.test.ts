@@ -197,4 +197,20 @@ ${steps}      - publish:
       expect(plan(withStores(DEDUPE), withStores(DEDUPE, STORES.replace('path: /var/lib/mqflow/seen', 'path: /var/lib/mqflow/seen\n    maxSizeMB: 10'))).stateResets).toEqual([]);
     });
   });
+
+  it('a changed or removed window closes its open windows now, and says so', () => {
+    const window = (every: string): string => `windows:
+  per-minute:
+    tumbling: ${every}
+    steps:
+      - publish:
+          connection: plant
+          topic: out/minutely
+`;
+    const folder = (every: string | undefined): Folder => ({ connections: every === undefined ? CONNECTIONS : `${CONNECTIONS}${window(every)}` });
+    expect(isEmptyPlan(plan(folder('1m'), folder('1m')))).toBe(true);
+    expect(describePlan(plan(folder('1m'), folder('2m')))).toEqual(['~ window per-minute (its open windows close now)']);
+    expect(describePlan(plan(folder('1m'), folder(undefined)))).toEqual(['- window per-minute (its open windows close now)']);
+    expect(describePlan(plan(folder(undefined), folder('1m')))).toEqual(['+ window per-minute']);
+  });
 });

@@ -1,0 +1,267 @@
+/**
+ * The windows of a flow at run time (docs/architecture.md, "Windows"): open windows per key,
+ * the timers that close them, and the emission, which runs the window's steps once per closing
+ * window. A collected message stays unacknowledged until every window it went into has emitted
+ * and the emission's outputs settled (invariant 41): a window's contributors are outputs of the
+ * messages that contributed.
+ */
+import type { OutputTracker } from '../mqtt/message.js';
+import type { MessageContext } from '../pipeline/context.js';
+import type { Clock } from '../state/clock.js';
+import type { Log } from '../util/log.js';
+import type { Aggregate, WindowSettings } from '../windows/window-options.js';
+
+/** One open window of one key. */
+interface Open {
+  readonly key: string;
+  readonly start: number;
+  /** When it closes (moves for a session window); Infinity for a count window. */
+  end: number;
+  count: number;
+  readonly values: unknown[];
+  readonly sums: Map<string, { sum: number; n: number; min: number; max: number; first: unknown; last: unknown }>;
+  readonly contributors: OutputTracker[];
+  closed: boolean;
+}
+
+export interface WindowCounters {
+  open: number;
+  emitted: number;
+  failed: number;
+  /** Messages held until their windows emitted. */
+  held: number;
+}
+
+/** Runs a window's steps on its output: resolves once its outputs settled, rejects with its failure. */
+export type EmitSteps = (payload: unknown, context: MessageContext) => Promise<void>;
+
+export class WindowRuntime {
+  readonly #open = new Map<string, Open[]>();
+  /** Close times with the windows due then. */
+  readonly #due = new Map<number, Set<Open>>();
+  readonly counters: WindowCounters = { open: 0, emitted: 0, failed: 0, held: 0 };
+  /** Set by close(): from then on a window closes as soon as a value went into it. */
+  #closing = false;
+
+  constructor(
+    readonly name: string,
+    readonly settings: WindowSettings,
+    readonly fingerprint: string,
+    private readonly emitSteps: EmitSteps,
+    private readonly connection: string,
+    private readonly clock: Clock,
+    private readonly log: Log,
+  ) {}
+
+  /** Adds `value` (whose key is `key`) to its windows; `tracker`'s message is held until they emitted. */
+  add(key: string, value: unknown, aggregates: readonly unknown[], tracker: OutputTracker): void {
+    const now = this.clock.now();
+    for (const open of this.#windowsFor(key, now)) {
+      open.count++;
+      if (this.settings.aggregates.length === 0) open.values.push(value);
+      else this.settings.aggregates.forEach((a, i) => accumulate(open, a, aggregates[i]));
+      tracker.outputHanded();
+      tracker.heldByWindow?.(1);
+      this.counters.held++;
+      open.contributors.push(tracker);
+      if (this.#closing || (this.settings.shape.kind === 'count' && open.count >= this.settings.shape.count)) void this.#close(open);
+      else if (this.settings.shape.kind === 'session') open.end = now + this.settings.shape.gapMs;
+    }
+  }
+
+  /** The values each aggregate reads, from a collected value (evaluated by the caller). */
+  get aggregates(): readonly Aggregate[] {
+    return this.settings.aggregates;
+  }
+
+  /** Closes every open window now (the end of a flow test); later values open windows as usual. */
+  flush(): Promise<void> {
+    const all = [...this.#open.values()].flat();
+    return Promise.all(all.map((open) => this.#close(open))).then(() => undefined);
+  }
+
+  /**
+   * Closes every open window now, and each later one as soon as a value went into it: shutdown,
+   * or a reload that changed or removed the window. Its messages are then acknowledged once those
+   * windows emitted, instead of waiting for their time (invariant 43).
+   */
+  close(): Promise<void> {
+    this.#closing = true;
+    return this.flush();
+  }
+
+  /** The windows of `key` that a value collected now goes into, opened as needed. */
+  #windowsFor(key: string, now: number): Open[] {
+    let list = this.#open.get(key);
+    if (list === undefined) this.#open.set(key, (list = []));
+    const shape = this.settings.shape;
+    const found: Open[] = [];
+    const ensure = (start: number, end: number): void => {
+      let open = list.find((o) => o.start === start && !o.closed);
+      if (open === undefined) {
+        open = { key, start, end, count: 0, values: [], sums: new Map(), contributors: [], closed: false };
+        list.push(open);
+        this.counters.open++;
+        if (Number.isFinite(end)) this.#schedule(open, end);
+      }
+      found.push(open);
+    };
+    switch (shape.kind) {
+      case 'tumbling': {
+        const start = Math.floor(now / shape.everyMs) * shape.everyMs;
+        ensure(start, start + shape.everyMs);
+        break;
+      }
+      case 'sliding': {
+        // Every window [s, s + size) with s a multiple of `every` that holds `now`.
+        const last = Math.floor(now / shape.everyMs) * shape.everyMs;
+        for (let start = last; start > now - shape.sizeMs; start -= shape.everyMs) ensure(start, start + shape.sizeMs);
+        break;
+      }
+      case 'count': {
+        const open = list.find((o) => !o.closed);
+        if (open !== undefined) found.push(open);
+        else ensure(now, Infinity);
+        break;
+      }
+      case 'session': {
+        const open = list.find((o) => !o.closed);
+        if (open !== undefined) found.push(open);
+        else ensure(now, now + shape.gapMs);
+        break;
+      }
+    }
+    return found;
+  }
+
+  #schedule(open: Open, at: number): void {
+    let due = this.#due.get(at);
+    if (due === undefined) {
+      this.#due.set(at, (due = new Set()));
+      void this.clock.sleep(at - this.clock.now()).then(() => this.#fire(at));
+    }
+    due.add(open);
+  }
+
+  #fire(at: number): void {
+    const due = this.#due.get(at);
+    this.#due.delete(at);
+    for (const open of due ?? []) {
+      if (open.closed) continue;
+      // A session window whose key got a message since: it closes later.
+      if (open.end > at) this.#schedule(open, open.end);
+      else void this.#close(open);
+    }
+  }
+
+  /** Emits `open` and settles its contributors with the outcome. */
+  #close(open: Open): Promise<void> {
+    if (open.closed) return Promise.resolve();
+    open.closed = true;
+    this.counters.open--;
+    const list = this.#open.get(open.key);
+    if (list !== undefined) {
+      list.splice(list.indexOf(open), 1);
+      if (list.length === 0) this.#open.delete(open.key);
+    }
+    const end = Number.isFinite(open.end) ? open.end : this.clock.now();
+    const payload = {
+      window: this.name,
+      key: open.key,
+      start: new Date(open.start).toISOString(),
+      end: new Date(end).toISOString(),
+      count: open.count,
+      ...(this.settings.aggregates.length === 0 ? { values: open.values } : { aggregate: aggregateOf(open, this.settings.aggregates) }),
+    };
+    const context: MessageContext = {
+      topic: '',
+      levels: [''],
+      wildcards: [],
+      payload,
+      qos: 1,
+      retain: false,
+      dup: false,
+      receivedAt: payload.end,
+      trigger: `window ${this.name}`,
+      connection: this.connection,
+    };
+    const settle = (error: Error | undefined): void => {
+      for (const tracker of open.contributors) {
+        this.counters.held--;
+        tracker.heldByWindow?.(-1);
+        tracker.outputSettled(error);
+      }
+    };
+    return this.emitSteps(payload, context).then(
+      () => {
+        this.counters.emitted++;
+        settle(undefined);
+      },
+      (error: unknown) => {
+        this.counters.failed++;
+        const failure = error instanceof Error ? error : new Error(String(error));
+        this.log.error({ event: 'window-failed', window: this.name, key: open.key, start: payload.start, reason: failure.message }, `window ${this.name} (${open.key}, ${payload.start}) failed: ${failure.message}; its ${open.contributors.length} messages fail`);
+        settle(failure);
+      },
+    );
+  }
+}
+
+function accumulate(open: Open, aggregate: Aggregate, value: unknown): void {
+  let acc = open.sums.get(aggregate.name);
+  if (acc === undefined) open.sums.set(aggregate.name, (acc = { sum: 0, n: 0, min: Infinity, max: -Infinity, first: undefined, last: undefined }));
+  if (aggregate.op === 'count') {
+    acc.n++;
+    return;
+  }
+  if (value === undefined) return;
+  if (aggregate.op === 'first' || aggregate.op === 'last') {
+    if (acc.n === 0) acc.first = value;
+    acc.last = value;
+    acc.n++;
+    return;
+  }
+  // sum, min, max and average read numbers only: anything else is left out, not counted.
+  if (typeof value !== 'number') return;
+  acc.n++;
+  acc.sum += value;
+  if (value < acc.min) acc.min = value;
+  if (value > acc.max) acc.max = value;
+}
+
+function aggregateOf(open: Open, aggregates: readonly Aggregate[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const a of aggregates) {
+    const acc = open.sums.get(a.name);
+    const n = acc?.n ?? 0;
+    switch (a.op) {
+      case 'count':
+        out[a.name] = n;
+        break;
+      case 'sum':
+        out[a.name] = acc?.sum ?? 0;
+        break;
+      case 'min':
+        out[a.name] = n === 0 ? null : acc!.min;
+        break;
+      case 'max':
+        out[a.name] = n === 0 ? null : acc!.max;
+        break;
+      case 'average':
+        out[a.name] = n === 0 ? null : acc!.sum / n;
+        break;
+      case 'first':
+        out[a.name] = acc?.first ?? null;
+        break;
+      case 'last':
+        out[a.name] = acc?.last ?? null;
+        break;
+    }
+  }
+  return out;
+}
+
+/** What the message host needs to collect into windows: the runtime of each window by name. */
+export interface WindowEnvironment {
+  window(name: string): WindowRuntime | undefined;
+}

@@ -1,0 +1,150 @@
+/**
+ * Windows (`windows:`): one component — its spec (fields, reference table, example) and its
+ * compile (docs/architecture.md, "Windows"). Services feed a window with `collect` steps; when a
+ * window closes, its `steps` run once per key with what it gathered. The runtime is src/host/windows.ts.
+ */
+import type { ComponentCompiler } from '../component/compiler.js';
+import { fieldTable, objectSchema, type DocTable, type FieldSpec } from '../component/spec.js';
+import type { Expression } from '../expr/expression.js';
+import type { Step } from '../pipeline/step.js';
+import { durationMs, durationSchema } from '../util/duration.js';
+import { formatPath, type ValuePath } from '../util/path.js';
+
+/** How messages are grouped in time (processing time: when a message is collected). */
+export type WindowShape =
+  | { readonly kind: 'tumbling'; readonly everyMs: number }
+  | { readonly kind: 'sliding'; readonly sizeMs: number; readonly everyMs: number }
+  | { readonly kind: 'count'; readonly count: number }
+  | { readonly kind: 'session'; readonly gapMs: number };
+
+export const AGGREGATE_OPS = ['count', 'sum', 'min', 'max', 'average', 'first', 'last'] as const;
+export type AggregateOp = (typeof AGGREGATE_OPS)[number];
+
+export interface Aggregate {
+  readonly name: string;
+  readonly op: AggregateOp;
+  /** Undefined for count: every value counts. */
+  readonly of?: Expression;
+}
+
+export interface WindowSettings {
+  /** Undefined: one window for every message. */
+  readonly key?: Expression;
+  readonly shape: WindowShape;
+  /** Empty: the window keeps the collected values (`values`). */
+  readonly aggregates: readonly Aggregate[];
+  /** Where its steps' publishes go when they name no connection. */
+  readonly connection?: string;
+  readonly steps: readonly Step[];
+}
+
+const SHAPES = ['tumbling', 'sliding', 'count', 'session'] as const;
+
+export const WINDOW_FIELDS: Readonly<Record<string, FieldSpec>> = {
+  description: { schema: { type: 'string', description: 'What this window is for.' }, type: 'string', default: 'none', doc: 'What the window is for.' },
+  key: { schema: { type: 'string', minLength: 1, description: 'A JSONata expression over a collected value: each key has its own windows. Default: one window for all.', examples: ['device', 'room'] }, type: 'JSONata expression', default: 'one window for all', doc: 'Each key (text or a number, from the value a `collect` step gives) has its own windows.' },
+  tumbling: { schema: durationSchema('Windows one after the other, each this long, aligned to the clock (00:00, 00:01, … for 1m).', ['1m', '10s']), type: 'duration', default: 'one of the four', doc: 'Back-to-back windows of this length, aligned to the clock: `1m` closes at every full minute.' },
+  sliding: {
+    schema: objectSchema('Overlapping windows: each size long, one starting every every.', {
+      size: { schema: durationSchema('How long each window is.', ['5m']), type: 'duration', default: 'required', doc: '' },
+      every: { schema: durationSchema('How often a window starts (and one closes). At most size.', ['1m']), type: 'duration', default: 'required', doc: '' },
+    }, ['size', 'every']),
+    type: 'map',
+    default: 'one of the four',
+    doc: '`size` and `every`: windows `size` long, one closing every `every` (aligned to the clock); a message counts in each window it falls in.',
+  },
+  count: { schema: { type: 'integer', minimum: 1, maximum: 1_000_000, description: 'A window closes once it holds this many messages.', examples: [100] }, type: 'integer', default: 'one of the four', doc: 'A window closes once it holds this many messages (per key).' },
+  session: { schema: durationSchema('A window closes when no message came for this long (per key).', ['30s']), type: 'duration', default: 'one of the four', doc: 'A window closes when no message of its key came for this long.' },
+  aggregate: {
+    schema: {
+      type: 'object',
+      minProperties: 1,
+      description: 'Running aggregates, name → { op: expression } with op one of count, sum, min, max, average, first, last ({ count: true } counts). Without it the window keeps every collected value.',
+      additionalProperties: {
+        type: 'object',
+        minProperties: 1,
+        maxProperties: 1,
+        additionalProperties: false,
+        properties: Object.fromEntries(AGGREGATE_OPS.map((op) => [op, op === 'count' ? { const: true, description: 'Count the values.' } : { type: 'string', minLength: 1, description: `The ${op} of this JSONata expression over the values (numbers${op === 'first' || op === 'last' ? ' or anything' : ''}).` }])),
+      },
+      examples: [{ avg: { average: 'celsius' }, readings: { count: true } }],
+    },
+    type: 'map',
+    default: 'every value kept',
+    doc: 'Running aggregates, so a long window does not keep every message: name → `{ count: true }` or `{ sum | min | max | average | first | last: <JSONata over the value> }`. Without it, the window keeps the collected values (`values`).',
+  },
+  connection: { schema: { type: 'string', minLength: 1, description: 'The connection its steps publish through when a publish names none. Default: the folder\'s only connection.' }, type: 'string', default: 'the folder\'s only connection', doc: 'The connection its steps\' publishes go through when they name none.' },
+  steps: { schema: { $ref: '#/definitions/steps', description: 'Run once per closing window, with { window, key, start, end, count, values | aggregate } as the payload.' }, type: 'list of steps', default: 'required', doc: 'Run once per closing window, with `{ window, key, start, end, count, values }` (or `aggregate` instead of `values`) as the payload; `start` and `end` are ISO 8601 times, so a consumer can recognise a window emitted again.' },
+};
+
+export function windowSchema(description: string): Record<string, unknown> {
+  return objectSchema(description, WINDOW_FIELDS, ['steps']);
+}
+
+export const WINDOW_TABLE: DocTable = fieldTable('window', WINDOW_FIELDS);
+
+export const WINDOW_EXAMPLE = `windows:
+  room-climate:
+    key: room
+    tumbling: 1m
+    aggregate:
+      celsius: { average: celsius }
+      humidity: { average: humidity }
+      readings: { count: true }
+    steps:
+      - publish:
+          connection: plant
+          topic: plant/climate/{{ key }}
+`;
+
+interface WindowValue {
+  key?: string;
+  tumbling?: number | string;
+  sliding?: { size: number | string; every: number | string };
+  count?: number;
+  session?: number | string;
+  aggregate?: Record<string, Record<string, string | true>>;
+  connection?: string;
+  steps: unknown[];
+}
+
+/** Compiles a window definition; undefined when it reported an error. */
+export function compileWindow(raw: Readonly<Record<string, unknown>>, path: ValuePath, c: ComponentCompiler): WindowSettings | undefined {
+  const value = raw as unknown as WindowValue;
+  let ok = true;
+  const given = SHAPES.filter((s) => value[s] !== undefined);
+  if (given.length !== 1) {
+    c.problem(path, 'MQFLOW_WINDOW_SHAPE', `${formatPath(path)} needs exactly one of tumbling, sliding, count, session${given.length > 1 ? ` (it has ${given.join(' and ')})` : ''}`, 'for example tumbling: 1m');
+    return undefined;
+  }
+  let shape: WindowShape;
+  if (value.tumbling !== undefined) shape = { kind: 'tumbling', everyMs: Math.max(1, durationMs(value.tumbling)) };
+  else if (value.count !== undefined) shape = { kind: 'count', count: value.count };
+  else if (value.session !== undefined) shape = { kind: 'session', gapMs: Math.max(1, durationMs(value.session)) };
+  else {
+    const sizeMs = Math.max(1, durationMs(value.sliding!.size));
+    const everyMs = Math.max(1, durationMs(value.sliding!.every));
+    if (everyMs > sizeMs) {
+      c.problem([...path, 'sliding', 'every'], 'MQFLOW_WINDOW_SHAPE', `${formatPath([...path, 'sliding', 'every'])} is longer than size: messages between windows would count in none`, 'make every at most size (equal to size is a tumbling window)');
+      return undefined;
+    }
+    shape = { kind: 'sliding', sizeMs, everyMs };
+  }
+  const key = value.key === undefined ? undefined : c.expression(value.key, [...path, 'key']);
+  if (value.key !== undefined && key === undefined) ok = false;
+  const aggregates: Aggregate[] = [];
+  for (const [name, spec] of Object.entries(value.aggregate ?? {})) {
+    const [op, source] = Object.entries(spec)[0] as [AggregateOp, string | true];
+    if (op === 'count') {
+      aggregates.push({ name, op });
+      continue;
+    }
+    const of = c.expression(source as string, [...path, 'aggregate', name, op]);
+    if (of === undefined) ok = false;
+    else aggregates.push({ name, op, of });
+  }
+  if (value.connection !== undefined) c.refer('connection', value.connection, [...path, 'connection']);
+  const steps = Array.isArray(value.steps) ? c.steps(value.steps, [...path, 'steps']) : [];
+  if (!ok) return undefined;
+  return { ...(key === undefined ? {} : { key }), shape, aggregates, ...(value.connection === undefined ? {} : { connection: value.connection }), steps };
+}

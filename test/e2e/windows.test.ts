@@ -1,0 +1,170 @@
+/**
+ * Windows against Mosquitto (docs/architecture.md, "Windows", invariants 41-43): a tumbling average
+ * per device and a join of two topics, on the wall clock; a window's messages are acknowledged
+ * only once it emitted, so a SIGKILL with a window open loses nothing (the broker redelivers them
+ * into a window after the restart); SIGTERM closes open windows early.
+ */
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUN_MOSQUITTO } from '../support/brokers.js';
+import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
+import { TestClient } from '../support/mqtt.js';
+import { flowFolder, startMqflow, type MqflowProcess } from '../support/runtime.js';
+
+const FLOWS = {
+  'flows.yaml': `connections:
+  plant:
+    url: \${env:MQTT_URL}
+    cleanSession: false
+    reconnectPeriod: 100ms
+windows:
+  per-second:
+    key: device
+    tumbling: 1s
+    aggregate:
+      average: { average: celsius }
+      readings: { count: true }
+    steps:
+      - publish:
+          topic: out/average/{{ key }}
+  climate:
+    key: room
+    tumbling: 1s
+    aggregate:
+      celsius: { last: celsius }
+      humidity: { last: humidity }
+    steps:
+      - publish:
+          topic: out/climate/{{ key }}
+          payload: '{ "room": key, "celsius": aggregate.celsius, "humidity": aggregate.humidity }'
+  fives:
+    count: 5
+    steps:
+      - publish:
+          topic: out/fives
+          payload: '{ "count": count, "seq": values.seq }'
+triggers:
+  temperature:
+    connection: plant
+    topic: in/temperature/+
+    qos: 1
+    service: temperature
+  humidity:
+    connection: plant
+    topic: in/humidity/+
+    qos: 1
+    service: humidity
+  batch:
+    connection: plant
+    topic: in/batch
+    qos: 1
+    service: batch
+services:
+  temperature:
+    steps:
+      - collect:
+          window: per-second
+          value: '{ "device": device, "celsius": celsius }'
+      - collect:
+          window: climate
+          value: '{ "room": $wildcards[0], "celsius": celsius }'
+  humidity:
+    steps:
+      - collect:
+          window: climate
+          value: '{ "room": $wildcards[0], "humidity": percent }'
+  batch:
+    steps:
+      - collect: fives
+`,
+};
+
+describe.runIf(RUN_MOSQUITTO)('windows against mosquitto', () => {
+  let broker: Mosquitto;
+  let dir: string;
+  let mqflow: MqflowProcess | undefined;
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    dir = flowFolder(FLOWS);
+  });
+  afterAll(async () => {
+    mqflow?.kill('SIGKILL');
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const start = async (): Promise<MqflowProcess> => {
+    mqflow = startMqflow(dir, { MQTT_URL: broker.url }, ['--log-level', 'info']);
+    await mqflow.ready(['temperature', 'humidity', 'batch']);
+    return mqflow;
+  };
+
+  it('averages per device per second, and joins two topics per room', async () => {
+    await start();
+    const sink = await TestClient.connect(broker.url);
+    await sink.subscribe('out/#', 1);
+    const producer = await TestClient.connect(broker.url);
+    // In one go, so that they fall in one window of one second (or, rarely, straddle two).
+    await Promise.all([
+      producer.publish('in/temperature/r1', { device: 't1', celsius: 20 }),
+      producer.publish('in/temperature/r1', { device: 't1', celsius: 22 }),
+      producer.publish('in/temperature/r2', { device: 't2', celsius: 30 }),
+      producer.publish('in/humidity/r1', { percent: 48 }),
+    ]);
+    await sink.waitFor(2, (m) => m.topic.startsWith('out/climate/'), 10_000);
+    await sink.waitFor(2, (m) => m.topic.startsWith('out/average/'), 10_000);
+    const averages = sink.json('out/average/t1') as { count: number; aggregate: { average: number; readings: number }; start: string; end: string }[];
+    const readings = averages.reduce((n, a) => n + a.aggregate.readings, 0);
+    expect(readings).toBe(2);
+    if (averages.length === 1) expect(averages[0]!.aggregate.average).toBe(21);
+    expect(Date.parse(averages[0]!.end) - Date.parse(averages[0]!.start)).toBe(1000);
+    expect(sink.json('out/average/t2')).toEqual([expect.objectContaining({ window: 'per-second', key: 't2', count: 1, aggregate: { average: 30, readings: 1 } })]);
+    const r1 = sink.json('out/climate/r1') as { celsius: number | null; humidity: number | null }[];
+    expect(r1.some((c) => c.humidity === 48)).toBe(true);
+    expect(r1.some((c) => c.celsius !== null)).toBe(true);
+    await sink.close();
+    await producer.close();
+  }, 30_000);
+
+  it('a SIGKILL with a window open loses nothing: its messages come again and go into a window', async () => {
+    mqflow ??= await start();
+    const sink = await TestClient.connect(broker.url);
+    await sink.subscribe('out/fives', 1);
+    const producer = await TestClient.connect(broker.url);
+    for (const seq of [1, 2, 3]) await producer.publish('in/batch', { seq });
+    // The three are in the open window, unacknowledged.
+    const admin = await mqflow.waitFor((l) => l.event === 'admin');
+    const held = async (): Promise<number> => ((await (await fetch(`${admin.url as string}/api/status`)).json()) as { windows: { name: string; held: number }[] }).windows.find((w) => w.name === 'fives')!.held;
+    const deadline = Date.now() + 10_000;
+    while ((await held()) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await held()).toBe(3);
+    mqflow.kill('SIGKILL');
+    await mqflow.exited;
+    await start();
+    for (const seq of [4, 5]) await producer.publish('in/batch', { seq });
+    await sink.waitFor(1, () => true, 15_000);
+    const [batch] = sink.json('out/fives') as { count: number; seq: number[] }[];
+    expect(batch!.count).toBe(5);
+    expect([...batch!.seq].sort()).toEqual([1, 2, 3, 4, 5]);
+    await sink.close();
+    await producer.close();
+  }, 30_000);
+
+  it('SIGTERM closes an open window early, and exits 0', async () => {
+    mqflow ??= await start();
+    const sink = await TestClient.connect(broker.url);
+    await sink.subscribe('out/fives', 1);
+    const producer = await TestClient.connect(broker.url);
+    for (const seq of [6, 7]) await producer.publish('in/batch', { seq });
+    const admin = await mqflow.waitFor((l) => l.event === 'admin');
+    const held = async (): Promise<number> => ((await (await fetch(`${admin.url as string}/api/status`)).json()) as { windows: { name: string; held: number }[] }).windows.find((w) => w.name === 'fives')!.held;
+    const deadline = Date.now() + 10_000;
+    while ((await held()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    mqflow.kill('SIGTERM');
+    expect(await mqflow.exited).toBe(0);
+    await sink.waitFor(1, () => true, 10_000);
+    expect(sink.json('out/fives')).toEqual([{ count: 2, seq: [6, 7] }]);
+    mqflow = undefined;
+    await sink.close();
+    await producer.close();
+  }, 30_000);
+});
