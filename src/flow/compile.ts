@@ -58,6 +58,7 @@ export function compileFlow(files: readonly CheckedFile[], options: CompileOptio
   checkReferences(context, { connections: definitions.names.connections, services: definitions.names.services, stores: new Set([...definitions.names.stores, ...stores.keys()]), windows: definitions.names.windows }, definitions.complete);
   warnAboutDisabledConnections(context, definitions.triggers, triggers, connections);
   checkWindowConnections(context, definitions.windows, windows, definitions.names.connections);
+  warnAboutHeldWindows(context, definitions.windows, windows, triggers, services);
 
   if (problems.errorCount > errorsBefore) return undefined;
   const secrets = [...new Set(files.flatMap((f) => f.file.secrets))];
@@ -124,6 +125,42 @@ function checkWindowConnections(context: CompileContext, defs: readonly Located<
       'set connection: on the window (or on each of its publish steps)',
     );
   }
+}
+
+/**
+ * A count window that needs more QoS 1/2 messages than a trigger feeding it may hold never fills:
+ * its messages stay unacknowledged until it closes (invariant 41), and the trigger takes no more
+ * than `queueSize` of them.
+ */
+function warnAboutHeldWindows(
+  context: CompileContext,
+  defs: readonly Located<unknown>[],
+  windows: ReadonlyMap<string, Window>,
+  triggers: ReadonlyMap<string, Trigger>,
+  services: ReadonlyMap<string, Service>,
+): void {
+  for (const def of defs) {
+    const window = windows.get(def.name);
+    if (window?.shape.kind !== 'count') continue;
+    const count = window.shape.count;
+    for (const trigger of triggers.values()) {
+      const service = services.get(trigger.service);
+      if (trigger.qos === 0 || service === undefined || !collectsInto(service.steps, def.name) || count <= trigger.queueSize) continue;
+      report(
+        context,
+        def.file,
+        [...def.path, 'count'],
+        'MQFLOW_WINDOW_HELD',
+        `window "${def.name}" closes after ${count} messages, but trigger "${trigger.name}" (qos ${trigger.qos}) holds at most ${trigger.queueSize} unacknowledged messages (queueSize), so the window would never fill`,
+        'raise the trigger\'s queueSize above count (and the broker\'s in-flight limit: Mosquitto\'s max_inflight_messages is 20 by default), or lower count',
+        'warning',
+      );
+    }
+  }
+}
+
+function collectsInto(steps: readonly Step[], window: string): boolean {
+  return steps.some((step) => (step.kind === 'collect' && (step as unknown as { window: string }).window === window) || (stepKind(step.kind)?.uses?.(step) ?? []).some((use) => use.kind === 'nested' && collectsInto(use.steps, window)));
 }
 
 function publishesWithoutConnection(steps: readonly Step[]): boolean {
