@@ -98,7 +98,8 @@ export class MessageHost {
           }
           inputs.push(v);
         }
-        window.add(String(k), value, inputs, from.outputs);
+        // A QoS 0 message has no acknowledgement to hold: it is done without waiting for the window.
+        window.add(String(k), value, inputs, from.message.qos === 0 ? undefined : from.outputs);
         return undefined;
       };
       return from_(0);

@@ -53,17 +53,22 @@ export class WindowRuntime {
     private readonly log: Log,
   ) {}
 
-  /** Adds `value` (whose key is `key`) to its windows; `tracker`'s message is held until they emitted. */
-  add(key: string, value: unknown, aggregates: readonly unknown[], tracker: OutputTracker): void {
+  /**
+   * Adds `value` (whose key is `key`) to its windows. `tracker`'s message is held until they
+   * emitted; undefined for a QoS 0 message, which has no acknowledgement to hold (invariant 41).
+   */
+  add(key: string, value: unknown, aggregates: readonly unknown[], tracker: OutputTracker | undefined): void {
     const now = this.clock.now();
     for (const open of this.#windowsFor(key, now)) {
       open.count++;
       if (this.settings.aggregates.length === 0) open.values.push(value);
       else this.settings.aggregates.forEach((a, i) => accumulate(open, a, aggregates[i]));
-      tracker.outputHanded();
-      tracker.heldByWindow?.(1);
-      this.counters.held++;
-      open.contributors.push(tracker);
+      if (tracker !== undefined) {
+        tracker.outputHanded();
+        tracker.heldByWindow?.(1);
+        this.counters.held++;
+        open.contributors.push(tracker);
+      }
       if (this.#closing || (this.settings.shape.kind === 'count' && open.count >= this.settings.shape.count)) void this.#close(open);
       else if (this.settings.shape.kind === 'session') open.end = now + this.settings.shape.gapMs;
     }

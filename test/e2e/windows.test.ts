@@ -43,7 +43,18 @@ windows:
       - publish:
           topic: out/fives
           payload: '{ "count": count, "seq": values.seq }'
+  fives-qos0:
+    count: 5
+    steps:
+      - publish:
+          topic: out/fives-qos0
+          payload: '{ "count": count }'
 triggers:
+  batch-qos0:
+    connection: plant
+    topic: in/batch-qos0
+    qos: 0
+    service: batch-qos0
   temperature:
     connection: plant
     topic: in/temperature/+
@@ -76,6 +87,9 @@ services:
   batch:
     steps:
       - collect: fives
+  batch-qos0:
+    steps:
+      - collect: fives-qos0
 `,
 };
 
@@ -94,7 +108,7 @@ describe.runIf(RUN_MOSQUITTO)('windows against mosquitto', () => {
   });
   const start = async (): Promise<MqflowProcess> => {
     mqflow = startMqflow(dir, { MQTT_URL: broker.url }, ['--log-level', 'info']);
-    await mqflow.ready(['temperature', 'humidity', 'batch']);
+    await mqflow.ready(['temperature', 'humidity', 'batch', 'batch-qos0']);
     return mqflow;
   };
 
@@ -145,6 +159,27 @@ describe.runIf(RUN_MOSQUITTO)('windows against mosquitto', () => {
     const [batch] = sink.json('out/fives') as { count: number; seq: number[] }[];
     expect(batch!.count).toBe(5);
     expect([...batch!.seq].sort()).toEqual([1, 2, 3, 4, 5]);
+    await sink.close();
+    await producer.close();
+  }, 30_000);
+
+  it('a QoS 0 message is not held by its window: it has no acknowledgement', async () => {
+    mqflow ??= await start();
+    const sink = await TestClient.connect(broker.url);
+    await sink.subscribe('out/fives-qos0', 1);
+    const producer = await TestClient.connect(broker.url);
+    for (let i = 0; i < 3; i++) await producer.publish('in/batch-qos0', { i }, 0);
+    const admin = await mqflow.waitFor((l) => l.event === 'admin');
+    const window = async (): Promise<{ open: number; held: number }> => ((await (await fetch(`${admin.url as string}/api/status`)).json()) as { windows: { name: string; open: number; held: number }[] }).windows.find((w) => w.name === 'fives-qos0')!;
+    const processed = async (): Promise<number> => ((await (await fetch(`${admin.url as string}/api/status`)).json()) as { triggers: { name: string; counters: { processed: number } }[] }).triggers.find((t) => t.name === 'batch-qos0')!.counters.processed;
+    const deadline = Date.now() + 10_000;
+    while ((await processed()) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    // Done (processed) while their window is still open.
+    expect(await processed()).toBe(3);
+    expect(await window()).toMatchObject({ open: 1, held: 0 });
+    for (let i = 3; i < 5; i++) await producer.publish('in/batch-qos0', { i }, 0);
+    await sink.waitFor(1, () => true, 10_000);
+    expect(sink.json('out/fives-qos0')).toEqual([{ count: 5 }]);
     await sink.close();
     await producer.close();
   }, 30_000);
