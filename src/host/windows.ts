@@ -11,16 +11,29 @@ import type { Clock } from '../state/clock.js';
 import type { Log } from '../util/log.js';
 import type { Aggregate, WindowSettings } from '../windows/window-options.js';
 
-/** One open window of one key. */
+/** A running aggregate of one open window. */
+interface Accumulator {
+  sum: number;
+  n: number;
+  min: number;
+  max: number;
+  first: unknown;
+  last: unknown;
+}
+
+/** One open window of one key: what it holds is made when first needed, so an open key stays small. */
 interface Open {
   readonly key: string;
   readonly start: number;
   /** When it closes (moves for a session window); Infinity for a count window. */
   end: number;
   count: number;
-  readonly values: unknown[];
-  readonly sums: Map<string, { sum: number; n: number; min: number; max: number; first: unknown; last: unknown }>;
-  readonly contributors: OutputTracker[];
+  /** The collected values, without aggregates. */
+  values: unknown[] | undefined;
+  /** One per aggregate, in the order of the definition. */
+  sums: Accumulator[] | undefined;
+  /** The held messages (QoS 1 and 2). */
+  contributors: OutputTracker[] | undefined;
   closed: boolean;
 }
 
@@ -61,13 +74,17 @@ export class WindowRuntime {
     const now = this.clock.now();
     for (const open of this.#windowsFor(key, now)) {
       open.count++;
-      if (this.settings.aggregates.length === 0) open.values.push(value);
-      else this.settings.aggregates.forEach((a, i) => accumulate(open, a, aggregates[i]));
+      const aggregateList = this.settings.aggregates;
+      if (aggregateList.length === 0) (open.values ??= []).push(value);
+      else {
+        const sums = (open.sums ??= aggregateList.map(() => ({ sum: 0, n: 0, min: Infinity, max: -Infinity, first: undefined, last: undefined })));
+        for (let i = 0; i < aggregateList.length; i++) accumulate(sums[i]!, aggregateList[i]!, aggregates[i]);
+      }
       if (tracker !== undefined) {
         tracker.outputHanded();
         tracker.heldByWindow?.(1);
         this.counters.held++;
-        open.contributors.push(tracker);
+        (open.contributors ??= []).push(tracker);
       }
       if (this.#closing || (this.settings.shape.kind === 'count' && open.count >= this.settings.shape.count)) void this.#close(open);
       else if (this.settings.shape.kind === 'session') open.end = now + this.settings.shape.gapMs;
@@ -104,7 +121,7 @@ export class WindowRuntime {
     const ensure = (start: number, end: number): void => {
       let open = list.find((o) => o.start === start && !o.closed);
       if (open === undefined) {
-        open = { key, start, end, count: 0, values: [], sums: new Map(), contributors: [], closed: false };
+        open = { key, start, end, count: 0, values: undefined, sums: undefined, contributors: undefined, closed: false };
         list.push(open);
         this.counters.open++;
         if (Number.isFinite(end)) this.#schedule(open, end);
@@ -176,7 +193,7 @@ export class WindowRuntime {
       start: new Date(open.start).toISOString(),
       end: new Date(end).toISOString(),
       count: open.count,
-      ...(this.settings.aggregates.length === 0 ? { values: open.values } : { aggregate: aggregateOf(open, this.settings.aggregates) }),
+      ...(this.settings.aggregates.length === 0 ? { values: open.values ?? [] } : { aggregate: aggregateOf(open.sums, this.settings.aggregates) }),
     };
     const context: MessageContext = {
       topic: '',
@@ -191,7 +208,7 @@ export class WindowRuntime {
       connection: this.connection,
     };
     const settle = (error: Error | undefined): void => {
-      for (const tracker of open.contributors) {
+      for (const tracker of open.contributors ?? []) {
         this.counters.held--;
         tracker.heldByWindow?.(-1);
         tracker.outputSettled(error);
@@ -205,16 +222,14 @@ export class WindowRuntime {
       (error: unknown) => {
         this.counters.failed++;
         const failure = error instanceof Error ? error : new Error(String(error));
-        this.log.error({ event: 'window-failed', window: this.name, key: open.key, start: payload.start, reason: failure.message }, `window ${this.name} (${open.key}, ${payload.start}) failed: ${failure.message}; its ${open.contributors.length} messages fail`);
+        this.log.error({ event: 'window-failed', window: this.name, key: open.key, start: payload.start, reason: failure.message }, `window ${this.name} (${open.key}, ${payload.start}) failed: ${failure.message}; its ${open.contributors?.length ?? 0} messages fail`);
         settle(failure);
       },
     );
   }
 }
 
-function accumulate(open: Open, aggregate: Aggregate, value: unknown): void {
-  let acc = open.sums.get(aggregate.name);
-  if (acc === undefined) open.sums.set(aggregate.name, (acc = { sum: 0, n: 0, min: Infinity, max: -Infinity, first: undefined, last: undefined }));
+function accumulate(acc: Accumulator, aggregate: Aggregate, value: unknown): void {
   if (aggregate.op === 'count') {
     acc.n++;
     return;
@@ -234,10 +249,11 @@ function accumulate(open: Open, aggregate: Aggregate, value: unknown): void {
   if (value > acc.max) acc.max = value;
 }
 
-function aggregateOf(open: Open, aggregates: readonly Aggregate[]): Record<string, unknown> {
+function aggregateOf(sums: readonly Accumulator[] | undefined, aggregates: readonly Aggregate[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const a of aggregates) {
-    const acc = open.sums.get(a.name);
+  for (let i = 0; i < aggregates.length; i++) {
+    const a = aggregates[i]!;
+    const acc = sums?.[i];
     const n = acc?.n ?? 0;
     switch (a.op) {
       case 'count':
