@@ -95,7 +95,17 @@ export class Engine {
         continue;
       }
       const connection = window.connection ?? (model.connections.size === 1 ? [...model.connections.keys()][0]! : '');
-      windows.set(name, new WindowRuntime(name, window, window.fingerprint, (payload, context) => host.runSteps(window.steps, payload, context), connection, this.#stores.clock, this.#log.child({ window: name })));
+      const store = window.store === undefined ? undefined : state.store(window.store);
+      const runtime = new WindowRuntime(name, window, window.fingerprint, (payload, context) => host.runSteps(window.steps, payload, context), connection, this.#stores.clock, this.#log.child({ window: name }), store === undefined ? undefined : { store, env: state });
+      windows.set(name, runtime);
+      // A window kept in a store closes the windows it finds there on time (invariant 44).
+      if (store !== undefined) {
+        try {
+          void Promise.resolve(runtime.restore()).catch((error: unknown) => this.#log.error({ event: 'windows-restore-failed', window: name, reason: (error as Error).message }, `window ${name}: its open windows could not be read: ${(error as Error).message}`));
+        } catch (error) {
+          this.#log.error({ event: 'windows-restore-failed', window: name, reason: (error as Error).message }, `window ${name}: its open windows could not be read: ${(error as Error).message}`);
+        }
+      }
     }
     this.#windows = windows;
     return { host, replaced };

@@ -59,6 +59,7 @@ export function compileFlow(files: readonly CheckedFile[], options: CompileOptio
   warnAboutDisabledConnections(context, definitions.triggers, triggers, connections);
   checkWindowConnections(context, definitions.windows, windows, definitions.names.connections);
   warnAboutHeldWindows(context, definitions.windows, windows, triggers, services);
+  checkWindowStores(context, definitions.windows, windows, stores);
 
   if (problems.errorCount > errorsBefore) return undefined;
   const secrets = [...new Set(files.flatMap((f) => f.file.secrets))];
@@ -124,6 +125,16 @@ function checkWindowConnections(context: CompileContext, defs: readonly Located<
       `window "${def.name}" publishes without naming a connection, and the folder has ${connections.size === 0 ? 'none' : `${connections.size} connections`}`,
       'set connection: on the window (or on each of its publish steps)',
     );
+  }
+}
+
+/** Open windows can be kept in a disk store; memory and Redis stores cannot keep them (yet). */
+function checkWindowStores(context: CompileContext, defs: readonly Located<unknown>[], windows: ReadonlyMap<string, Window>, stores: ReadonlyMap<string, Store>): void {
+  for (const def of defs) {
+    const window = windows.get(def.name);
+    const store = window?.store === undefined ? undefined : stores.get(window.store);
+    if (store === undefined || store.type === 'disk') continue;
+    report(context, def.file, [...def.path, 'store'], 'MQFLOW_WINDOW_STORE', `window "${def.name}": store "${store.name}" is a ${store.type} store; open windows can be kept in a disk store only`, 'name a disk store, or remove store (the window is then kept in the process)');
   }
 }
 

@@ -4,6 +4,7 @@
  * (the engine), `mqflow test` and `mqflow invoke` build their messages here and differ only in the
  * output they give it.
  */
+import { createHash } from 'node:crypto';
 import type { FlowModel, Trigger } from '../flow/model.js';
 import type { Delivery, OutgoingMessage, OutputTracker } from '../mqtt/message.js';
 import type { MessageContext } from '../pipeline/context.js';
@@ -46,7 +47,8 @@ export class MessageHost {
     this.#logPublishes = options.logPublishes === true && log.isLevelEnabled('debug');
     this.#state = options.state;
     this.#windows = options.windows;
-    this.stateful = options.state !== undefined && [...model.services.values(), ...model.windows.values()].some((s) => usesState(s.steps));
+    this.stateful =
+      options.state !== undefined && ([...model.services.values(), ...model.windows.values()].some((s) => usesState(s.steps)) || [...model.windows.values()].some((w) => w.store !== undefined));
     const effects: Effects = {
       publish: (request, from) => this.publish(request, from.message.connection, from.outputs),
       invoke: (service, payload, from) => this.pipeline.invoke(service, payload, from),
@@ -97,6 +99,17 @@ export class MessageHost {
             });
           }
           inputs.push(v);
+        }
+        if (window.store !== undefined) {
+          // Kept in a store: committed with the message's state, before its acknowledgement (invariant 44).
+          const state = from.state;
+          if (state === undefined) throw new MessageFailure(`${step.path}: window "${name}" is kept in a store, but no store is open here`, 'MQFLOW_STATE_UNAVAILABLE', { path: step.path, at: step.at });
+          return after(window.settings.id === undefined ? defaultId(from) : evaluate(window.settings.id, value, from, step), (id) => {
+            if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id))) {
+              throw new MessageFailure(`${step.path}: the id of window "${name}" is ${id === undefined ? 'missing' : `a ${typeof id}`}; it must be text or a number`, 'MQFLOW_WINDOW_KEY', { path: step.path, at: step.at });
+            }
+            return window.addStored(state, String(k), value, inputs, String(id));
+          });
         }
         // A QoS 0 message has no acknowledgement to hold: it is done without waiting for the window.
         window.add(String(k), value, inputs, from.message.qos === 0 ? undefined : from.outputs);
@@ -203,6 +216,12 @@ export class MessageHost {
 }
 
 const NO_WILDCARDS: readonly string[] = Object.freeze([]);
+
+/** A collected value's id when the window names none: a hash of the topic and the payload as received. */
+function defaultId(from: Execution): string {
+  const bytes = from.receivedBytes ?? JSON.stringify(from.message.payload) ?? '';
+  return createHash('sha1').update(from.message.topic).update('\0').update(bytes).digest('base64url');
+}
 
 /** The last time formatted: messages arriving in the same millisecond share it (toISOString costs ~0.4 µs). */
 let lastMs = Number.NaN;

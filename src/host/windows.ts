@@ -8,6 +8,9 @@
 import type { OutputTracker } from '../mqtt/message.js';
 import type { MessageContext } from '../pipeline/context.js';
 import type { Clock } from '../state/clock.js';
+import { MessageState, type StateEnvironment } from '../state/message-state.js';
+import type { OpenStore } from '../state/open-store.js';
+import { after, type Maybe } from '../util/maybe.js';
 import type { Log } from '../util/log.js';
 import type { Aggregate, WindowSettings } from '../windows/window-options.js';
 
@@ -15,11 +18,14 @@ import type { Aggregate, WindowSettings } from '../windows/window-options.js';
 interface Accumulator {
   sum: number;
   n: number;
-  min: number;
-  max: number;
+  /** null until a number came: JSON data, as a stored window keeps it. */
+  min: number | null;
+  max: number | null;
   first: unknown;
   last: unknown;
 }
+
+const newAccumulator = (): Accumulator => ({ sum: 0, n: 0, min: null, max: null, first: null, last: null });
 
 /** One open window of one key: what it holds is made when first needed, so an open key stays small. */
 interface Open {
@@ -45,6 +51,27 @@ export interface WindowCounters {
   held: number;
 }
 
+/** A window kept in a store: its record, under `window/<name>:<start>/<key>`. */
+interface StoredWindow {
+  readonly key: string;
+  readonly start: number;
+  readonly end: number;
+  readonly count: number;
+  readonly values?: unknown[];
+  readonly sums?: Accumulator[];
+}
+
+/** How long a collected value's id is kept after its window's end: a redelivery later than that counts again. */
+const ID_KEPT_MS = 3_600_000;
+/** A stored window whose steps failed is emitted again after this. */
+const RETRY_MS = 5_000;
+
+/** Where a stored window keeps its open windows. */
+export interface WindowStore {
+  readonly store: OpenStore;
+  readonly env: StateEnvironment;
+}
+
 /** Runs a window's steps on its output: resolves once its outputs settled, rejects with its failure. */
 export type EmitSteps = (payload: unknown, context: MessageContext) => Promise<void>;
 
@@ -55,6 +82,10 @@ export class WindowRuntime {
   readonly counters: WindowCounters = { open: 0, emitted: 0, failed: 0, held: 0 };
   /** Set by close(): from then on a window closes as soon as a value went into it. */
   #closing = false;
+  /** Stored windows (invariant 44): the ones this runtime will close, and those closed, by store key. */
+  readonly #stored = new Map<string, number>();
+  readonly #closedStored = new Set<string>();
+  #stopped = false;
 
   constructor(
     readonly name: string,
@@ -64,7 +95,126 @@ export class WindowRuntime {
     private readonly connection: string,
     private readonly clock: Clock,
     private readonly log: Log,
+    /** Set for a window kept in a store. */
+    readonly store?: WindowStore,
   ) {}
+
+  /**
+   * A stored window: adds `value` to its windows through the message's state, so it is committed
+   * with the message, before its acknowledgement. A value whose `id` was counted already (a
+   * redelivery) is not counted again.
+   */
+  addStored(state: MessageState, key: string, value: unknown, inputs: readonly unknown[], id: string): Maybe<void> {
+    const { store } = this.store!;
+    // The id is the key's, whatever window it went into: a redelivery comes later, into a later window.
+    const idKey = store.key(`window-id/${this.name}`, `${key}/${id}`);
+    return after(state.hold(store, idKey), () =>
+      after(state.read(store, idKey), (seen) => {
+        if (seen !== undefined) return undefined;
+        const now = this.clock.now();
+        const bounds = this.#bounds(now);
+        state.write(store, idKey, 1, Math.max(...bounds.map(([, end]) => end)) - now + ID_KEPT_MS);
+        return this.#addToWindows(state, key, value, inputs, bounds, 0);
+      }),
+    );
+  }
+
+  #addToWindows(state: MessageState, key: string, value: unknown, inputs: readonly unknown[], bounds: readonly [number, number][], i: number): Maybe<void> {
+    if (i >= bounds.length) return undefined;
+    const { store } = this.store!;
+    const [start, end] = bounds[i]!;
+    const windowKey = store.key(`window/${this.name}`, `${start}/${key}`);
+    return after(state.hold(store, windowKey), () => {
+      // Closed while this message waited for it: the value goes into the windows open now.
+      if (this.#closedStored.has(windowKey)) {
+        const later = this.#bounds(this.clock.now()).filter(([s]) => s > start);
+        return this.#addToWindows(state, key, value, inputs, [...later, ...bounds.slice(i + 1).filter(([s]) => !later.some(([l]) => l === s))], 0);
+      }
+      return after(state.read(store, windowKey), (found) => {
+        state.write(store, windowKey, this.#updated(found as StoredWindow | undefined, key, start, end, value, inputs), undefined);
+        this.#track(windowKey, end);
+        return this.#addToWindows(state, key, value, inputs, bounds, i + 1);
+      });
+    });
+  }
+
+  /** Finds the stored windows still open (after a restart) and closes each when its time comes. */
+  restore(): Maybe<void> {
+    const { store } = this.store!;
+    const entries = store.store.entries?.(`window/${this.name}:`, this.clock.now());
+    return after(entries ?? [], (list) => {
+      for (const [windowKey, record] of list) this.#track(windowKey, (record as StoredWindow).end);
+      if (list.length > 0) this.log.info({ event: 'windows-restored', window: this.name, open: list.length }, `window ${this.name}: ${list.length} open windows found in store ${store.name}`);
+    });
+  }
+
+  #updated(record: StoredWindow | undefined, key: string, start: number, end: number, value: unknown, inputs: readonly unknown[]): StoredWindow {
+    const aggregates = this.settings.aggregates;
+    // A copy: a memory store hands out the object it keeps, and a write takes effect only at commit.
+    const sums = aggregates.length === 0 ? undefined : aggregates.map((a, i) => {
+      const acc = { ...(record?.sums?.[i] ?? newAccumulator()) };
+      accumulate(acc, a, inputs[i]);
+      return acc;
+    });
+    return {
+      key,
+      start,
+      end,
+      count: (record?.count ?? 0) + 1,
+      ...(aggregates.length === 0 ? { values: [...(record?.values ?? []), value] } : { sums }),
+    };
+  }
+
+  /** The [start, end) of the time windows a value collected `now` goes into (tumbling, sliding). */
+  #bounds(now: number): [number, number][] {
+    const shape = this.settings.shape;
+    if (shape.kind === 'tumbling') {
+      const start = Math.floor(now / shape.everyMs) * shape.everyMs;
+      return [[start, start + shape.everyMs]];
+    }
+    if (shape.kind !== 'sliding') throw new Error(`a ${shape.kind} window is not kept in a store`);
+    const out: [number, number][] = [];
+    const last = Math.floor(now / shape.everyMs) * shape.everyMs;
+    for (let start = last; start > now - shape.sizeMs; start -= shape.everyMs) out.push([start, start + shape.sizeMs]);
+    return out;
+  }
+
+  #track(windowKey: string, end: number): void {
+    if (this.#stored.has(windowKey)) return;
+    this.#stored.set(windowKey, end);
+    this.counters.open++;
+    void this.clock.sleep(end - this.clock.now()).then(() => this.#closeStored(windowKey));
+  }
+
+  /** Emits a stored window, then removes it from the store; a failure is tried again later. */
+  async #closeStored(windowKey: string): Promise<void> {
+    if (this.#stopped) return;
+    const { store, env } = this.store!;
+    // The window's lock: values of messages still in flight are committed before it is read.
+    const holder = new MessageState(env);
+    try {
+      await holder.hold(store, windowKey);
+      this.#closedStored.add(windowKey);
+      const record = (await holder.read(store, windowKey)) as StoredWindow | undefined;
+      if (record !== undefined) {
+        const payload = this.#payload(record.key, record.start, record.end, record.count, record.values, record.sums);
+        await this.emitSteps(payload, this.#context(payload.end, payload));
+        holder.write(store, windowKey, undefined, undefined);
+      }
+      await holder.commit();
+      this.#stored.delete(windowKey);
+      this.counters.open--;
+      if (record !== undefined) this.counters.emitted++;
+      // Contributors queued behind the close have been redirected by now; keep the set small.
+      setTimeout(() => this.#closedStored.delete(windowKey), 60_000).unref();
+    } catch (error) {
+      holder.abort();
+      this.counters.failed++;
+      const reason = error instanceof Error ? error.message : String(error);
+      this.log.error({ event: 'window-failed', window: this.name, store: store.name, reason }, `window ${this.name}: ${windowKey} failed (${reason}); trying again in ${RETRY_MS / 1000} s`);
+      setTimeout(() => void this.#closeStored(windowKey), RETRY_MS).unref();
+    }
+  }
 
   /**
    * Adds `value` (whose key is `key`) to its windows. `tracker`'s message is held until they
@@ -77,7 +227,7 @@ export class WindowRuntime {
       const aggregateList = this.settings.aggregates;
       if (aggregateList.length === 0) (open.values ??= []).push(value);
       else {
-        const sums = (open.sums ??= aggregateList.map(() => ({ sum: 0, n: 0, min: Infinity, max: -Infinity, first: undefined, last: undefined })));
+        const sums = (open.sums ??= aggregateList.map(newAccumulator));
         for (let i = 0; i < aggregateList.length; i++) accumulate(sums[i]!, aggregateList[i]!, aggregates[i]);
       }
       if (tracker !== undefined) {
@@ -96,8 +246,24 @@ export class WindowRuntime {
     return this.settings.aggregates;
   }
 
+  #payload(key: string, start: number, end: number, count: number, values: readonly unknown[] | undefined, sums: readonly Accumulator[] | undefined): { start: string; end: string } & Record<string, unknown> {
+    return {
+      window: this.name,
+      key,
+      start: new Date(start).toISOString(),
+      end: new Date(end).toISOString(),
+      count,
+      ...(this.settings.aggregates.length === 0 ? { values: values ?? [] } : { aggregate: aggregateOf(sums, this.settings.aggregates) }),
+    };
+  }
+
+  #context(receivedAt: string, payload: unknown): MessageContext {
+    return { topic: '', levels: [''], wildcards: [], payload, qos: 1, retain: false, dup: false, receivedAt, trigger: `window ${this.name}`, connection: this.connection };
+  }
+
   /** Closes every open window now (the end of a flow test); later values open windows as usual. */
   flush(): Promise<void> {
+    if (this.store !== undefined) return Promise.all([...this.#stored.keys()].map((k) => this.#closeStored(k))).then(() => undefined);
     const all = [...this.#open.values()].flat();
     return Promise.all(all.map((open) => this.#close(open))).then(() => undefined);
   }
@@ -108,6 +274,11 @@ export class WindowRuntime {
    * windows emitted, instead of waiting for their time (invariant 43).
    */
   close(): Promise<void> {
+    // Stored windows stay in their store, for the next run (or the new version) to close on time.
+    if (this.store !== undefined) {
+      this.#stopped = true;
+      return Promise.resolve();
+    }
     this.#closing = true;
     return this.flush();
   }
@@ -187,26 +358,8 @@ export class WindowRuntime {
       if (list.length === 0) this.#open.delete(open.key);
     }
     const end = Number.isFinite(open.end) ? open.end : this.clock.now();
-    const payload = {
-      window: this.name,
-      key: open.key,
-      start: new Date(open.start).toISOString(),
-      end: new Date(end).toISOString(),
-      count: open.count,
-      ...(this.settings.aggregates.length === 0 ? { values: open.values ?? [] } : { aggregate: aggregateOf(open.sums, this.settings.aggregates) }),
-    };
-    const context: MessageContext = {
-      topic: '',
-      levels: [''],
-      wildcards: [],
-      payload,
-      qos: 1,
-      retain: false,
-      dup: false,
-      receivedAt: payload.end,
-      trigger: `window ${this.name}`,
-      connection: this.connection,
-    };
+    const payload = this.#payload(open.key, open.start, end, open.count, open.values, open.sums);
+    const context = this.#context(payload.end, payload);
     const settle = (error: Error | undefined): void => {
       for (const tracker of open.contributors ?? []) {
         this.counters.held--;
@@ -245,8 +398,8 @@ function accumulate(acc: Accumulator, aggregate: Aggregate, value: unknown): voi
   if (typeof value !== 'number') return;
   acc.n++;
   acc.sum += value;
-  if (value < acc.min) acc.min = value;
-  if (value > acc.max) acc.max = value;
+  if (acc.min === null || value < acc.min) acc.min = value;
+  if (acc.max === null || value > acc.max) acc.max = value;
 }
 
 function aggregateOf(sums: readonly Accumulator[] | undefined, aggregates: readonly Aggregate[]): Record<string, unknown> {

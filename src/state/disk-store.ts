@@ -135,6 +135,23 @@ export class DiskStore implements StateStore {
     return record.value;
   }
 
+  /** Every live entry whose key starts with `prefix` (keys stored under their hash are not found). */
+  entries(prefix: string, now: number): [string, unknown][] {
+    const start = Buffer.from(prefix, 'utf8');
+    const out: [string, unknown][] = [];
+    try {
+      for (const { key, value } of this.#db.getRange({ start })) {
+        if (!key.subarray(0, start.length).equals(start)) break;
+        const record = decode(value);
+        if (record.expiresAt > now) out.push([key.toString('utf8'), record.value]);
+      }
+    } catch (error) {
+      this.#errors++;
+      throw this.#unavailable(`cannot list the keys under ${shown(prefix)}`, error);
+    }
+    return out;
+  }
+
   /** Resolves once the writes are committed and synced to disk; rejects (never throws) with a StateError. */
   commit(writes: readonly StateWrite[], now: number): Promise<void> {
     if (now > this.#clock) this.#clock = now;

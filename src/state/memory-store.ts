@@ -54,9 +54,9 @@ export class MemoryStore implements StateStore {
     this.#evict(now);
   }
 
-  /** Seeds and test assertions (mqflow test): every live entry. */
-  entries(now: number): [string, unknown][] {
-    return [...this.#entries].filter(([, e]) => e.expiresAt > now).map(([k, e]) => [k, e.value]);
+  /** Every live entry whose key starts with `prefix`. */
+  entries(prefix: string, now: number): [string, unknown][] {
+    return [...this.#entries].filter(([k, e]) => k.startsWith(prefix) && e.expiresAt > now).map(([k, e]) => [k, e.value]);
   }
 
   #evict(now: number): void {

@@ -44,6 +44,8 @@ export interface StateStore {
   claim?(key: string, token: string, leaseMs: number): Promise<ClaimResult>;
   /** Shared stores only: removes `token`'s claim on `key`, if it is still there. */
   unclaim?(key: string, token: string): Promise<void>;
+  /** Every live entry whose key starts with `prefix` (windows find their open windows after a restart). */
+  entries?(prefix: string, now: number): Maybe<[string, unknown][]>;
   stats(): StoreStats;
   /** Stops its timers and connections; pending commits settle first. */
   close(): Promise<void>;

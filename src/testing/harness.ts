@@ -80,8 +80,17 @@ export async function runCase(model: FlowModel, testCase: TestCase, onClock?: (n
   const host = new MessageHost(model, output, log, { state: env, windows: { window: (name) => windows.get(name) } });
   const onlyConnection = model.connections.size === 1 ? [...model.connections.keys()][0]! : '';
   for (const [name, w] of model.windows) {
-    windows.set(name, new WindowRuntime(name, w, w.fingerprint, (payload, context) => host.runSteps(w.steps, payload, context), w.connection ?? onlyConnection, clock, log));
+    const store = w.store === undefined ? undefined : stores.get(w.store);
+    windows.set(name, new WindowRuntime(name, w, w.fingerprint, (payload, context) => host.runSteps(w.steps, payload, context), w.connection ?? onlyConnection, clock, log, store === undefined ? undefined : { store, env }));
   }
+  /** Windows still open when every message is done (windows kept in a store hold none) close: on time, as the clock moves to them. */
+  const closeWindows = async (): Promise<void> => {
+    for (let guard = 0; guard < 10_000 && [...windows.values()].some((w) => w.counters.open > 0); guard++) {
+      if (clock.sleeping > 0) await clock.advanceTo(clock.nextWake!);
+      else await flushWindows();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
   /** True while what is left waits for the clock, or for windows to emit: time may move on. */
   const waiting = (): boolean => clock.sleeping > 0 || [...windows.values()].some((w) => w.counters.held > 0);
   // Windows still open once nothing waits for the clock (a count window not full) close then.
@@ -117,6 +126,7 @@ export async function runCase(model: FlowModel, testCase: TestCase, onClock?: (n
       await whileAwake(done, waiting);
     }
     await untilDone(Promise.all(serviceRuns), clock, waiting, flushWindows);
+    await closeWindows();
     observed.published.push(...output.sent.map(captured));
     return observed;
   }
@@ -152,6 +162,7 @@ export async function runCase(model: FlowModel, testCase: TestCase, onClock?: (n
   }
   // Whatever still waits for the clock gets its time, in order.
   await untilDone(Promise.all(pending), clock, waiting, flushWindows);
+  await closeWindows();
   observed.published.push(...output.sent.map(captured));
   return observed;
 }

@@ -35,6 +35,10 @@ export interface WindowSettings {
   readonly aggregates: readonly Aggregate[];
   /** Where its steps' publishes go when they name no connection. */
   readonly connection?: string;
+  /** A disk store keeps its open windows (docs/architecture.md, invariant 44); undefined: in the process. */
+  readonly store?: string;
+  /** What identifies a collected value, so a redelivered one is not counted twice (stored windows). */
+  readonly id?: Expression;
   readonly steps: readonly Step[];
 }
 
@@ -73,6 +77,18 @@ export const WINDOW_FIELDS: Readonly<Record<string, FieldSpec>> = {
     default: 'every value kept',
     doc: 'Running aggregates, so a long window does not keep every message: name → `{ count: true }` or `{ sum | min | max | average | first | last: <JSONata over the value> }`. Without it, the window keeps the collected values (`values`).',
   },
+  store: {
+    schema: { type: 'string', minLength: 1, description: 'A disk store (under stores:) that keeps the open windows: a collected message is acknowledged once its value is in the store, and open windows survive a restart. tumbling and sliding windows only. Default: in the process, the messages held until their windows emitted.', examples: ['windows'] },
+    type: 'string',
+    default: 'in the process',
+    doc: 'A `disk` store (under `stores:`) that keeps the open windows: a collected message is acknowledged as soon as its value is in the store, and open windows survive a crash or a restart and close on time. For `tumbling` and `sliding` windows. Without it, windows are kept in the process and hold their messages (below).',
+  },
+  id: {
+    schema: { type: 'string', minLength: 1, description: 'With store: a JSONata expression identifying a collected value, so a message redelivered after a crash is not counted twice. Default: the topic and payload bytes.', examples: ['seq', 'readingId'] },
+    type: 'JSONata expression',
+    default: 'the topic and payload',
+    doc: 'With `store`: what identifies a collected value (text or a number), so a message the broker redelivers after a crash is counted once. By default the topic and the payload\'s bytes: two identical readings in one window then count once.',
+  },
   connection: { schema: { type: 'string', minLength: 1, description: 'The connection its steps publish through when a publish names none. Default: the folder\'s only connection.' }, type: 'string', default: 'the folder\'s only connection', doc: 'The connection its steps\' publishes go through when they name none.' },
   steps: { schema: { $ref: '#/definitions/steps', description: 'Run once per closing window, with { window, key, start, end, count, values | aggregate } as the payload.' }, type: 'list of steps', default: 'required', doc: 'Run once per closing window, with `{ window, key, start, end, count, values }` (or `aggregate` instead of `values`) as the payload; `start` and `end` are ISO 8601 times, so a consumer can recognise a window emitted again.' },
 };
@@ -99,6 +115,8 @@ export const WINDOW_EXAMPLE = `windows:
 
 interface WindowValue {
   key?: string;
+  store?: string;
+  id?: string;
   tumbling?: number | string;
   sliding?: { size: number | string; every: number | string };
   count?: number;
@@ -144,7 +162,26 @@ export function compileWindow(raw: Readonly<Record<string, unknown>>, path: Valu
     else aggregates.push({ name, op, of });
   }
   if (value.connection !== undefined) c.refer('connection', value.connection, [...path, 'connection']);
+  if (value.store !== undefined) {
+    c.refer('store', value.store, [...path, 'store']);
+    if (shape.kind === 'count' || shape.kind === 'session') {
+      c.problem([...path, 'store'], 'MQFLOW_WINDOW_STORE', `${formatPath([...path, 'store'])}: a ${shape.kind} window cannot be kept in a store yet`, 'use tumbling or sliding, or remove store');
+      ok = false;
+    }
+  } else if (value.id !== undefined) {
+    c.warn([...path, 'id'], 'MQFLOW_WINDOW_ID', `${formatPath([...path, 'id'])} is used only with store: a window in the process holds its messages instead`, 'remove id, or add store');
+  }
+  const id = value.id === undefined ? undefined : c.expression(value.id, [...path, 'id']);
+  if (value.id !== undefined && id === undefined) ok = false;
   const steps = Array.isArray(value.steps) ? c.steps(value.steps, [...path, 'steps']) : [];
   if (!ok) return undefined;
-  return { ...(key === undefined ? {} : { key }), shape, aggregates, ...(value.connection === undefined ? {} : { connection: value.connection }), steps };
+  return {
+    ...(key === undefined ? {} : { key }),
+    shape,
+    aggregates,
+    ...(value.connection === undefined ? {} : { connection: value.connection }),
+    ...(value.store === undefined ? {} : { store: value.store }),
+    ...(id === undefined ? {} : { id }),
+    steps,
+  };
 }

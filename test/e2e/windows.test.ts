@@ -5,6 +5,8 @@
  * into a window after the restart); SIGTERM closes open windows early.
  */
 import { rmSync } from 'node:fs';
+import { runCase } from '../../src/testing/harness.js';
+import { buildMemory } from '../unit/flow/helpers.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_MOSQUITTO } from '../support/brokers.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
@@ -202,4 +204,58 @@ describe.runIf(RUN_MOSQUITTO)('windows against mosquitto', () => {
     await sink.close();
     await producer.close();
   }, 30_000);
+});
+
+describe('a window kept in a store, in mqflow test (the store runs in memory there)', () => {
+  it('counts a repeated id once, in whatever window it comes again, and closes windows on time', async () => {
+    const result = buildMemory({
+      files: {
+        'flow.yaml': `connections:
+  plant:
+    url: mqtt://127.0.0.1:1883
+stores:
+  windows:
+    type: disk
+    path: /var/lib/mqflow/never-opened-in-tests
+windows:
+  per-second:
+    key: device
+    tumbling: 1s
+    store: windows
+    id: seq
+    aggregate:
+      readings: { count: true }
+    steps:
+      - publish:
+          topic: out/{{ key }}
+triggers:
+  in:
+    connection: plant
+    topic: in
+    service: s
+services:
+  s:
+    steps:
+      - collect: per-second
+`,
+      },
+    });
+    expect(result.text.filter((l) => l.includes(' error: '))).toEqual([]);
+    const at = (ms: number, seq: number): { topic: string; payload: unknown; qos: 1; retain: false; atMs: number } => ({ topic: 'in', payload: { device: 'd1', seq }, qos: 1, retain: false, atMs: ms });
+    const observed = await runCase(result.model!, {
+      name: 'stored',
+      file: 'flow.test.yaml',
+      line: 1,
+      target: { kind: 'trigger', name: 'in' },
+      // seq 2 comes again in the same second, seq 1 in the next one: each counts once.
+      messages: [at(0, 1), at(100, 2), at(200, 2), at(1_100, 1), at(1_200, 3)],
+      fixed: { now: '2026-01-01T00:00:00Z' },
+      expect: {},
+    });
+    expect(observed.failures).toEqual([]);
+    expect(observed.published.map((p) => p.json)).toEqual([
+      expect.objectContaining({ key: 'd1', start: '2026-01-01T00:00:00.000Z', count: 2, aggregate: { readings: 2 } }),
+      expect.objectContaining({ key: 'd1', start: '2026-01-01T00:00:01.000Z', count: 1, aggregate: { readings: 1 } }),
+    ]);
+  });
 });
