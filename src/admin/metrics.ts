@@ -100,6 +100,7 @@ export function createMetrics(version: string): Metrics {
       set({ window: w.name, outcome: 'failed' }, w.failed);
     }),
   );
+  totals('mqflow_window_late_total', 'Event time: values whose windows had all closed (dropped, or their messages failed)', ['window'], (set, s) => s.windows.forEach((w) => set({ window: w.name }, w.late)));
   totals('mqflow_reloads_total', 'Hot reloads by outcome', ['outcome'], (set) => {
     const counts = reloader?.counts ?? { applied: 0, unchanged: 0, failed: 0 };
     set({ outcome: 'applied' }, counts.applied);

@@ -81,6 +81,8 @@ export interface WindowSnapshot {
   readonly held: number;
   readonly emitted: number;
   readonly failed: number;
+  /** Event time: values whose windows had all closed. */
+  readonly late: number;
 }
 
 export interface EngineSnapshot {

@@ -15,7 +15,7 @@ import { usesState } from '../steps/kinds.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import type { Step, StepHeader } from '../pipeline/step.js';
 import { after, type Maybe } from '../util/maybe.js';
-import type { WindowEnvironment } from './windows.js';
+import type { WindowEnvironment, WindowRuntime } from './windows.js';
 import type { Log } from '../util/log.js';
 import { Waiters } from '../util/waiters.js';
 import type { Output } from './output.js';
@@ -77,46 +77,60 @@ export class MessageHost {
     return this.#held === 0 ? Promise.resolve(true) : this.#idle.wait(timeoutMs);
   }
 
-  /** Adds a value to a window: its key and aggregate inputs are evaluated here, in the message's run. */
+  /** Adds a value to a window: its key, event time and aggregate inputs are evaluated here, in the message's run. */
   #collect(name: string, value: unknown, from: Execution, step: StepHeader): Maybe<void> {
     const window = this.#windows?.window(name);
     if (window === undefined) throw new MessageFailure(`${step.path}: no window named "${name}" is open`, 'MQFLOW_WINDOW', { path: step.path, at: step.at });
-    const { key, aggregates } = window.settings;
+    const { key, aggregates, time } = window.settings;
+    const fail = (what: string, got: unknown, must: string, code: string): never => {
+      throw new MessageFailure(`${step.path}: the ${what} of window "${name}" is ${got === undefined ? 'missing' : `a ${typeof got}`}; it must be ${must}`, code, { path: step.path, at: step.at }, { permanent: true });
+    };
     return after(key === undefined ? '*' : evaluate(key, value, from, step), (k) => {
-      if (typeof k !== 'string' && !(typeof k === 'number' && Number.isFinite(k))) {
-        throw new MessageFailure(`${step.path}: the key of window "${name}" is ${k === undefined ? 'missing' : `a ${typeof k}`}; it must be text or a number`, 'MQFLOW_WINDOW_KEY', { path: step.path, at: step.at });
-      }
-      const inputs: unknown[] = [];
-      const from_ = (i: number): Maybe<void> => {
-        for (; i < aggregates.length; i++) {
-          const of = aggregates[i]!.of;
-          const v = of === undefined ? undefined : evaluate(of, value, from, step);
-          if (v instanceof Promise) {
-            const next = i + 1;
-            return v.then((resolved) => {
-              inputs.push(resolved);
-              return from_(next);
+      if (typeof k !== 'string' && !(typeof k === 'number' && Number.isFinite(k))) fail('key', k, 'text or a number', 'MQFLOW_WINDOW_KEY');
+      return after(time === undefined ? undefined : evaluate(time, value, from, step), (t) => {
+        const eventTime = t === undefined && time === undefined ? undefined : eventMs(t);
+        if (time !== undefined && eventTime === undefined) fail('time', t, 'milliseconds since the epoch or an ISO 8601 time', 'MQFLOW_WINDOW_TIME');
+        return after(this.#aggregateInputs(aggregates, value, from, step), (inputs) => {
+          const accepted = (ok: boolean): void => {
+            if (ok || window.settings.late === 'drop') return;
+            throw new MessageFailure(`${step.path}: too late for window "${name}": every window its time ${new Date(eventTime!).toISOString()} falls in has closed`, 'MQFLOW_WINDOW_LATE', { path: step.path, at: step.at }, { permanent: true });
+          };
+          if (window.store !== undefined) {
+            // Kept in a store: committed with the message's state, before its acknowledgement (invariant 44).
+            const state = from.state;
+            if (state === undefined) throw new MessageFailure(`${step.path}: window "${name}" is kept in a store, but no store is open here`, 'MQFLOW_STATE_UNAVAILABLE', { path: step.path, at: step.at });
+            return after(window.settings.id === undefined ? defaultId(from) : evaluate(window.settings.id, value, from, step), (id) => {
+              if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id))) fail('id', id, 'text or a number', 'MQFLOW_WINDOW_KEY');
+              return after(window.addStored(state, String(k), value, inputs, String(id), eventTime), accepted);
             });
           }
-          inputs.push(v);
-        }
-        if (window.store !== undefined) {
-          // Kept in a store: committed with the message's state, before its acknowledgement (invariant 44).
-          const state = from.state;
-          if (state === undefined) throw new MessageFailure(`${step.path}: window "${name}" is kept in a store, but no store is open here`, 'MQFLOW_STATE_UNAVAILABLE', { path: step.path, at: step.at });
-          return after(window.settings.id === undefined ? defaultId(from) : evaluate(window.settings.id, value, from, step), (id) => {
-            if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id))) {
-              throw new MessageFailure(`${step.path}: the id of window "${name}" is ${id === undefined ? 'missing' : `a ${typeof id}`}; it must be text or a number`, 'MQFLOW_WINDOW_KEY', { path: step.path, at: step.at });
-            }
-            return window.addStored(state, String(k), value, inputs, String(id));
+          // A QoS 0 message has no acknowledgement to hold: it is done without waiting for the window.
+          accepted(window.add(String(k), value, inputs, from.message.qos === 0 ? undefined : from.outputs, eventTime));
+          return undefined;
+        });
+      });
+    });
+  }
+
+  /** What each aggregate reads from a collected value, in order. */
+  #aggregateInputs(aggregates: WindowRuntime['settings']['aggregates'], value: unknown, from: Execution, step: StepHeader): Maybe<unknown[]> {
+    const inputs: unknown[] = [];
+    const next = (i: number): Maybe<unknown[]> => {
+      for (; i < aggregates.length; i++) {
+        const of = aggregates[i]!.of;
+        const v = of === undefined ? undefined : evaluate(of, value, from, step);
+        if (v instanceof Promise) {
+          const following = i + 1;
+          return v.then((resolved) => {
+            inputs.push(resolved);
+            return next(following);
           });
         }
-        // A QoS 0 message has no acknowledgement to hold: it is done without waiting for the window.
-        window.add(String(k), value, inputs, from.message.qos === 0 ? undefined : from.outputs);
-        return undefined;
-      };
-      return from_(0);
-    });
+        inputs.push(v);
+      }
+      return inputs;
+    };
+    return next(0);
   }
 
   /** Runs `steps` once with `payload` and resolves when they ended and their outputs settled (a window's emission). */
@@ -216,6 +230,14 @@ export class MessageHost {
 }
 
 const NO_WILDCARDS: readonly string[] = Object.freeze([]);
+
+/** An event time as milliseconds: a finite number, or ISO 8601 text; undefined otherwise. */
+function eventMs(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value !== 'string') return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
 
 /** A collected value's id when the window names none: a hash of the topic and the payload as received. */
 function defaultId(from: Execution): string {

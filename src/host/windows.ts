@@ -47,6 +47,8 @@ export interface WindowCounters {
   open: number;
   emitted: number;
   failed: number;
+  /** Event time: values whose windows had all closed. */
+  late: number;
   /** Messages held until their windows emitted. */
   held: number;
 }
@@ -79,7 +81,7 @@ export class WindowRuntime {
   readonly #open = new Map<string, Open[]>();
   /** Close times with the windows due then. */
   readonly #due = new Map<number, Set<Open>>();
-  readonly counters: WindowCounters = { open: 0, emitted: 0, failed: 0, held: 0 };
+  readonly counters: WindowCounters = { open: 0, emitted: 0, failed: 0, late: 0, held: 0 };
   /** Set by close(): from then on a window closes as soon as a value went into it. */
   #closing = false;
   /** Stored windows (invariant 44): the ones this runtime will close, and those closed, by store key. */
@@ -104,17 +106,21 @@ export class WindowRuntime {
    * with the message, before its acknowledgement. A value whose `id` was counted already (a
    * redelivery) is not counted again.
    */
-  addStored(state: MessageState, key: string, value: unknown, inputs: readonly unknown[], id: string): Maybe<void> {
+  addStored(state: MessageState, key: string, value: unknown, inputs: readonly unknown[], id: string, eventTime?: number): Maybe<boolean> {
     const { store } = this.store!;
+    if (eventTime !== undefined && this.#late(eventTime, this.clock.now())) {
+      this.counters.late++;
+      return false;
+    }
     // The id is the key's, whatever window it went into: a redelivery comes later, into a later window.
     const idKey = store.key(`window-id/${this.name}`, `${key}/${id}`);
     return after(state.hold(store, idKey), () =>
       after(state.read(store, idKey), (seen) => {
-        if (seen !== undefined) return undefined;
+        if (seen !== undefined) return true;
         const now = this.clock.now();
-        const bounds = this.#bounds(now);
-        state.write(store, idKey, 1, Math.max(...bounds.map(([, end]) => end)) - now + ID_KEPT_MS);
-        return this.#addToWindows(state, key, value, inputs, bounds, 0);
+        const bounds = this.#bounds(eventTime ?? now);
+        state.write(store, idKey, 1, Math.max(...bounds.map(([, end]) => end)) + this.settings.latenessMs - now + ID_KEPT_MS);
+        return after(this.#addToWindows(state, key, value, inputs, bounds, 0), () => true);
       }),
     );
   }
@@ -126,13 +132,18 @@ export class WindowRuntime {
     const windowKey = store.key(`window/${this.name}`, `${start}/${key}`);
     return after(state.hold(store, windowKey), () => {
       // Closed while this message waited for it: the value goes into the windows open now.
+      if (this.#closedStored.has(windowKey) && this.settings.time !== undefined) {
+        // Event time: its window closed while it waited; the value is late for it.
+        this.counters.late++;
+        return this.#addToWindows(state, key, value, inputs, bounds, i + 1);
+      }
       if (this.#closedStored.has(windowKey)) {
         const later = this.#bounds(this.clock.now()).filter(([s]) => s > start);
         return this.#addToWindows(state, key, value, inputs, [...later, ...bounds.slice(i + 1).filter(([s]) => !later.some(([l]) => l === s))], 0);
       }
       return after(state.read(store, windowKey), (found) => {
         state.write(store, windowKey, this.#updated(found as StoredWindow | undefined, key, start, end, value, inputs), undefined);
-        this.#track(windowKey, end);
+        this.#track(windowKey, end + this.settings.latenessMs);
         return this.#addToWindows(state, key, value, inputs, bounds, i + 1);
       });
     });
@@ -143,7 +154,7 @@ export class WindowRuntime {
     const { store } = this.store!;
     const entries = store.store.entries?.(`window/${this.name}:`, this.clock.now());
     return after(entries ?? [], (list) => {
-      for (const [windowKey, record] of list) this.#track(windowKey, (record as StoredWindow).end);
+      for (const [windowKey, record] of list) this.#track(windowKey, (record as StoredWindow).end + this.settings.latenessMs);
       if (list.length > 0) this.log.info({ event: 'windows-restored', window: this.name, open: list.length }, `window ${this.name}: ${list.length} open windows found in store ${store.name}`);
     });
   }
@@ -220,9 +231,14 @@ export class WindowRuntime {
    * Adds `value` (whose key is `key`) to its windows. `tracker`'s message is held until they
    * emitted; undefined for a QoS 0 message, which has no acknowledgement to hold (invariant 41).
    */
-  add(key: string, value: unknown, aggregates: readonly unknown[], tracker: OutputTracker | undefined): void {
+  add(key: string, value: unknown, aggregates: readonly unknown[], tracker: OutputTracker | undefined, eventTime?: number): boolean {
     const now = this.clock.now();
-    for (const open of this.#windowsFor(key, now)) {
+    const at = eventTime ?? now;
+    if (eventTime !== undefined && this.#late(eventTime, now)) {
+      this.counters.late++;
+      return false;
+    }
+    for (const open of this.#windowsFor(key, at)) {
       open.count++;
       const aggregateList = this.settings.aggregates;
       if (aggregateList.length === 0) (open.values ??= []).push(value);
@@ -239,6 +255,13 @@ export class WindowRuntime {
       if (this.#closing || (this.settings.shape.kind === 'count' && open.count >= this.settings.shape.count)) void this.#close(open);
       else if (this.settings.shape.kind === 'session') open.end = now + this.settings.shape.gapMs;
     }
+    return true;
+  }
+
+  /** Event time: every window a value of time `t` falls in has closed (its end and the allowed lateness passed). */
+  #late(t: number, now: number): boolean {
+    const latestEnd = Math.max(...this.#bounds(t).map(([, end]) => end));
+    return latestEnd + this.settings.latenessMs <= now;
   }
 
   /** The values each aggregate reads, from a collected value (evaluated by the caller). */
@@ -295,7 +318,7 @@ export class WindowRuntime {
         open = { key, start, end, count: 0, values: undefined, sums: undefined, contributors: undefined, closed: false };
         list.push(open);
         this.counters.open++;
-        if (Number.isFinite(end)) this.#schedule(open, end);
+        if (Number.isFinite(end)) this.#schedule(open, end + this.settings.latenessMs);
       }
       found.push(open);
     };

@@ -17,6 +17,9 @@ export type WindowShape =
   | { readonly kind: 'count'; readonly count: number }
   | { readonly kind: 'session'; readonly gapMs: number };
 
+export const LATE_POLICIES = ['drop', 'fail'] as const;
+export type LatePolicy = (typeof LATE_POLICIES)[number];
+
 export const AGGREGATE_OPS = ['count', 'sum', 'min', 'max', 'average', 'first', 'last'] as const;
 export type AggregateOp = (typeof AGGREGATE_OPS)[number];
 
@@ -39,6 +42,12 @@ export interface WindowSettings {
   readonly store?: string;
   /** What identifies a collected value, so a redelivered one is not counted twice (stored windows). */
   readonly id?: Expression;
+  /** Event time: when a value happened (ms or ISO 8601), from the value; undefined: processing time. */
+  readonly time?: Expression;
+  /** Event time: how long after its end a window still takes values (it closes then). */
+  readonly latenessMs: number;
+  /** Event time: what happens to a value whose windows have closed. */
+  readonly late: LatePolicy;
   readonly steps: readonly Step[];
 }
 
@@ -59,6 +68,19 @@ export const WINDOW_FIELDS: Readonly<Record<string, FieldSpec>> = {
   },
   count: { schema: { type: 'integer', minimum: 1, maximum: 1_000_000, description: 'A window closes once it holds this many messages.', examples: [100] }, type: 'integer', default: 'one of the four', doc: 'A window closes once it holds this many messages (per key).' },
   session: { schema: durationSchema('A window closes when no message came for this long (per key).', ['30s']), type: 'duration', default: 'one of the four', doc: 'A window closes when no message of its key came for this long.' },
+  time: {
+    schema: { type: 'string', minLength: 1, description: 'Event time: a JSONata expression over the collected value giving when it happened (milliseconds since the epoch, or ISO 8601). tumbling and sliding windows only. Default: processing time (when it is collected).', examples: ['ts', 'timestamp'] },
+    type: 'JSONata expression',
+    default: 'processing time',
+    doc: 'Event time: when a value happened, from the value (milliseconds since the epoch, or ISO 8601 text). Windows are then placed by that time, and close `allowedLateness` after their end (by the clock). For `tumbling` and `sliding` windows.',
+  },
+  allowedLateness: { schema: durationSchema('Event time: how long after its end a window still takes values; it closes then. Default: 0.', ['10s']), type: 'duration', default: '`0`', doc: 'Event time: how long after its end a window still takes values; it closes then, so its output comes that much later.' },
+  late: {
+    schema: { enum: [...LATE_POLICIES], description: 'Event time: a value whose windows have all closed is dropped (counted in mqflow_window_late_total) or fails its message (MQFLOW_WINDOW_LATE, to its error route). Default: drop.' },
+    type: '`drop`, `fail`',
+    default: '`drop`',
+    doc: 'Event time: a value whose windows have all closed is `drop`ped (the message is done; counted in `mqflow_window_late_total`) or `fail`s its message (`MQFLOW_WINDOW_LATE`, not retried: to its error route).',
+  },
   aggregate: {
     schema: {
       type: 'object',
@@ -117,6 +139,9 @@ interface WindowValue {
   key?: string;
   store?: string;
   id?: string;
+  time?: string;
+  allowedLateness?: number | string;
+  late?: LatePolicy;
   tumbling?: number | string;
   sliding?: { size: number | string; every: number | string };
   count?: number;
@@ -173,6 +198,15 @@ export function compileWindow(raw: Readonly<Record<string, unknown>>, path: Valu
   }
   const id = value.id === undefined ? undefined : c.expression(value.id, [...path, 'id']);
   if (value.id !== undefined && id === undefined) ok = false;
+  const time = value.time === undefined ? undefined : c.expression(value.time, [...path, 'time']);
+  if (value.time !== undefined && time === undefined) ok = false;
+  if (value.time !== undefined && (shape.kind === 'count' || shape.kind === 'session')) {
+    c.problem([...path, 'time'], 'MQFLOW_WINDOW_TIME', `${formatPath([...path, 'time'])}: a ${shape.kind} window cannot use event time`, 'use tumbling or sliding, or remove time');
+    ok = false;
+  }
+  for (const field of ['allowedLateness', 'late'] as const) {
+    if (value[field] !== undefined && value.time === undefined) c.warn([...path, field], 'MQFLOW_WINDOW_TIME', `${formatPath([...path, field])} is used only with event time (time:)`, `add time:, or remove ${field}`);
+  }
   const steps = Array.isArray(value.steps) ? c.steps(value.steps, [...path, 'steps']) : [];
   if (!ok) return undefined;
   return {
@@ -182,6 +216,9 @@ export function compileWindow(raw: Readonly<Record<string, unknown>>, path: Valu
     ...(value.connection === undefined ? {} : { connection: value.connection }),
     ...(value.store === undefined ? {} : { store: value.store }),
     ...(id === undefined ? {} : { id }),
+    ...(time === undefined ? {} : { time }),
+    latenessMs: value.allowedLateness === undefined ? 0 : durationMs(value.allowedLateness),
+    late: value.late ?? 'drop',
     steps,
   };
 }

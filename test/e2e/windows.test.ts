@@ -259,3 +259,81 @@ services:
     ]);
   });
 });
+
+describe('event time and late values (in mqflow test, with its clock)', () => {
+  const run = async (late: 'drop' | 'fail'): Promise<Awaited<ReturnType<typeof runCase>>> => {
+    const result = buildMemory({
+      files: {
+        'flow.yaml': `connections:
+  plant:
+    url: mqtt://127.0.0.1:1883
+windows:
+  per-minute:
+    key: device
+    tumbling: 1m
+    time: ts
+    allowedLateness: 10s
+    late: ${late}
+    aggregate:
+      readings: { count: true }
+      seqs: { last: seq }
+    steps:
+      - publish:
+          topic: out/{{ key }}
+triggers:
+  in:
+    connection: plant
+    topic: in
+    service: s
+    onError:
+      publish:
+        topic: dead-letter
+services:
+  s:
+    steps:
+      - collect: per-minute
+`,
+      },
+    });
+    expect(result.text.filter((l) => l.includes(' error: '))).toEqual([]);
+    const base = Date.parse('2026-01-01T00:00:00Z');
+    const reading = (arrives: number, happened: number, seq: number): { topic: string; payload: unknown; qos: 1; retain: false; atMs: number } => ({
+      topic: 'in',
+      payload: { device: 'd1', ts: new Date(base + happened).toISOString(), seq },
+      qos: 1,
+      retain: false,
+      atMs: arrives,
+    });
+    return runCase(result.model!, {
+      name: late,
+      file: 'flow.test.yaml',
+      line: 1,
+      target: { kind: 'trigger', name: 'in' },
+      messages: [
+        reading(0, 0, 1),
+        // Happened in the first minute, arrives 5 s after it ended: within the allowed lateness.
+        reading(65_000, 59_000, 2),
+        reading(66_000, 61_000, 3),
+        // Happened in the first minute, arrives 15 s after it ended: late.
+        reading(75_000, 30_000, 4),
+      ],
+      fixed: { now: '2026-01-01T00:00:00Z' },
+      expect: {},
+    });
+  };
+
+  it('places values by when they happened, closes a window allowedLateness after its end, and drops what comes later', async () => {
+    const observed = await run('drop');
+    expect(observed.failures).toEqual([]);
+    expect(observed.published.map((p) => [p.topic, p.json])).toEqual([
+      ['out/d1', expect.objectContaining({ start: '2026-01-01T00:00:00.000Z', end: '2026-01-01T00:01:00.000Z', count: 2, aggregate: { readings: 2, seqs: 2 } })],
+      ['out/d1', expect.objectContaining({ start: '2026-01-01T00:01:00.000Z', end: '2026-01-01T00:02:00.000Z', count: 1, aggregate: { readings: 1, seqs: 3 } })],
+    ]);
+  });
+
+  it('late: fail sends a late value to the error route instead', async () => {
+    const observed = await run('fail');
+    expect(observed.failures.map((f) => f.code)).toEqual(['MQFLOW_WINDOW_LATE']);
+    expect(observed.published.map((p) => p.topic)).toEqual(['out/d1', 'dead-letter', 'out/d1']);
+  });
+});
