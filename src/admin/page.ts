@@ -1,6 +1,6 @@
 /**
  * The status page at `/`: plain HTML and a little script, no build step. It polls /api/status
- * every 2 s, shows connections, state stores, triggers (with rates from counter deltas), services and the last
+ * every 2 s, shows connections, state stores, windows, triggers (with rates from counter deltas), services and the last
  * reload, and has suspend/resume and enable/disable buttons. A token given as ?token= is sent as
  * a Bearer header on every request.
  */
@@ -29,6 +29,8 @@ export const STATUS_PAGE = `<!doctype html>
 <table id="connections"><thead><tr><th>Connection</th><th>State</th><th>Broker</th><th class="n">Publishes ok</th><th class="n">failed</th><th class="n">Reconnects</th><th class="n">Offline queue</th><th></th></tr></thead><tbody></tbody></table>
 <h2>Stores</h2>
 <table id="stores"><thead><tr><th>Store</th><th>Type</th><th>Where</th><th class="n">Entries</th><th class="n">Hits</th><th class="n">Misses</th><th class="n">Evictions</th><th class="n">Errors</th><th class="n">Keys held</th></tr></thead><tbody></tbody></table>
+<h2>Windows</h2>
+<table id="windows"><thead><tr><th>Window</th><th class="n">Open</th><th class="n">Messages held</th><th class="n">Emitted</th><th class="n">Failed</th><th class="n">Late</th></tr></thead><tbody></tbody></table>
 <h2>Triggers</h2>
 <table id="triggers"><thead><tr><th>Trigger</th><th>State</th><th>Topics</th><th>Service</th><th class="n">Received</th><th class="n">msg/s</th><th class="n">Processed</th><th class="n">Failed</th><th class="n">Routed</th><th class="n">In flight</th><th class="n">Queued</th><th></th></tr></thead><tbody></tbody></table>
 <h2>Services</h2>
@@ -62,6 +64,7 @@ export const STATUS_PAGE = `<!doctype html>
     document.getElementById('meta').textContent = 'mqflow ' + s.mqflow + ' · ' + s.folder + ' · flow version ' + s.flowVersion + ' · started ' + s.startedAt + ' · reloads applied ' + s.reloads.applied + ', failed ' + s.reloads.failed;
     rows('connections', s.connections.map((c) => '<tr data-connection="' + esc(c.name) + '"><td>' + esc(c.name) + '</td><td class="state ' + cls(c.state) + '">' + esc(c.state) + (c.reason ? '<div class="err">' + esc(c.reason) + '</div>' : '') + '</td><td>' + esc(c.urls.join(', ')) + '</td><td class="n">' + c.publishes.ok + '</td><td class="n">' + c.publishes.failed + '</td><td class="n">' + c.reconnects + '</td><td class="n">' + c.offlineQueue + '</td><td><button data-action="' + (c.enabled ? 'disable' : 'enable') + '">' + (c.enabled ? 'disable' : 'enable') + '</button></td></tr>'));
     rows('stores', s.stores.map((v) => '<tr><td>' + esc(v.name) + '</td><td>' + esc(v.type) + '</td><td>' + esc(v.location || '') + '</td><td class="n">' + (v.entries === undefined ? '–' : v.entries) + '</td><td class="n">' + v.hits + '</td><td class="n">' + v.misses + '</td><td class="n">' + v.evictions + '</td><td class="n' + (v.errors > 0 ? ' bad' : '') + '">' + v.errors + '</td><td class="n">' + v.keysHeld + '</td></tr>'));
+    rows('windows', s.windows.map((w) => '<tr><td>' + esc(w.name) + '</td><td class="n">' + w.open + '</td><td class="n">' + w.held + '</td><td class="n">' + w.emitted + '</td><td class="n' + (w.failed > 0 ? ' bad' : '') + '">' + w.failed + '</td><td class="n">' + w.late + '</td></tr>'));
     rows('triggers', s.triggers.map((t) => {
       const before = previous && previous.triggers.find((p) => p.name === t.name);
       const rate = before ? ((t.counters.received - before.counters.received) / ((now - previous.at) / 1000)).toFixed(1) : '–';

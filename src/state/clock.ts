@@ -11,7 +11,8 @@ export interface Clock {
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+  // Unref'd: a window's close an hour away must not keep a stopped process alive.
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref()),
 };
 
 /** A clock that moves only when told to; sleepers wake in time order as it passes their time. */

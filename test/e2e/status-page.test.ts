@@ -25,6 +25,12 @@ describe.runIf(RUN_BROWSER)('status page in headless chromium', () => {
       'flows.yaml': `connections:
   plant:
     url: \${env:MQTT_URL}
+windows:
+  hourly:
+    tumbling: 1h
+    steps:
+      - publish:
+          topic: plant/hourly
 triggers:
   temperature-in:
     connection: plant
@@ -35,6 +41,7 @@ services:
     description: Fahrenheit to Celsius
     steps:
       - transform: '{"celsius": (temp_f - 32) * 5 / 9}'
+      - collect: hourly
       - publish:
           topic: plant/celsius
 `,
@@ -70,6 +77,8 @@ services:
       expect(await page.locator('#services').textContent()).toContain('Fahrenheit to Celsius');
       // The built-in memory store, with its counters.
       expect(await page.locator('#stores tbody').textContent()).toMatch(/^memorymemory\d+/);
+      // The window, open (1) and holding the QoS 1 readings collected this hour.
+      expect(await page.locator('#windows tbody').textContent()).toMatch(/^hourly1[1-9]/);
 
       await row.locator('button', { hasText: 'suspend' }).click();
       await expect.poll(async () => row.locator('td.state').textContent(), { timeout: 10_000 }).toContain('suspended');
