@@ -44,8 +44,8 @@ export interface ReloadPlan {
   readonly connections: { readonly added: readonly Added[]; readonly removed: readonly Removed[]; readonly changed: readonly ChangedConnection[] };
   readonly triggers: { readonly added: readonly Added[]; readonly removed: readonly Removed[]; readonly changed: readonly ChangedTrigger[] };
   readonly services: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
-  /** Windows added, removed or changed; the open windows of a removed or changed one close at once. */
-  readonly windows: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
+  /** Windows added, removed or changed; the open windows of a removed or changed one close at once, unless kept in a store. */
+  readonly windows: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[]; readonly stored?: readonly string[] };
   /** Stores opened, closed, or closed and opened again (a changed definition). */
   readonly stores: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
   /** State the new version starts without (docs/architecture.md, invariant 40). */
@@ -75,7 +75,7 @@ export function planReload(running: FlowModel, next: FlowModel): ReloadPlan {
     connections,
     triggers: planTriggers(running, next, reconnecting),
     services: planServices(running, next),
-    windows: planByFingerprint(running.windows, next.windows),
+    windows: { ...planByFingerprint(running.windows, next.windows), stored: [...running.windows.values()].filter((w) => w.store !== undefined).map((w) => w.name) },
     stores,
     stateResets: planStateResets(running, next, stores),
   };
@@ -89,12 +89,13 @@ export function isEmptyPlan(plan: ReloadPlan): boolean {
 export function describePlan(plan: ReloadPlan): string[] {
   const lines: string[] = [];
   const reason = (r: string | undefined): string => (r === undefined ? '' : ` (${r})`);
-  const note: Partial<Record<string, string>> = { store: ' (opened again)', window: ' (its open windows close now)' };
+  const windowNote = (name: string): string => (plan.windows.stored?.includes(name) === true ? ' (its open windows stay in its store)' : ' (its open windows close now)');
+  const note = (kind: string, name: string): string => (kind === 'store' ? ' (opened again)' : kind === 'window' ? windowNote(name) : '');
   for (const kind of ['connection', 'store', 'window', 'trigger', 'service'] as const) {
     const part = plan[`${kind}s`];
     for (const a of part.added) lines.push(`+ ${kind} ${typeof a === 'string' ? a : `${a.name}${reason(a.reason)}`}`);
-    for (const c of part.changed) lines.push(`~ ${kind} ${typeof c === 'string' ? `${c}${note[kind] ?? ''}` : `${c.name} ${changeText(c)}`}`);
-    for (const r of part.removed) lines.push(`- ${kind} ${typeof r === 'string' ? `${r}${kind === 'window' ? note.window! : ''}` : `${r.name}${reason(r.reason)}`}`);
+    for (const c of part.changed) lines.push(`~ ${kind} ${typeof c === 'string' ? `${c}${note(kind, c)}` : `${c.name} ${changeText(c)}`}`);
+    for (const r of part.removed) lines.push(`- ${kind} ${typeof r === 'string' ? `${r}${kind === 'window' ? windowNote(r) : ''}` : `${r.name}${reason(r.reason)}`}`);
   }
   for (const r of plan.stateResets) lines.push(`! state of ${r.step} (${r.kind}) resets: ${r.reason}`);
   return lines;

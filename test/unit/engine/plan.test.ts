@@ -212,5 +212,8 @@ ${steps}      - publish:
     expect(describePlan(plan(folder('1m'), folder('2m')))).toEqual(['~ window per-minute (its open windows close now)']);
     expect(describePlan(plan(folder('1m'), folder(undefined)))).toEqual(['- window per-minute (its open windows close now)']);
     expect(describePlan(plan(folder(undefined), folder('1m')))).toEqual(['+ window per-minute']);
+    // Kept in a disk store: the new version finds its open windows there.
+    const stored = (every: string): Folder => ({ connections: `${CONNECTIONS}stores:\n  files:\n    type: disk\n    path: /var/lib/mqflow/w\n${window(every).replace('    steps:', '    store: files\n    steps:')}` });
+    expect(describePlan(plan(stored('1m'), stored('2m')))).toEqual(['~ window per-minute (its open windows stay in its store)']);
   });
 });
