@@ -7,7 +7,7 @@ import { CONNECTION_OPTIONS, CONNECTION_TABLES } from '../connections/options.js
 import { renderTable, type DocTable } from '../component/spec.js';
 import { STEP_KINDS } from '../steps/kinds.js';
 import { STORE_EXAMPLE, STORE_TABLE } from '../stores/store-options.js';
-import { WINDOW_EXAMPLE, WINDOW_TABLE } from '../windows/window-options.js';
+import { WINDOW_EXAMPLE, WINDOW_MORE_EXAMPLES, WINDOW_TABLE } from '../windows/window-options.js';
 import { TRIGGER_OPTIONS, TRIGGER_TABLES } from '../triggers/options.js';
 
 export function referenceTables(): DocTable[] {
@@ -29,6 +29,7 @@ export function componentExamples(): { readonly component: string; readonly exam
     ...STEP_KINDS.map((k) => ({ component: `step ${k.kind}`, example: k.example })),
     { component: 'stores', example: STORE_EXAMPLE },
     { component: 'windows', example: WINDOW_EXAMPLE },
+    ...WINDOW_MORE_EXAMPLES.map((example, i) => ({ component: `windows (example ${i + 2})`, example })),
   ];
 }
 

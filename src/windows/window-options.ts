@@ -135,6 +135,41 @@ export const WINDOW_EXAMPLE = `windows:
           topic: plant/climate/{{ key }}
 `;
 
+/** More examples the docs show and the specs test checks: a window kept in a disk store, and one in event time. */
+export const WINDOW_MORE_EXAMPLES: readonly string[] = [
+  `stores:
+  windows:
+    type: disk
+    path: /var/lib/mqflow/windows
+windows:
+  per-second:
+    key: device
+    tumbling: 1s
+    store: windows
+    id: seq
+    aggregate:
+      celsius: { average: celsius }
+    steps:
+      - publish:
+          connection: plant
+          topic: plant/per-second/{{ key }}
+`,
+  `windows:
+  per-minute-by-reading-time:
+    key: device
+    tumbling: 1m
+    time: ts
+    allowedLateness: 10s
+    late: fail
+    aggregate:
+      celsius: { average: celsius }
+    steps:
+      - publish:
+          connection: plant
+          topic: plant/per-minute/{{ key }}
+`,
+];
+
 interface WindowValue {
   key?: string;
   store?: string;

@@ -5,6 +5,7 @@
  * into a window after the restart); SIGTERM closes open windows early.
  */
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { runCase } from '../../src/testing/harness.js';
 import { buildMemory } from '../unit/flow/helpers.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -336,4 +337,118 @@ services:
     expect(observed.failures.map((f) => f.code)).toEqual(['MQFLOW_WINDOW_LATE']);
     expect(observed.published.map((p) => p.topic)).toEqual(['out/d1', 'dead-letter', 'out/d1']);
   });
+});
+
+const TIMED = (extra: string): string => `connections:
+  plant:
+    url: \${env:MQTT_URL}
+windows:
+  sliding:
+    sliding: { size: 2s, every: 1s }
+    aggregate:
+      readings: { count: true }
+    steps:
+      - publish:
+          topic: out/sliding
+  sessions:
+    key: door
+    session: 700ms
+    steps:
+      - publish:
+          topic: out/sessions
+          payload: '{ "door": key, "count": count }'
+  by-event-time:
+    tumbling: 1s
+    time: ts
+    allowedLateness: 500ms
+    aggregate:
+      readings: { count: true }
+    steps:
+      - publish:
+          topic: out/event-time
+  batches:
+    count: 3
+    steps:
+      - publish:
+          topic: out/batches${extra}
+          payload: '{ "n": values.n }'
+triggers:
+  in:
+    connection: plant
+    topic: in/+
+    qos: 1
+    service: route
+services:
+  route:
+    steps:
+      - choice:
+          - when: $wildcards[0] = "sliding"
+            steps: [ { collect: sliding } ]
+          - when: $wildcards[0] = "door"
+            steps: [ { collect: sessions } ]
+          - when: $wildcards[0] = "event"
+            steps: [ { collect: by-event-time } ]
+          - otherwise:
+              - collect: batches
+`;
+
+describe.runIf(RUN_MOSQUITTO)('sliding, session and event-time windows, and a reload, against mosquitto (wall clock)', () => {
+  let broker: Mosquitto;
+  let dir: string;
+  let mqflow: MqflowProcess | undefined;
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    dir = flowFolder({ 'flows.yaml': TIMED('') });
+  });
+  afterAll(async () => {
+    mqflow?.kill('SIGKILL');
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('each kind closes as it should; a reload that leaves a window unchanged keeps its open windows', async () => {
+    mqflow = startMqflow(dir, { MQTT_URL: broker.url }, ['--watch', '--log-level', 'info']);
+    await mqflow.ready(['in']);
+    await mqflow.waitFor((l) => l.event === 'watching');
+    const sink = await TestClient.connect(broker.url);
+    await sink.subscribe('out/#', 1);
+    const producer = await TestClient.connect(broker.url);
+
+    // A batch of 3 gets 2 values, then the flow is edited (another window's topic), then its third value.
+    await producer.publish('in/batch', { n: 1 });
+    await producer.publish('in/batch', { n: 2 });
+    // Sliding: one value counts in the two windows that hold it.
+    await producer.publish('in/sliding', { v: 1 });
+    // Sessions: two events close together are one session; a door quiet for 700 ms ends it.
+    await producer.publish('in/door', { door: 'd1' });
+    await producer.publish('in/door', { door: 'd1' });
+    // Event time: one on time, one whose window closed long ago (late: dropped).
+    await producer.publish('in/event', { ts: Date.now() });
+    await producer.publish('in/event', { ts: Date.now() - 60_000 });
+
+    const before = mqflow.lines.filter((l) => l.event === 'reload-applied').length;
+    const { writeFileSync, renameSync } = await import('node:fs');
+    writeFileSync(join(dir, 'flows.yaml.tmp'), TIMED('').replace('topic: out/sessions', 'topic: out/sessions2'));
+    renameSync(join(dir, 'flows.yaml.tmp'), join(dir, 'flows.yaml'));
+    await mqflow.waitFor(() => mqflow!.lines.filter((l) => l.event === 'reload-applied').length > before, 10_000);
+    await producer.publish('in/batch', { n: 3 });
+
+    await sink.waitFor(1, (m) => m.topic === 'out/batches', 10_000);
+    await sink.waitFor(2, (m) => m.topic === 'out/sliding', 10_000);
+    await sink.waitFor(1, (m) => m.topic.startsWith('out/sessions'), 10_000);
+    await sink.waitFor(1, (m) => m.topic === 'out/event-time', 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(sink.json('out/batches')).toEqual([{ n: [1, 2, 3] }]);
+    const sliding = sink.json('out/sliding') as { start: string; end: string; aggregate: { readings: number } }[];
+    expect(sliding.map((w) => w.aggregate.readings)).toEqual([1, 1]);
+    expect(sliding.map((w) => Date.parse(w.end) - Date.parse(w.start))).toEqual([2000, 2000]);
+    const sessions = [...sink.json('out/sessions'), ...sink.json('out/sessions2')];
+    expect(sessions).toEqual([{ door: 'd1', count: 2 }]);
+    expect((sink.json('out/event-time') as { aggregate: { readings: number } }[]).map((w) => w.aggregate.readings)).toEqual([1]);
+    const admin = await mqflow.waitFor((l) => l.event === 'admin');
+    const metrics = await (await fetch(`${admin.url as string}/metrics`)).text();
+    expect(metrics).toMatch(/mqflow_window_late_total\{window="by-event-time"\} 1/);
+    await sink.close();
+    await producer.close();
+  }, 60_000);
 });
