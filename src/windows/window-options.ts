@@ -137,6 +137,35 @@ export const WINDOW_EXAMPLE = `windows:
 
 /** More examples the docs show and the specs test checks: a window kept in a disk store, and one in event time. */
 export const WINDOW_MORE_EXAMPLES: readonly string[] = [
+  `windows:
+  peak-vibration:
+    description: The peak of the last 5 minutes, every minute
+    key: machine
+    sliding: { size: 5m, every: 1m }
+    aggregate:
+      peak: { max: mm_s }
+    connection: plant
+    steps:
+      - publish:
+          topic: plant/vibration-peaks/{{ key }}
+  batches-of-100:
+    count: 100
+    connection: plant
+    steps:
+      - publish:
+          topic: plant/batches
+  door-visits:
+    key: door
+    session: 30s
+    aggregate:
+      events: { count: true }
+      first: { first: at }
+      last: { last: at }
+    connection: plant
+    steps:
+      - publish:
+          topic: plant/doors/{{ key }}/visits
+`,
   `stores:
   windows:
     type: disk
