@@ -106,8 +106,12 @@ describe.runIf(RUN_MOSQUITTO)('scale-out: 3 replicas on a shared subscription', 
       // Exactly TOTAL distinct messages came out (0 lost); a few may come twice (redelivered after the kill).
       expect(out.distinct).toBe(TOTAL);
       // Only what the killed replica had processed but not yet acknowledged comes twice: at most
-      // Mosquitto's in-flight window for one MQTT 3.1.1 client (docs/scaling.md#sizing).
-      expect(duplicates).toBeLessThanOrEqual(MOSQUITTO_MAX_INFLIGHT);
+      // Mosquitto's in-flight window for one MQTT 3.1.1 client (docs/scaling.md#sizing) — and as
+      // much again for each trigger connection of the other replicas that was lost meanwhile (a
+      // loaded machine can miss a keepalive; that connection's unacknowledged messages come again).
+      const lost = ['r1', 'r3'].reduce((n, name) => n + replicas.get(name)!.lines.filter((l) => l.event === 'disconnected').length, 0);
+      if (lost > 0) console.log(`scale-out: ${lost} trigger connections of the other replicas were lost and reconnected`);
+      expect(duplicates).toBeLessThanOrEqual(MOSQUITTO_MAX_INFLIGHT * (1 + lost));
     } finally {
       await sink.endAsync();
       await load.endAsync();
