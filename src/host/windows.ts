@@ -252,7 +252,7 @@ export class WindowRuntime {
         this.counters.held++;
         (open.contributors ??= []).push(tracker);
       }
-      if (this.#closing || (this.settings.shape.kind === 'count' && open.count >= this.settings.shape.count)) void this.#close(open);
+      if (this.#closing || (this.settings.shape.kind === 'count' && open.count >= this.settings.shape.count)) void this.#close(open, this.#closing);
       else if (this.settings.shape.kind === 'session') open.end = now + this.settings.shape.gapMs;
     }
     return true;
@@ -288,7 +288,7 @@ export class WindowRuntime {
   flush(): Promise<void> {
     if (this.store !== undefined) return Promise.all([...this.#stored.keys()].map((k) => this.#closeStored(k))).then(() => undefined);
     const all = [...this.#open.values()].flat();
-    return Promise.all(all.map((open) => this.#close(open))).then(() => undefined);
+    return Promise.all(all.map((open) => this.#close(open, true))).then(() => undefined);
   }
 
   /**
@@ -371,7 +371,8 @@ export class WindowRuntime {
   }
 
   /** Emits `open` and settles its contributors with the outcome. */
-  #close(open: Open): Promise<void> {
+  /** `early`: before its time (shutdown, a reload, the end of a flow test): its `end` is then now. */
+  #close(open: Open, early = false): Promise<void> {
     if (open.closed) return Promise.resolve();
     open.closed = true;
     this.counters.open--;
@@ -380,7 +381,8 @@ export class WindowRuntime {
       list.splice(list.indexOf(open), 1);
       if (list.length === 0) this.#open.delete(open.key);
     }
-    const end = Number.isFinite(open.end) ? open.end : this.clock.now();
+    const now = this.clock.now();
+    const end = Number.isFinite(open.end) && !(early && now < open.end) ? open.end : now;
     const payload = this.#payload(open.key, open.start, end, open.count, open.values, open.sums);
     const context = this.#context(payload.end, payload);
     const settle = (error: Error | undefined): void => {
