@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { FlowModel, Trigger } from '../flow/model.js';
 import type { Delivery, OutgoingMessage, OutputTracker } from '../mqtt/message.js';
 import type { MessageContext } from '../pipeline/context.js';
-import { Execution, MessageFailure, type Effects, type PublishRequest } from '../pipeline/execution.js';
+import { Execution, MessageFailure, type Effects, type Outcome, type PublishRequest } from '../pipeline/execution.js';
 import { Pipeline, type ServiceDefinition } from '../pipeline/pipeline.js';
 import { MessageState, type StateEnvironment } from '../state/message-state.js';
 import { usesState } from '../steps/kinds.js';
@@ -135,13 +135,18 @@ export class MessageHost {
 
   /** Runs `steps` once with `payload` and resolves when they ended and their outputs settled (a window's emission). */
   runSteps(steps: readonly Step[], payload: unknown, context: MessageContext): Promise<void> {
+    return this.#runOnce(payload, context, (exec) => this.pipeline.runSteps(steps, exec));
+  }
+
+  /** Runs `run` on a new execution of `payload`; settles once its steps ended and their outputs (and state) settled. */
+  #runOnce(payload: unknown, context: MessageContext, run: (exec: Execution) => Maybe<Outcome>): Promise<void> {
     return new Promise((resolve, reject) => {
       const state = this.stateful ? this.messageState() : undefined;
       const outputs = new Settlement(resolve, reject, state);
       try {
         const exec = new Execution(payload, context, outputs);
         exec.state = state;
-        const outcome = this.pipeline.runSteps(steps, exec);
+        const outcome = run(exec);
         if (outcome instanceof Promise) outcome.then(() => outputs.stepsEnded(), (error: unknown) => outputs.fail(error));
         else outputs.stepsEnded();
       } catch (error) {
@@ -149,6 +154,7 @@ export class MessageHost {
       }
     });
   }
+
 
   /** A new message's state (only when `stateful`). */
   messageState(): MessageState {
@@ -180,25 +186,11 @@ export class MessageHost {
    * output it handed settled. Rejects with its failure (the first output failure included).
    */
   runService(name: string, payload: unknown, context: MessageContext): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const service = this.service(name);
-      if (service === undefined) {
-        reject(new MessageFailure(`no service named "${name}"`, 'MQFLOW_UNKNOWN_SERVICE'));
-        return;
-      }
-      const state = this.stateful ? this.messageState() : undefined;
-      const outputs = new Settlement(resolve, reject, state);
-      try {
-        const exec = new Execution(payload, context, outputs);
-        exec.state = state;
-        const outcome = this.pipeline.run(service, exec);
-        if (outcome instanceof Promise) outcome.then(() => outputs.stepsEnded(), (error: unknown) => outputs.fail(error));
-        else outputs.stepsEnded();
-      } catch (error) {
-        outputs.fail(error);
-      }
-    });
+    const service = this.service(name);
+    if (service === undefined) return Promise.reject(new MessageFailure(`no service named "${name}"`, 'MQFLOW_UNKNOWN_SERVICE'));
+    return this.#runOnce(payload, context, (exec) => this.pipeline.run(service, exec));
   }
+
 
   /** The message as services see it, for a delivery of `trigger` matched by one of `matchers`. */
   context(trigger: Trigger, matchers: readonly ((topic: string) => string[] | undefined)[], delivery: Delivery, payload: unknown): MessageContext {

@@ -176,7 +176,7 @@ export class WindowRuntime {
     };
   }
 
-  /** The [start, end) of the time windows a value collected `now` goes into (tumbling, sliding). */
+  /** The [start, end) of the time windows a value of time `now` goes into (tumbling; sliding: every window whose start is a multiple of `every` and that holds `now`). */
   #bounds(now: number): [number, number][] {
     const shape = this.settings.shape;
     if (shape.kind === 'tumbling') {
@@ -323,17 +323,10 @@ export class WindowRuntime {
       found.push(open);
     };
     switch (shape.kind) {
-      case 'tumbling': {
-        const start = Math.floor(now / shape.everyMs) * shape.everyMs;
-        ensure(start, start + shape.everyMs);
+      case 'tumbling':
+      case 'sliding':
+        for (const [start, end] of this.#bounds(now)) ensure(start, end);
         break;
-      }
-      case 'sliding': {
-        // Every window [s, s + size) with s a multiple of `every` that holds `now`.
-        const last = Math.floor(now / shape.everyMs) * shape.everyMs;
-        for (let start = last; start > now - shape.sizeMs; start -= shape.everyMs) ensure(start, start + shape.sizeMs);
-        break;
-      }
       case 'count': {
         const open = list.find((o) => !o.closed);
         if (open !== undefined) found.push(open);
