@@ -105,7 +105,11 @@ export class MessageHost {
             });
           }
           // A QoS 0 message has no acknowledgement to hold: it is done without waiting for the window.
-          accepted(window.add(String(k), value, inputs, from.message.qos === 0 ? undefined : from.outputs, eventTime));
+          const added = window.add(String(k), value, inputs, from.message.qos === 0 ? undefined : from.outputs, eventTime);
+          if (added === 'full') {
+            throw new MessageFailure(`${step.path}: window "${name}" has ${window.settings.maxOpen} windows open (maxOpen): no window opens for key ${JSON.stringify(String(k).slice(0, 200))}`, 'MQFLOW_WINDOW_LIMIT', { path: step.path, at: step.at }, { permanent: true });
+          }
+          accepted(added === 'added');
           return undefined;
         });
       });

@@ -231,13 +231,15 @@ export class WindowRuntime {
    * Adds `value` (whose key is `key`) to its windows. `tracker`'s message is held until they
    * emitted; undefined for a QoS 0 message, which has no acknowledgement to hold (invariant 41).
    */
-  add(key: string, value: unknown, aggregates: readonly unknown[], tracker: OutputTracker | undefined, eventTime?: number): boolean {
+  add(key: string, value: unknown, aggregates: readonly unknown[], tracker: OutputTracker | undefined, eventTime?: number): 'added' | 'late' | 'full' {
     const now = this.clock.now();
     const at = eventTime ?? now;
     if (eventTime !== undefined && this.#late(eventTime, now)) {
       this.counters.late++;
-      return false;
+      return 'late';
     }
+    // A flood of new keys cannot open windows without bound (invariant 39's kin for windows).
+    if (this.counters.open >= this.settings.maxOpen && !this.#open.has(key)) return 'full';
     for (const open of this.#windowsFor(key, at)) {
       open.count++;
       const aggregateList = this.settings.aggregates;
@@ -255,7 +257,7 @@ export class WindowRuntime {
       if (this.#closing || (this.settings.shape.kind === 'count' && open.count >= this.settings.shape.count)) void this.#close(open, this.#closing);
       else if (this.settings.shape.kind === 'session') open.end = now + this.settings.shape.gapMs;
     }
-    return true;
+    return 'added';
   }
 
   /** Event time: every window a value of time `t` falls in has closed (its end and the allowed lateness passed). */

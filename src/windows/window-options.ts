@@ -48,6 +48,8 @@ export interface WindowSettings {
   readonly latenessMs: number;
   /** Event time: what happens to a value whose windows have closed. */
   readonly late: LatePolicy;
+  /** The most windows open at once in the process; a value that would open one more fails its message. */
+  readonly maxOpen: number;
   readonly steps: readonly Step[];
 }
 
@@ -111,6 +113,12 @@ export const WINDOW_FIELDS: Readonly<Record<string, FieldSpec>> = {
     default: 'the topic and payload',
     doc: 'With `store`: what identifies a collected value (text or a number), so a message the broker redelivers after a crash is counted once. By default the topic and the payload\'s bytes: two identical readings in one window then count once.',
   },
+  maxOpen: {
+    schema: { type: 'integer', minimum: 1, maximum: 10_000_000, description: 'The most windows open at once in the process (one per key; more when sliding); a value that would open one more fails its message (MQFLOW_WINDOW_LIMIT). Default: 100000.' },
+    type: 'integer',
+    default: '`100000`',
+    doc: 'The most windows open at once in the process (one per key, more when sliding), so a flood of new keys cannot exhaust memory; a value that would open one more fails its message (`MQFLOW_WINDOW_LIMIT`, not retried). A window in a store is bounded by the store instead.',
+  },
   connection: { schema: { type: 'string', minLength: 1, description: 'The connection its steps publish through when a publish names none. Default: the folder\'s only connection.' }, type: 'string', default: 'the folder\'s only connection', doc: 'The connection its steps\' publishes go through when they name none.' },
   steps: { schema: { $ref: '#/definitions/steps', description: 'Run once per closing window, with { window, key, start, end, count, values | aggregate } as the payload.' }, type: 'list of steps', default: 'required', doc: 'Run once per closing window, with `{ window, key, start, end, count, values }` (or `aggregate` instead of `values`) as the payload; `start` and `end` are ISO 8601 times, so a consumer can recognise a window emitted again.' },
 };
@@ -142,6 +150,7 @@ export const WINDOW_MORE_EXAMPLES: readonly string[] = [
     description: The peak of the last 5 minutes, every minute
     key: machine
     sliding: { size: 5m, every: 1m }
+    maxOpen: 50000
     aggregate:
       peak: { max: mm_s }
     connection: plant
@@ -200,6 +209,7 @@ windows:
 ];
 
 interface WindowValue {
+  maxOpen?: number;
   key?: string;
   store?: string;
   id?: string;
@@ -283,6 +293,7 @@ export function compileWindow(raw: Readonly<Record<string, unknown>>, path: Valu
     ...(time === undefined ? {} : { time }),
     latenessMs: value.allowedLateness === undefined ? 0 : durationMs(value.allowedLateness),
     late: value.late ?? 'drop',
+    maxOpen: value.maxOpen ?? 100_000,
     steps,
   };
 }

@@ -8,7 +8,7 @@ import { ManualClock } from '../../../src/state/clock.js';
 import { createLog } from '../../../src/util/log.js';
 import type { WindowSettings } from '../../../src/windows/window-options.js';
 
-const settings: WindowSettings = { shape: { kind: 'tumbling', everyMs: 60_000 }, aggregates: [], latenessMs: 0, late: 'drop', steps: [] };
+const settings: WindowSettings = { shape: { kind: 'tumbling', everyMs: 60_000 }, aggregates: [], latenessMs: 0, late: 'drop', maxOpen: 3, steps: [] };
 const start = Date.parse('2026-01-01T00:00:00Z');
 
 function runtime(clock: ManualClock): { window: WindowRuntime; emitted: Record<string, unknown>[] } {
@@ -39,5 +39,13 @@ describe('WindowRuntime', () => {
     window.add('*', 2, [], undefined);
     await new Promise((r) => setImmediate(r));
     expect(emitted).toHaveLength(2);
+  });
+
+  it('opens at most maxOpen windows: a flood of new keys is refused, known keys go on', () => {
+    const { window } = runtime(new ManualClock(start));
+    expect(['a', 'b', 'c'].map((k) => window.add(k, 1, [], undefined))).toEqual(['added', 'added', 'added']);
+    expect(window.add('d', 1, [], undefined)).toBe('full');
+    expect(window.add('a', 2, [], undefined)).toBe('added');
+    expect(window.counters.open).toBe(3);
   });
 });
