@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric, type Metr
 import type { Engine } from '../engine/engine.js';
 import type { Reloader } from '../engine/reloader.js';
 import type { EngineSnapshot } from '../engine/snapshot.js';
+import type { HistogramSnapshot } from '../util/histogram.js';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -69,7 +70,16 @@ export function createMetrics(version: string): Metrics {
   gauge('mqflow_trigger_queue_depth', 'Messages delivered and waiting to be processed', ['trigger'], (set, s) => running(s).forEach((t) => set({ trigger: t.name }, t.queueDepth)));
   gauge('mqflow_trigger_subscribed', '1 when the trigger\'s subscription is granted', ['trigger'], (set, s) => running(s).forEach((t) => set({ trigger: t.name }, t.state === 'subscribed' ? 1 : 0)));
   gauge('mqflow_trigger_suspended', '1 when the trigger is suspended (by an operator or by onError)', ['trigger'], (set, s) => running(s).forEach((t) => set({ trigger: t.name }, t.suspended ? 1 : 0)));
-  registry.registerMetric(processingHistogram(snapshot));
+  registry.registerMetric(
+    histogram('mqflow_trigger_processing_seconds', 'Time from a message starting processing to done (its publishes acknowledged, or its failure routed)', snapshot, (s) =>
+      s.triggers.filter((t) => t.running).flatMap((t) => (['processed', 'failed'] as const).map((outcome) => ({ labels: { trigger: t.name, outcome }, h: t.processingTime[outcome] }))),
+    ),
+  );
+  totals('mqflow_http_requests_total', 'Requests of http steps, by host and status class (error: no response: timeout, connection refused, response too large)', ['host', 'status'], (set, s) =>
+    s.http.forEach((h) => Object.entries(h.requests).forEach(([status, n]) => set({ host: h.host, status }, n))),
+  );
+  gauge('mqflow_http_requests_in_flight', 'Requests of http steps sent and not answered yet, by host', ['host'], (set, s) => s.http.forEach((h) => set({ host: h.host }, h.inFlight)));
+  registry.registerMetric(histogram('mqflow_http_request_duration_seconds', 'Time from sending a request of an http step to its whole response (or its failure), by host', snapshot, (s) => s.http.map((h) => ({ labels: { host: h.host }, h: h.duration }))));
 
   gauge('mqflow_connection_up', '1 when the connection\'s publishing client is connected', ['connection'], (set, s) => s.connections.forEach((c) => c.running && set({ connection: c.name }, c.state === 'connected' ? 1 : 0)));
   totals('mqflow_connection_reconnects_total', 'Reconnections of the publishing client', ['connection'], (set, s) => s.connections.forEach((c) => c.running && set({ connection: c.name }, c.reconnects)));
@@ -118,32 +128,28 @@ export function createMetrics(version: string): Metrics {
   };
 }
 
-/** mqflow_trigger_processing_seconds, from the histograms the engine keeps (cumulative buckets, as Prometheus wants). */
-function processingHistogram(snapshot: () => EngineSnapshot | undefined): Metric {
-  const name = 'mqflow_trigger_processing_seconds';
+/** A histogram the engine keeps (cumulative buckets, as Prometheus wants), one series per entry `series` gives. */
+function histogram(name: string, help: string, snapshot: () => EngineSnapshot | undefined, series: (s: EngineSnapshot) => { labels: Record<string, string>; h: HistogramSnapshot }[]): Metric {
   const metric = {
     name,
-    help: 'Time from a message starting processing to done (its publishes acknowledged, or its failure routed)',
+    help,
     type: 'histogram',
     aggregator: 'sum',
     get(): Promise<MetricObjectWithValues<MetricValueWithName<string>>> {
       const values: MetricValueWithName<string>[] = [];
-      for (const t of snapshot()?.triggers ?? []) {
-        if (!t.running) continue;
-        for (const outcome of ['processed', 'failed'] as const) {
-          const h = t.processingTime[outcome];
-          let cumulative = 0;
-          h.buckets.forEach((le, i) => {
-            cumulative += h.counts[i] ?? 0;
-            values.push({ metricName: `${name}_bucket`, labels: { le, trigger: t.name, outcome }, value: cumulative });
-          });
-          values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf', trigger: t.name, outcome }, value: h.count });
-          values.push({ metricName: `${name}_sum`, labels: { trigger: t.name, outcome }, value: h.sum });
-          values.push({ metricName: `${name}_count`, labels: { trigger: t.name, outcome }, value: h.count });
-        }
+      const s = snapshot();
+      for (const { labels, h } of s === undefined ? [] : series(s)) {
+        let cumulative = 0;
+        h.buckets.forEach((le, i) => {
+          cumulative += h.counts[i] ?? 0;
+          values.push({ metricName: `${name}_bucket`, labels: { le, ...labels }, value: cumulative });
+        });
+        values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf', ...labels }, value: h.count });
+        values.push({ metricName: `${name}_sum`, labels, value: h.sum });
+        values.push({ metricName: `${name}_count`, labels, value: h.count });
       }
       // prom-client formats what get() returns; a histogram's values carry their own metric names.
-      return Promise.resolve({ name, help: metric.help, type: 'histogram', values, aggregator: 'sum' } as unknown as MetricObjectWithValues<MetricValueWithName<string>>);
+      return Promise.resolve({ name, help, type: 'histogram', values, aggregator: 'sum' } as unknown as MetricObjectWithValues<MetricValueWithName<string>>);
     },
     reset() {},
   };

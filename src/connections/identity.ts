@@ -1,7 +1,6 @@
 /** clientId, username and password: who the connection is to the broker. */
 import type { DefinitionOption } from '../component/option.js';
-import type { ComponentCompiler } from '../component/compiler.js';
-import { formatPath, type ValuePath } from '../util/path.js';
+import { warnWrittenSecret } from '../component/tls.js';
 import { Secret } from '../util/secret.js';
 
 export interface Identity {
@@ -48,11 +47,6 @@ export const identity: DefinitionOption<Identity> = {
     };
   },
 };
-
-/** A secret written in the flow file itself, where everyone who can read the repository sees it. */
-export function warnWrittenSecret(c: ComponentCompiler, at: ValuePath): void {
-  c.warn(at, 'MQFLOW_SECRET_IN_FILE', `${formatPath(at)} is written in the flow file, where everyone who can read the repository sees it`, 'take it from the environment or a file: ${env:MQTT_PASSWORD} or ${file:secrets/mqtt-password}');
-}
 
 /** The default client id base: stable across restarts, so persistent sessions survive them. */
 export function baseClientId(connection: { readonly name: string; readonly clientId?: string }, instance: string | undefined): string {

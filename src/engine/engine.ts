@@ -10,6 +10,7 @@ import type { Output } from '../host/output.js';
 import type { OutgoingMessage, OutputTracker } from '../mqtt/message.js';
 import { Publisher, PublishError } from '../mqtt/publisher.js';
 import { Subscriber } from '../mqtt/subscriber.js';
+import { PooledHttpClient } from '../http/client.js';
 import { systemClock, type Clock } from '../state/clock.js';
 import type { StateEnvironment } from '../state/message-state.js';
 import type { Log } from '../util/log.js';
@@ -62,6 +63,8 @@ export class Engine {
   readonly #stores: OpenStores;
   /** Windows, kept with their open windows across reloads while unchanged (invariant 43). */
   #windows = new Map<string, WindowRuntime>();
+  /** The HTTP client of `http` steps: its pools (and their kept-alive connections) outlive reloads (invariant 46). */
+  readonly #http = new PooledHttpClient();
 
   /** `model`'s store drivers must be loaded first (loadStoreDrivers). */
   constructor(
@@ -85,7 +88,7 @@ export class Engine {
   /** The message host of `model`, with its windows: unchanged ones kept, the others new; `replaced` are to be closed. */
   #newHost(model: FlowModel, state: StateEnvironment): { host: MessageHost; replaced: WindowRuntime[] } {
     const windows = new Map<string, WindowRuntime>();
-    const host = new MessageHost(model, this.#output, this.#log, { logPublishes: true, state, windows: { window: (name) => windows.get(name) } });
+    const host = new MessageHost(model, this.#output, this.#log, { logPublishes: true, state, windows: { window: (name) => windows.get(name) }, http: this.#http });
     const replaced: WindowRuntime[] = [];
     for (const [name, runtime] of this.#windows) if (model.windows.get(name)?.fingerprint !== runtime.fingerprint) replaced.push(runtime);
     for (const [name, window] of model.windows) {
@@ -375,6 +378,7 @@ export class Engine {
       suspendedTriggers: this.#suspended,
       stores: this.#stores.all,
       windows: this.#windows,
+      http: this.#http.stats(),
     });
   }
 
@@ -398,6 +402,7 @@ export class Engine {
     clearTimeout(timer);
     await Promise.all(runners.map(({ subscriber }) => subscriber.stop(Math.min(1000, left()))));
     const unconfirmed = await Promise.all([...this.#publishers.values()].map((p) => p.stop(left())));
+    await this.#http.close();
     // Commits of finished messages settle first; a store that does not close in time is left.
     await Promise.race([this.#stores.closeAll(), new Promise((resolve) => setTimeout(resolve, Math.max(100, left())).unref())]);
     return { drained: drained.every(Boolean), unfinished, unconfirmed: unconfirmed.reduce((a, b) => a + b, 0) };

@@ -7,9 +7,10 @@
 import type { FlowModel, Store } from '../flow/model.js';
 import type { OpenStore } from '../state/open-store.js';
 import type { WindowCounters } from '../host/windows.js';
+import type { HostStats } from '../http/client.js';
 import type { Publisher } from '../mqtt/publisher.js';
 import type { Subscriber } from '../mqtt/subscriber.js';
-import type { HistogramSnapshot } from './histogram.js';
+import type { HistogramSnapshot } from '../util/histogram.js';
 import type { TriggerCounters, TriggerRunner } from './trigger-runner.js';
 
 export interface ConnectionSnapshot {
@@ -87,6 +88,8 @@ export interface WindowSnapshot {
 
 export interface EngineSnapshot {
   readonly connections: readonly ConnectionSnapshot[];
+  /** Requests of `http` steps, per host. */
+  readonly http: readonly HostStats[];
   readonly stores: readonly StoreSnapshot[];
   readonly windows: readonly WindowSnapshot[];
   readonly triggers: readonly TriggerSnapshot[];
@@ -102,6 +105,7 @@ export interface SnapshotSource {
   readonly suspendedTriggers: ReadonlySet<string>;
   readonly stores: ReadonlyMap<string, { readonly definition: Store; readonly open: OpenStore }>;
   readonly windows: ReadonlyMap<string, { readonly counters: Readonly<WindowCounters> }>;
+  readonly http: readonly HostStats[];
 }
 
 const NO_COUNTERS: TriggerCounters = { received: 0, processed: 0, failed: 0, retried: 0, routed: 0 };
@@ -179,6 +183,7 @@ export function snapshotOf(source: SnapshotSource): EngineSnapshot {
   const windows = [...source.windows].map(([name, w]): WindowSnapshot => ({ name, ...w.counters }));
   return {
     connections,
+    http: source.http,
     stores,
     windows,
     triggers,

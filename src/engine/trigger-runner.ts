@@ -15,7 +15,7 @@ import { wildcardMatcher } from '../mqtt/topic-filter.js';
 import { stepConcurrency } from '../triggers/processing.js';
 import type { Log } from '../util/log.js';
 import { Waiters } from '../util/waiters.js';
-import { Histogram } from './histogram.js';
+import { Histogram } from '../util/histogram.js';
 
 export type { TriggerCounters } from '../host/job.js';
 

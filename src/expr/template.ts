@@ -24,14 +24,15 @@ export interface Template {
   run(input: unknown, bindings?: Bindings): string | Promise<string>;
   /**
    * The same template, calling `check` with the text of each `{{ }}` part as it is rendered (and
-   * the number of characters rendered before it); what `check` throws fails the rendering. The
-   * literal text is not passed to it. A template without `{{ }}` parts is returned as it is.
+   * the number of characters rendered before it); what `check` throws fails the rendering, and a
+   * text it returns replaces the part's (an encoding). The literal text is not passed to it. A
+   * template without `{{ }}` parts is returned as it is.
    */
   checked(check: PartCheck): Template;
 }
 
-/** Sees the text one `{{ }}` part rendered, before it joins the result; throws to refuse it. */
-export type PartCheck = (text: string, part: TemplatePart, offset: number) => void;
+/** Sees the text one `{{ }}` part rendered, before it joins the result; throws to refuse it, or returns the text to use instead. */
+export type PartCheck = (text: string, part: TemplatePart, offset: number) => string | void;
 
 /** Splits a template into parts; returns the reason when a `{{` is not closed. */
 export function splitTemplate(source: string): TemplatePart[] | { problem: string; offset: number } {
@@ -69,8 +70,8 @@ function fromCompiled(source: string, parts: readonly TemplatePart[], compiled: 
   /** The text of expression part `i`, checked when there is a check. */
   const valueText = (value: unknown, i: number, out: string): string => {
     const text = renderValue(value);
-    if (check !== undefined) check(text, parts[i]!, out.length);
-    return text;
+    if (check === undefined) return text;
+    return check(text, parts[i]!, out.length) ?? text;
   };
   /** Renders from part `from` on, appending to `out`; goes asynchronous at the first part that must wait. */
   const renderFrom = (input: unknown, bindings: Bindings | undefined, from: number, out: string): string | Promise<string> => {

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FlowModel, Trigger } from '../flow/model.js';
+import { HttpError, type HttpClient } from '../http/client.js';
 import type { Delivery, OutgoingMessage, OutputTracker } from '../mqtt/message.js';
 import type { MessageContext } from '../pipeline/context.js';
 import { Execution, MessageFailure, type Effects, type Outcome, type PublishRequest } from '../pipeline/execution.js';
@@ -42,11 +43,14 @@ export class MessageHost {
       readonly state?: StateEnvironment;
       /** The windows `collect` steps add to. */
       readonly windows?: WindowEnvironment;
+      /** What `http` steps send their requests through. */
+      readonly http?: HttpClient;
     } = {},
   ) {
     this.#logPublishes = options.logPublishes === true && log.isLevelEnabled('debug');
     this.#state = options.state;
     this.#windows = options.windows;
+    const http = options.http;
     this.stateful =
       options.state !== undefined && ([...model.services.values(), ...model.windows.values()].some((s) => usesState(s.steps)) || [...model.windows.values()].some((w) => w.store !== undefined));
     const effects: Effects = {
@@ -54,6 +58,7 @@ export class MessageHost {
       invoke: (service, payload, from) => this.pipeline.invoke(service, payload, from),
       log: (level, text, from, step) => this.log[level]({ event: 'log-step', trigger: from.message.trigger, topic: from.message.topic, step }, text),
       collect: (window, value, from, step) => this.#collect(window, value, from, step),
+      http: (request) => (http === undefined ? Promise.reject(new HttpError('no HTTP client here', 'MQFLOW_HTTP_CONNECT', false)) : http.request(request)),
     };
     this.pipeline = new Pipeline(model.services, effects);
   }

@@ -1,5 +1,6 @@
 /** What a service works on for one message: the current payload, the variables set so far, and the message context. */
 import type { Bindings } from '../expr/expression.js';
+import type { HttpRequest, HttpResponse } from '../http/client.js';
 import type { OutputTracker, QoS } from '../mqtt/message.js';
 import type { MessageState } from '../state/message-state.js';
 import type { SourcePosition } from '../util/position.js';
@@ -113,6 +114,8 @@ export interface Effects {
   publish(request: PublishRequest, from: Execution): void;
   invoke(service: string, payload: unknown, from: Execution): Maybe<ServiceResult>;
   log(level: 'trace' | 'debug' | 'info' | 'warn' | 'error', text: string, from: Execution, step: string): void;
+  /** Sends an HTTP request (an `http` step): the pooled client at run time, stubs in `mqflow test`. */
+  http(request: HttpRequest, from: Execution): Promise<HttpResponse>;
   /** Adds `value` to the window named `window`; `from`'s message is held until the windows it went into emitted. */
   collect(window: string, value: unknown, from: Execution, step: { readonly path: string; readonly at: SourcePosition }): Maybe<void>;
 }

@@ -4,6 +4,7 @@ import { choice } from './choice.js';
 import { collect } from './collect.js';
 import { dedupe } from './dedupe.js';
 import { filter } from './filter.js';
+import { http } from './http.js';
 import { invoke } from './invoke.js';
 import type { Step } from '../pipeline/step.js';
 import type { StepData, StepKind } from './kind.js';
@@ -20,7 +21,7 @@ import { validate } from './validate.js';
 // Each kind's value type differs; the registry sees them as unknown (values are schema-checked before compile).
 export type AnyStepKind = StepKind<unknown, StepData>;
 
-export const STEP_KINDS: readonly AnyStepKind[] = [transform, filter, set, validate, publish, log, invoke, choice, split, dedupe, changed, throttle, remember, lookup, collect];
+export const STEP_KINDS: readonly AnyStepKind[] = [transform, filter, set, validate, publish, log, invoke, choice, split, dedupe, changed, throttle, remember, lookup, collect, http];
 
 export const STEP_KIND_NAMES: readonly string[] = STEP_KINDS.map((k) => k.kind);
 
@@ -42,8 +43,10 @@ export function stateUses(steps: readonly Step[]): StateUse[] {
     const kind = stepKind(step.kind);
     if (kind === undefined) return [];
     if (kind.stateful === true) {
-      const { store, namespace } = step as unknown as { store: string; namespace: string };
-      return [{ path: step.path, kind: step.kind, store, namespace }];
+      // A step whose state is optional (an http step's cache) keeps it in a field of its own.
+      const own = step as unknown as { store?: string; namespace?: string; cache?: { store: string; namespace: string } };
+      const ref = own.store !== undefined ? own : own.cache;
+      return ref?.store === undefined ? [] : [{ path: step.path, kind: step.kind, store: ref.store, namespace: ref.namespace! }];
     }
     return (kind.uses?.(step as StepData) ?? []).flatMap((use) => (use.kind === 'nested' ? stateUses(use.steps) : []));
   });

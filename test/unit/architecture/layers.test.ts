@@ -14,7 +14,7 @@ const SRC = fileURLToPath(new URL('../../../src', import.meta.url));
 const LAYERS: readonly (readonly string[])[] = [
   ['util'],
   ['expr'],
-  ['mqtt'],
+  ['mqtt', 'http'],
   ['state'],
   ['pipeline'],
   ['component'],

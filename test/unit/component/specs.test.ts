@@ -35,7 +35,7 @@ describe('component specs and docs/flow-language.md', () => {
     expect(docs, 'the example is shown in docs/flow-language.md, as a yaml block').toContain(`\`\`\`yaml\n${example}\`\`\``);
     const { text, model } = buildMemory({
       files: { 'plant.yaml': completeExample, 'example.yaml': example },
-      env: { MQTT_USERNAME: 'svc', MQTT_PASSWORD: 'from-the-environment', REDIS_PASSWORD: 'from-the-environment' },
+      env: { MQTT_USERNAME: 'svc', MQTT_PASSWORD: 'from-the-environment', REDIS_PASSWORD: 'from-the-environment', INVENTORY_TOKEN: 'from-the-environment', API_TOKEN: 'from-the-environment', WEBHOOK_TOKEN: 'from-the-environment' },
       extra: { '/flows/certs/ca.pem': '-----BEGIN CERTIFICATE-----\nexample\n-----END CERTIFICATE-----\n' },
     });
     expect(text.filter((line) => / error: /.test(line))).toEqual([]);

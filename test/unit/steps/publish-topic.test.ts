@@ -85,9 +85,16 @@ describe('Template.checked', () => {
 
   it('passes each {{ }} value, its part and the characters before it; never the literal text', () => {
     const seen: unknown[] = [];
-    const t = template('a/{{ x }}/{{ y }}{{ z }}').checked((text, part, offset) => seen.push([text, part.text, offset]));
+    const t = template('a/{{ x }}/{{ y }}{{ z }}').checked((text, part, offset) => {
+      seen.push([text, part.text, offset]);
+    });
     expect(t.run({ x: 'one', y: 2, z: null })).toBe('a/one/2');
     expect(seen).toEqual([['one', ' x ', 2], ['2', ' y ', 6], ['', ' z ', 7]]);
+  });
+
+  it('uses the text a check returns in place of the value (an encoding)', () => {
+    const t = template('a/{{ x }}/b').checked((text) => encodeURIComponent(text));
+    expect(t.run({ x: 'c/d?e' })).toBe('a/c%2Fd%3Fe/b');
   });
 
   it('returns a template without {{ }} parts as it is, and leaves the unchecked template alone', () => {

@@ -1,5 +1,5 @@
 /**
- * A processing-time histogram kept by the engine itself: one array increment per message, read by
+ * A time histogram (processing times, HTTP request durations): one array increment per observation, read by
  * the snapshot (and from there by /metrics in Prometheus' cumulative form).
  */
 
