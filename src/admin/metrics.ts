@@ -78,6 +78,10 @@ export function createMetrics(version: string): Metrics {
   totals('mqflow_http_requests_total', 'Requests of http steps, by host and status class (error: no response: timeout, connection refused, response too large)', ['host', 'status'], (set, s) =>
     s.http.forEach((h) => Object.entries(h.requests).forEach(([status, n]) => set({ host: h.host, status }, n))),
   );
+  totals('mqflow_endpoint_requests_total', 'Requests to endpoints (HTTP triggers) answered, by status class', ['endpoint', 'status'], (set, s) =>
+    s.endpoints.filter((e) => e.running).forEach((e) => Object.entries(e.answers).forEach(([status, n]) => set({ endpoint: e.name, status }, n))),
+  );
+  gauge('mqflow_endpoint_in_flight', 'Requests to the endpoint being processed or waiting their turn', ['endpoint'], (set, s) => s.endpoints.filter((e) => e.running).forEach((e) => set({ endpoint: e.name }, e.inFlight + e.queueDepth)));
   gauge('mqflow_http_requests_in_flight', 'Requests of http steps sent and not answered yet, by host', ['host'], (set, s) => s.http.forEach((h) => set({ host: h.host }, h.inFlight)));
   registry.registerMetric(histogram('mqflow_http_request_duration_seconds', 'Time from sending a request of an http step to its whole response (or its failure), by host', snapshot, (s) => s.http.map((h) => ({ labels: { host: h.host }, h: h.duration }))));
 

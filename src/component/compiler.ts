@@ -30,7 +30,7 @@ export interface ComponentCompiler {
   /** True when the value at `path` came from `${env:…}` or `${file:…}`. */
   interpolated(path: ValuePath): boolean;
   /** Records a reference, checked once every definition of the folder is known. */
-  refer(kind: 'service' | 'connection' | 'store' | 'window', name: string, path: ValuePath): void;
+  refer(kind: 'service' | 'connection' | 'store' | 'window' | 'listener', name: string, path: ValuePath): void;
   /** The absolute path of a file or folder named relative to the flow file's folder. */
   resolvePath(name: string): string;
   /** The contents of a file named relative to the flow file (TLS certificates); problems reported at `path`. */

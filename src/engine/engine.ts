@@ -20,6 +20,7 @@ import { WindowRuntime } from '../host/windows.js';
 import { planReload, type ChangedTrigger, type ReloadPlan } from './plan.js';
 import { snapshotOf, type EngineSnapshot } from './snapshot.js';
 import { TriggerRunner } from './trigger-runner.js';
+import { Endpoints } from './endpoints.js';
 
 export interface EngineOptions {
   readonly log: Log;
@@ -65,6 +66,8 @@ export class Engine {
   #windows = new Map<string, WindowRuntime>();
   /** The HTTP client of `http` steps: its pools (and their kept-alive connections) outlive reloads (invariant 46). */
   readonly #http = new PooledHttpClient();
+  /** HTTP listeners and the runners of their endpoints (invariant 47). */
+  readonly #endpoints: Endpoints;
 
   /** `model`'s store drivers must be loaded first (loadStoreDrivers). */
   constructor(
@@ -82,6 +85,7 @@ export class Engine {
       },
     };
     this.#stores = new OpenStores(this.#log, options.clock ?? systemClock);
+    this.#endpoints = new Endpoints(() => this.#host, this.#log);
     this.#host = this.#newHost(model, this.#stores.update(model).env).host;
   }
 
@@ -188,6 +192,7 @@ export class Engine {
       if (!trigger.enabled || connection === undefined || !connection.enabled) continue;
       this.#runners.set(trigger.name, this.#startTrigger(trigger, connection, 0, undefined));
     }
+    void this.#endpoints.apply(this.#model, this.#drainTimeoutMs);
   }
 
   #newPublisher(connection: Connection, options: { deferConnect?: boolean } = {}): Publisher {
@@ -284,6 +289,7 @@ export class Engine {
       live.push(started.subscriber.whenSubscribed(SUBSCRIBE_WAIT_MS).then(() => undefined));
     }
     await Promise.all(live);
+    await this.#endpoints.apply(next, this.#drainTimeoutMs);
 
     // Switch changed connections now: publishes wait in the new client's offline queue while the
     // old client finishes its own and disconnects. Removed connections go once the old version's
@@ -379,6 +385,7 @@ export class Engine {
       stores: this.#stores.all,
       windows: this.#windows,
       http: this.#http.stats(),
+      endpoints: this.#endpoints,
     });
   }
 
@@ -394,7 +401,9 @@ export class Engine {
     for (const { subscriber } of runners) subscriber.stopAccepting();
     // Open windows close now, and the ones queued messages open close at once (invariant 43).
     for (const window of this.#windows.values()) void window.close();
+    const endpointsStopped = this.#endpoints.stop(left());
     const drained = await Promise.all(runners.map(({ runner }) => runner.drain(left())));
+    await endpointsStopped;
     const unfinished = runners.reduce((n, { runner }) => n + runner.inFlight + runner.queueDepth, 0);
     // Not unref'd: were it the last thing left, Node would end the process with code 13 instead.
     let timer: NodeJS.Timeout | undefined;

@@ -46,6 +46,10 @@ export interface ReloadPlan {
   readonly services: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
   /** Windows added, removed or changed; the open windows of a removed or changed one close at once, unless kept in a store. */
   readonly windows: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[]; readonly stored?: readonly string[] };
+  /** HTTP listeners opened, closed, or closed and opened again (a changed definition). */
+  readonly listeners: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
+  /** Endpoints (HTTP triggers) added, removed, or changed in place (their listener keeps its port). */
+  readonly endpoints: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
   /** Stores opened, closed, or closed and opened again (a changed definition). */
   readonly stores: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
   /** State the new version starts without (docs/architecture.md, invariant 40). */
@@ -76,13 +80,15 @@ export function planReload(running: FlowModel, next: FlowModel): ReloadPlan {
     triggers: planTriggers(running, next, reconnecting),
     services: planServices(running, next),
     windows: { ...planByFingerprint(running.windows, next.windows), stored: [...running.windows.values()].filter((w) => w.store !== undefined).map((w) => w.name) },
+    listeners: planByFingerprint(enabled(running.listeners), enabled(next.listeners)),
+    endpoints: planByFingerprint(enabled(running.endpoints), enabled(next.endpoints)),
     stores,
     stateResets: planStateResets(running, next, stores),
   };
 }
 
 export function isEmptyPlan(plan: ReloadPlan): boolean {
-  return [plan.connections, plan.triggers, plan.services, plan.windows, plan.stores].every((k) => k.added.length === 0 && k.removed.length === 0 && k.changed.length === 0);
+  return [plan.connections, plan.triggers, plan.services, plan.windows, plan.stores, plan.listeners, plan.endpoints].every((k) => k.added.length === 0 && k.removed.length === 0 && k.changed.length === 0);
 }
 
 /** One line per change: `+ trigger alerts`, `~ service normalize`, `- connection legacy`. */
@@ -90,8 +96,8 @@ export function describePlan(plan: ReloadPlan): string[] {
   const lines: string[] = [];
   const reason = (r: string | undefined): string => (r === undefined ? '' : ` (${r})`);
   const windowNote = (name: string): string => (plan.windows.stored?.includes(name) === true ? ' (its open windows stay in its store)' : ' (its open windows close now)');
-  const note = (kind: string, name: string): string => (kind === 'store' ? ' (opened again)' : kind === 'window' ? windowNote(name) : '');
-  for (const kind of ['connection', 'store', 'window', 'trigger', 'service'] as const) {
+  const note = (kind: string, name: string): string => (kind === 'store' || kind === 'listener' ? ' (opened again)' : kind === 'window' ? windowNote(name) : '');
+  for (const kind of ['connection', 'store', 'window', 'listener', 'trigger', 'endpoint', 'service'] as const) {
     const part = plan[`${kind}s`];
     for (const a of part.added) lines.push(`+ ${kind} ${typeof a === 'string' ? a : `${a.name}${reason(a.reason)}`}`);
     for (const c of part.changed) lines.push(`~ ${kind} ${typeof c === 'string' ? `${c}${note(kind, c)}` : `${c.name} ${changeText(c)}`}`);
@@ -103,7 +109,7 @@ export function describePlan(plan: ReloadPlan): string[] {
 
 /** Counts for the summary line: "2 to add, 1 to change, 0 to remove". */
 export function planCounts(plan: ReloadPlan): { added: number; changed: number; removed: number } {
-  const parts = [plan.connections, plan.stores, plan.windows, plan.triggers, plan.services];
+  const parts = [plan.connections, plan.stores, plan.windows, plan.listeners, plan.triggers, plan.endpoints, plan.services];
   return {
     added: parts.reduce((n, p) => n + p.added.length, 0),
     changed: parts.reduce((n, p) => n + p.changed.length, 0),
@@ -196,6 +202,11 @@ function planServices(running: FlowModel, next: FlowModel): ReloadPlan['services
 }
 
 /** Added, removed and changed (by fingerprint) definitions, by name. */
+/** The enabled definitions of a map: a disabled one is not running. */
+function enabled<T extends { readonly enabled: boolean }>(map: ReadonlyMap<string, T>): Map<string, T> {
+  return new Map([...map].filter(([, d]) => d.enabled));
+}
+
 function planByFingerprint(before: ReadonlyMap<string, { fingerprint: string }>, after: ReadonlyMap<string, { fingerprint: string }>): ReloadPlan['windows'] {
   const added = [...after.keys()].filter((n) => !before.has(n));
   const removed = [...before.keys()].filter((n) => !after.has(n));

@@ -8,6 +8,7 @@ import type { FlowModel, Store } from '../flow/model.js';
 import type { OpenStore } from '../state/open-store.js';
 import type { WindowCounters } from '../host/windows.js';
 import type { HostStats } from '../http/client.js';
+import type { RunningEndpoint } from './endpoints.js';
 import type { Publisher } from '../mqtt/publisher.js';
 import type { Subscriber } from '../mqtt/subscriber.js';
 import type { HistogramSnapshot } from '../util/histogram.js';
@@ -86,7 +87,34 @@ export interface WindowSnapshot {
   readonly late: number;
 }
 
+/** An HTTP listener: where it listens, or why it does not. */
+export interface ListenerSnapshot {
+  readonly name: string;
+  readonly url?: string;
+  readonly error?: string;
+}
+
+/** An endpoint (HTTP trigger) and its requests. */
+export interface EndpointSnapshot {
+  readonly name: string;
+  readonly listener: string;
+  readonly method: string;
+  readonly path: string;
+  readonly service: string;
+  readonly enabled: boolean;
+  readonly running: boolean;
+  readonly counters: TriggerCounters;
+  /** Answers sent, by status class. */
+  readonly answers: Readonly<Record<'2xx' | '4xx' | '5xx', number>>;
+  readonly inFlight: number;
+  readonly queueDepth: number;
+  readonly heldPeak: number;
+  readonly lastError?: string;
+}
+
 export interface EngineSnapshot {
+  readonly listeners: readonly ListenerSnapshot[];
+  readonly endpoints: readonly EndpointSnapshot[];
   readonly connections: readonly ConnectionSnapshot[];
   /** Requests of `http` steps, per host. */
   readonly http: readonly HostStats[];
@@ -106,6 +134,7 @@ export interface SnapshotSource {
   readonly stores: ReadonlyMap<string, { readonly definition: Store; readonly open: OpenStore }>;
   readonly windows: ReadonlyMap<string, { readonly counters: Readonly<WindowCounters> }>;
   readonly http: readonly HostStats[];
+  readonly endpoints: { readonly endpoints: ReadonlyMap<string, RunningEndpoint>; listeners(): ListenerSnapshot[] };
 }
 
 const NO_COUNTERS: TriggerCounters = { received: 0, processed: 0, failed: 0, retried: 0, routed: 0 };
@@ -181,7 +210,28 @@ export function snapshotOf(source: SnapshotSource): EngineSnapshot {
     };
   });
   const windows = [...source.windows].map(([name, w]): WindowSnapshot => ({ name, ...w.counters }));
+  const endpoints = [...defined.endpoints.values()].map((e): EndpointSnapshot => {
+    const running = source.endpoints.endpoints.get(e.name);
+    const lastError = running?.runner.lastError;
+    return {
+      name: e.name,
+      listener: e.listener,
+      method: e.method,
+      path: e.path,
+      service: e.service,
+      enabled: e.enabled,
+      running: running !== undefined,
+      counters: { ...(running?.runner.counters ?? NO_COUNTERS) },
+      answers: { ...(running?.answers ?? { '2xx': 0, '4xx': 0, '5xx': 0 }) },
+      inFlight: running?.runner.inFlight ?? 0,
+      queueDepth: running?.runner.queueDepth ?? 0,
+      heldPeak: running?.runner.heldPeak ?? 0,
+      ...(lastError === undefined ? {} : { lastError }),
+    };
+  });
   return {
+    listeners: source.endpoints.listeners(),
+    endpoints,
     connections,
     http: source.http,
     stores,

@@ -8,6 +8,7 @@
  */
 import type { Trigger } from '../flow/model.js';
 import type { MessageHost } from '../host/host.js';
+import type { JobTrigger } from '../host/delivery-kinds.js';
 import { Job, type JobOwner, type TriggerCounters, type Version } from '../host/job.js';
 import type { Delivery } from '../mqtt/message.js';
 import type { Subscriber } from '../mqtt/subscriber.js';
@@ -27,7 +28,7 @@ export interface TriggerDeps {
   readonly sessionKept: boolean;
 }
 
-export class TriggerRunner implements JobOwner {
+export class TriggerRunner<T extends JobTrigger = Trigger> implements JobOwner {
   /** Jobs delivered and not started, in arrival order; `#head` is the next one. */
   #queue: Job[] = [];
   #head = 0;
@@ -48,7 +49,7 @@ export class TriggerRunner implements JobOwner {
   readonly #idle = new Waiters();
   #subscriber: Subscriber | undefined;
   readonly log: Log;
-  #trigger: Trigger;
+  #trigger: T;
   #sessionKept: boolean;
   #matchers: readonly ((topic: string) => string[] | undefined)[];
   /** The version the next delivery is captured with (see onDelivery). */
@@ -58,17 +59,17 @@ export class TriggerRunner implements JobOwner {
   lastError: string | undefined;
 
   constructor(
-    trigger: Trigger,
+    trigger: T,
     private readonly deps: TriggerDeps,
   ) {
     this.log = deps.log.child({ trigger: trigger.name });
     this.#trigger = trigger;
-    this.#matchers = trigger.topics.map(wildcardMatcher);
+    this.#matchers = (trigger.topics ?? []).map(wildcardMatcher);
     this.#sessionKept = deps.sessionKept;
   }
 
   /** The definition in force for messages delivered from now on. */
-  get trigger(): Trigger {
+  get trigger(): T {
     return this.#trigger;
   }
 
@@ -81,10 +82,10 @@ export class TriggerRunner implements JobOwner {
   }
 
   /** A reload changed the definition (service, processing, retries, error route, filters): messages delivered from now on use it. */
-  update(trigger: Trigger, sessionKept: boolean): void {
+  update(trigger: T, sessionKept: boolean): void {
     this.#trigger = trigger;
     this.#sessionKept = sessionKept;
-    this.#matchers = trigger.topics.map(wildcardMatcher);
+    this.#matchers = (trigger.topics ?? []).map(wildcardMatcher);
     this.#version = undefined;
     this.#pump();
   }

@@ -21,7 +21,7 @@ export interface Located<Value> {
 
 /** A name used somewhere that must be defined somewhere (checked once all files are compiled). */
 export interface Reference {
-  readonly kind: 'service' | 'connection' | 'store' | 'window';
+  readonly kind: 'service' | 'connection' | 'store' | 'window' | 'listener';
   readonly name: string;
   /** The service whose step makes the reference, for invoke-cycle detection. */
   readonly fromService?: string;

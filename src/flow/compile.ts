@@ -10,8 +10,9 @@ import { compileService } from './compile-service.js';
 import { compileStoreDefinition, withDefaultStore } from './compile-store.js';
 import { compileWindowDefinition } from './compile-window.js';
 import { compileTrigger } from './compile-trigger.js';
+import { compileEndpoint, compileListenerDefinition } from './compile-listener.js';
 import { collectDefinitions, type CheckedFile } from './definitions.js';
-import type { Connection, FlowModel, Service, Store, Trigger, Window } from './model.js';
+import type { Connection, Endpoint, FlowModel, Listener, Service, Store, Trigger, Window } from './model.js';
 import { formatPath } from '../util/path.js';
 import { ProblemList, type FlowProblem } from './problem.js';
 import type { LoadedFile } from './load.js';
@@ -53,9 +54,12 @@ export function compileFlow(files: readonly CheckedFile[], options: CompileOptio
   const connections = compileAll(context, definitions.connections, (d) => compileConnection(context, d));
   const stores = withDefaultStore(compileAll(context, definitions.stores, (d) => compileStoreDefinition(context, d)));
   const windows = compileAll(context, definitions.windows, (d) => compileWindowDefinition(context, d));
+  const listeners = compileAll(context, definitions.listeners, (d) => compileListenerDefinition(context, d));
+  const onlyConnection = definitions.names.connections.size === 1 ? [...definitions.names.connections][0] : undefined;
+  const endpoints = compileAll(context, definitions.endpoints, (d) => compileEndpoint(context, d, onlyConnection));
   const triggers = compileAll(context, definitions.triggers, (d) => reuse(context, options.definitions, 'trigger', d, (c) => compileTrigger(c, d)));
   const services = compileAll(context, definitions.services, (d) => reuse(context, options.definitions, 'service', d, (c) => compileService(c, d)));
-  checkReferences(context, { connections: definitions.names.connections, services: definitions.names.services, stores: new Set([...definitions.names.stores, ...stores.keys()]), windows: definitions.names.windows }, definitions.complete);
+  checkReferences(context, { connections: definitions.names.connections, services: definitions.names.services, stores: new Set([...definitions.names.stores, ...stores.keys()]), windows: definitions.names.windows, listeners: definitions.names.listeners }, definitions.complete);
   warnAboutDisabledConnections(context, definitions.triggers, triggers, connections);
   checkWindowConnections(context, definitions.windows, windows, definitions.names.connections);
   warnAboutHeldWindows(context, definitions.windows, windows, triggers, services);
@@ -67,7 +71,9 @@ export function compileFlow(files: readonly CheckedFile[], options: CompileOptio
     connections,
     stores,
     windows,
+    listeners,
     triggers,
+    endpoints,
     services,
     files: files.map((f) => f.file.source.displayPath),
     secrets,
@@ -92,7 +98,7 @@ function reuse<T extends Trigger | Service>(context: CompileContext, cache: Defi
   return entry.compiled as T | undefined;
 }
 
-function compileAll<V, T extends Connection | Store | Window | Trigger | Service>(context: CompileContext, defs: readonly Located<V>[], compile: (def: Located<V>) => T | undefined): Map<string, T> {
+function compileAll<V, T extends Connection | Store | Window | Listener | Trigger | Endpoint | Service>(context: CompileContext, defs: readonly Located<V>[], compile: (def: Located<V>) => T | undefined): Map<string, T> {
   const out = new Map<string, T>();
   for (const def of defs) {
     let compiled: T | undefined;

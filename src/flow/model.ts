@@ -19,6 +19,8 @@ import type { RetryPolicy } from '../triggers/retry.js';
 import type { Subscription } from '../triggers/subscription.js';
 import type { StoreSettings } from '../stores/store-options.js';
 import type { WindowSettings } from '../windows/window-options.js';
+import type { ListenerSettings } from '../listeners/listener-options.js';
+import type { Route } from '../listeners/endpoint-options.js';
 import type { SourcePosition } from '../util/position.js';
 
 export type { QoS } from '../mqtt/message.js';
@@ -46,6 +48,18 @@ export interface Connection extends Definition, Identity, SessionSettings, Timin
 /** A state store (docs/architecture.md, "State"); `memory` exists in every model. */
 export interface Store extends Definition, StoreSettings {}
 
+/** An HTTP listener (docs/architecture.md, "HTTP in and out"): endpoints are bound to it. */
+export interface Listener extends Definition, ListenerSettings {}
+
+/** An HTTP trigger: a method and path of a listener, run as messages of a trigger runner (invariant 47). */
+export interface Endpoint extends Definition, Route {
+  readonly processing: Processing;
+  readonly payload: PayloadDecoding;
+  readonly maxPayloadBytes: number;
+  readonly retry: RetryPolicy;
+  readonly onError?: ErrorRoute;
+}
+
 /** A window (docs/architecture.md, "Windows"): fed by `collect` steps, its steps run as each window closes. */
 export interface Window extends Definition, WindowSettings {}
 
@@ -69,7 +83,9 @@ export interface FlowModel {
   /** Declared stores, and the default `memory` store unless one is declared by that name. */
   readonly stores: ReadonlyMap<string, Store>;
   readonly windows: ReadonlyMap<string, Window>;
+  readonly listeners: ReadonlyMap<string, Listener>;
   readonly triggers: ReadonlyMap<string, Trigger>;
+  readonly endpoints: ReadonlyMap<string, Endpoint>;
   readonly services: ReadonlyMap<string, Service>;
   /** The flow files the model was built from, as displayed. */
   readonly files: readonly string[];

@@ -9,6 +9,8 @@ import { STEP_KINDS } from '../steps/kinds.js';
 import { STORE_EXAMPLE, STORE_TABLE } from '../stores/store-options.js';
 import { WINDOW_EXAMPLE, WINDOW_MORE_EXAMPLES, WINDOW_TABLE } from '../windows/window-options.js';
 import { TRIGGER_OPTIONS, TRIGGER_TABLES } from '../triggers/options.js';
+import { ENDPOINT_TABLE, route } from '../listeners/endpoint-options.js';
+import { LISTENER_EXAMPLE, LISTENER_TABLE } from '../listeners/listener-options.js';
 
 export function referenceTables(): DocTable[] {
   return [
@@ -16,6 +18,8 @@ export function referenceTables(): DocTable[] {
     ...TRIGGER_TABLES,
     STORE_TABLE,
     WINDOW_TABLE,
+    LISTENER_TABLE,
+    ENDPOINT_TABLE,
     { id: 'steps', header: ['Kind', 'Does', 'Changes the payload'], rows: STEP_KINDS.map((k) => [`\`${k.kind}\``, k.summary.does, k.summary.changesPayload]) },
     ...STEP_KINDS.map((k) => ({ id: `step-${k.kind}`, ...k.table })),
   ];
@@ -28,6 +32,8 @@ export function componentExamples(): { readonly component: string; readonly exam
     ...TRIGGER_OPTIONS.map((o) => ({ component: `trigger option ${o.name}`, example: o.example })),
     ...STEP_KINDS.map((k) => ({ component: `step ${k.kind}`, example: k.example })),
     { component: 'stores', example: STORE_EXAMPLE },
+    { component: 'listeners', example: LISTENER_EXAMPLE },
+    { component: 'endpoints', example: route.example },
     { component: 'windows', example: WINDOW_EXAMPLE },
     ...WINDOW_MORE_EXAMPLES.map((example, i) => ({ component: `windows (example ${i + 2})`, example })),
   ];

@@ -6,12 +6,12 @@ import { didYouMean } from './suggest.js';
 export function checkReferences(
   context: CompileContext,
   /** Names defined in the folder, compiled or not: a reference to a definition with its own errors is not reported again. */
-  defined: { readonly connections: ReadonlySet<string>; readonly services: ReadonlySet<string>; readonly stores: ReadonlySet<string>; readonly windows: ReadonlySet<string> },
+  defined: { readonly connections: ReadonlySet<string>; readonly services: ReadonlySet<string>; readonly stores: ReadonlySet<string>; readonly windows: ReadonlySet<string>; readonly listeners: ReadonlySet<string> },
   /** False when some definitions could not be read: then an unknown name may well be defined, so none is reported. */
   complete: boolean,
 ): void {
   for (const ref of complete ? context.references : []) {
-    const names = ref.kind === 'service' ? defined.services : ref.kind === 'store' ? defined.stores : ref.kind === 'window' ? defined.windows : defined.connections;
+    const names = ref.kind === 'service' ? defined.services : ref.kind === 'store' ? defined.stores : ref.kind === 'window' ? defined.windows : ref.kind === 'listener' ? defined.listeners : defined.connections;
     if (names.has(ref.name)) continue;
     const suggestion = didYouMean(ref.name, names);
     const list = [...names].sort();

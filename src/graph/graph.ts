@@ -1,17 +1,18 @@
 /**
  * The integration of a compiled flow model as a graph: topic filters → triggers → services →
- * invoked services → published topics, with each trigger's error route. Pure data, rendered by
+ * invoked services → published topics and called HTTP APIs, with each trigger's error route;
+ * endpoints (HTTP triggers) sit in their listener's box. Pure data, rendered by
  * render.ts as Mermaid or Graphviz dot.
  *
  * Everything is sorted by name and node ids are derived from names (not from positions), so adding
  * one definition changes only the lines that concern it: the output diffs well in git.
  */
-import type { FlowModel, Trigger } from '../flow/model.js';
+import type { Endpoint, FlowModel, Trigger } from '../flow/model.js';
 import type { Step } from '../pipeline/step.js';
 import { stepKind } from '../steps/kinds.js';
 import type { Template } from '../expr/template.js';
 
-export type NodeKind = 'topic' | 'trigger' | 'service';
+export type NodeKind = 'topic' | 'trigger' | 'service' | 'api';
 
 export interface GraphNode {
   /** A valid identifier in Mermaid and in dot: letters, digits and `_`, starting with a letter. */
@@ -34,9 +35,9 @@ export interface GraphGroup {
 
 /**
  * subscribe: filter → trigger; runs: trigger → service; invoke: service → service;
- * publish: service → topic; error: trigger → its onError topic or service.
+ * publish: service → topic; calls: service → HTTP API; error: trigger → its onError topic or service.
  */
-export type EdgeKind = 'subscribe' | 'runs' | 'invoke' | 'publish' | 'error';
+export type EdgeKind = 'subscribe' | 'runs' | 'invoke' | 'publish' | 'calls' | 'error';
 
 export interface GraphEdge {
   readonly from: string;
@@ -46,7 +47,7 @@ export interface GraphEdge {
 }
 
 export interface FlowGraph {
-  /** Topics (sorted by text), then triggers (by connection, then name), then services (by name). */
+  /** Topics (sorted by text), then triggers (by connection, then name), endpoints (by listener, then name), services (by name), then HTTP APIs (by text). */
   readonly nodes: readonly GraphNode[];
   readonly groups: readonly GraphGroup[];
   /** Sorted by source node, kind (subscribe, runs, invoke, publish, error), target node and label; no duplicates. */
@@ -70,6 +71,7 @@ export function flowGraph(model: FlowModel): FlowGraph {
     for (const filter of t.topics) topicTexts.add(mask(filter));
     if (t.onError?.kind === 'publish') topicTexts.add(mask(t.onError.topic));
   }
+  for (const e of model.endpoints.values()) if (e.onError?.kind === 'publish') topicTexts.add(mask(e.onError.topic));
   for (const list of uses.values()) for (const use of list) if (use.kind === 'publish') topicTexts.add(use.topic);
   const topics = [...topicTexts].sort(compare);
   const topicId = uniqueIds('topic', topics);
@@ -78,6 +80,13 @@ export function flowGraph(model: FlowModel): FlowGraph {
   const groupId = uniqueIds('connection', connectionNames);
   const triggerNames = connectionNames.flatMap((c) => triggers.filter((t) => t.connection === c).map((t) => t.name));
   const triggerId = uniqueIds('trigger', triggerNames);
+  const endpoints = [...model.endpoints.values()].sort((a, b) => compare(a.name, b.name));
+  const listenerNames = [...new Set(endpoints.map((e) => e.listener))].sort(compare);
+  const listenerId = uniqueIds('listener', listenerNames);
+  const endpointNames = listenerNames.flatMap((l) => endpoints.filter((e) => e.listener === l).map((e) => e.name));
+  const endpointId = uniqueIds('endpoint', endpointNames);
+  const apis = [...new Set([...uses.values()].flatMap((list) => list.flatMap((use) => (use.kind === 'http' ? [use.text] : []))))].sort(compare);
+  const apiId = uniqueIds('api', apis);
   const serviceId = uniqueIds('service', services.map((s) => s.name));
   const connectionEnabled = (name: string): boolean => model.connections.get(name)?.enabled !== false;
 
@@ -87,9 +96,20 @@ export function flowGraph(model: FlowModel): FlowGraph {
       const t = model.triggers.get(name)!;
       return { id: triggerId.get(name)!, kind: 'trigger', lines: triggerLines(t), group: groupId.get(t.connection)!, disabled: !t.enabled || !connectionEnabled(t.connection) };
     }),
+    ...endpointNames.map((name): GraphNode => {
+      const e = model.endpoints.get(name)!;
+      return { id: endpointId.get(name)!, kind: 'trigger', lines: endpointLines(e), group: listenerId.get(e.listener)!, disabled: !e.enabled || model.listeners.get(e.listener)?.enabled === false };
+    }),
     ...services.map((s): GraphNode => ({ id: serviceId.get(s.name)!, kind: 'service', lines: [s.name], disabled: false })),
+    ...apis.map((text): GraphNode => ({ id: apiId.get(text)!, kind: 'api', lines: [text], disabled: false })),
   ];
-  const groups = connectionNames.map((name): GraphGroup => ({ id: groupId.get(name)!, label: `connection ${name}`, disabled: !connectionEnabled(name) }));
+  const groups = [
+    ...connectionNames.map((name): GraphGroup => ({ id: groupId.get(name)!, label: `connection ${name}`, disabled: !connectionEnabled(name) })),
+    ...listenerNames.map((name): GraphGroup => {
+      const l = model.listeners.get(name);
+      return { id: listenerId.get(name)!, label: `listener ${name}${l === undefined ? '' : ` :${l.port}`}`, disabled: l?.enabled === false };
+    }),
+  ];
 
   const edges: GraphEdge[] = [];
   for (const t of triggers) {
@@ -100,10 +120,18 @@ export function flowGraph(model: FlowModel): FlowGraph {
     if (route?.kind === 'publish') edges.push(edge(id, topicId.get(mask(route.topic))!, 'error', route.connection === undefined ? 'onError' : `onError, via ${route.connection}`));
     if (route?.kind === 'service') edges.push(edge(id, serviceId.get(route.service)!, 'error', 'onError'));
   }
+  for (const e of endpoints) {
+    const id = endpointId.get(e.name)!;
+    edges.push(edge(id, serviceId.get(e.service)!, 'runs'));
+    const route = e.onError;
+    if (route?.kind === 'publish') edges.push(edge(id, topicId.get(mask(route.topic))!, 'error', route.connection === undefined ? 'onError' : `onError, via ${route.connection}`));
+    if (route?.kind === 'service') edges.push(edge(id, serviceId.get(route.service)!, 'error', 'onError'));
+  }
   for (const s of services) {
     const id = serviceId.get(s.name)!;
     for (const use of uses.get(s.name)!) {
       if (use.kind === 'invoke') edges.push(edge(id, serviceId.get(use.service)!, 'invoke', ['invoke', ...use.context].join(', ')));
+      else if (use.kind === 'http') edges.push(edge(id, apiId.get(use.text)!, 'calls', label(use.context)));
       else edges.push(edge(id, topicId.get(use.topic)!, 'publish', label([...use.context, ...(use.connection === undefined ? [] : [`via ${use.connection}`])])));
     }
   }
@@ -118,7 +146,8 @@ export function templateText(template: Template): string {
 
 type StepUse =
   | { readonly kind: 'publish'; readonly topic: string; readonly connection?: string; readonly context: readonly string[] }
-  | { readonly kind: 'invoke'; readonly service: string; readonly context: readonly string[] };
+  | { readonly kind: 'invoke'; readonly service: string; readonly context: readonly string[] }
+  | { readonly kind: 'http'; readonly text: string; readonly context: readonly string[] };
 
 /** Every publish and invoke in a list of steps, nested ones included, with the conditions that lead to them. */
 function stepUses(steps: readonly Step[], mask: (text: string) => string, context: readonly string[] = []): StepUse[] {
@@ -127,6 +156,7 @@ function stepUses(steps: readonly Step[], mask: (text: string) => string, contex
     for (const use of stepKind(step.kind)?.uses?.(step) ?? []) {
       if (use.kind === 'publish') uses.push({ kind: 'publish', topic: mask(templateText(use.topic)), connection: use.connection, context });
       else if (use.kind === 'invoke') uses.push({ kind: 'invoke', service: use.service, context });
+      else if (use.kind === 'http') uses.push({ kind: 'http', text: mask(`${use.method} ${templateText(use.url)}`), context });
       else {
         const label = use.label === 'otherwise' ? 'otherwise' : `${use.label} ${short(mask(use.expression ?? ''))}`;
         uses.push(...stepUses(use.steps, mask, [...context, label]));
@@ -134,6 +164,10 @@ function stepUses(steps: readonly Step[], mask: (text: string) => string, contex
     }
   }
   return uses;
+}
+
+function endpointLines(e: Endpoint): string[] {
+  return [e.name, `${e.method} ${e.path}`];
 }
 
 function triggerLines(t: Trigger): string[] {
@@ -155,7 +189,7 @@ function label(parts: readonly string[]): string | undefined {
   return parts.length === 0 ? undefined : parts.join(', ');
 }
 
-const EDGE_KINDS: readonly EdgeKind[] = ['subscribe', 'runs', 'invoke', 'publish', 'error'];
+const EDGE_KINDS: readonly EdgeKind[] = ['subscribe', 'runs', 'invoke', 'publish', 'calls', 'error'];
 
 function sortEdges(edges: readonly GraphEdge[], nodes: readonly GraphNode[]): GraphEdge[] {
   const index = new Map(nodes.map((n, i) => [n.id, i]));

@@ -7,12 +7,12 @@ export function renderGraph(graph: FlowGraph, format: GraphFormat): string {
   return format === 'dot' ? renderDot(graph) : renderMermaid(graph);
 }
 
-/** Mermaid: topics are parallelograms, triggers stadiums inside their connection's box, services rectangles. */
+/** Mermaid: topics are parallelograms, triggers (and endpoints) stadiums inside their connection's (listener's) box, services rectangles, HTTP APIs hexagons. */
 export function renderMermaid(graph: FlowGraph): string {
   const out = ['flowchart LR'];
   const node = (n: GraphNode): string => {
     const text = n.lines.map(mermaidText).join('<br/>');
-    const shape = n.kind === 'topic' ? `[/"${text}"/]` : n.kind === 'trigger' ? `(["${text}"])` : `["${text}"]`;
+    const shape = n.kind === 'topic' ? `[/"${text}"/]` : n.kind === 'trigger' ? `(["${text}"])` : n.kind === 'api' ? `{{"${text}"}}` : `["${text}"]`;
     return `${n.id}${shape}${n.disabled ? ':::disabled' : ''}`;
   };
   for (const n of graph.nodes) if (n.kind === 'topic') out.push(`  ${node(n)}`);
@@ -21,7 +21,7 @@ export function renderMermaid(graph: FlowGraph): string {
     for (const n of graph.nodes) if (n.group === g.id) out.push(`    ${node(n)}`);
     out.push('  end');
   }
-  for (const n of graph.nodes) if (n.kind === 'service') out.push(`  ${node(n)}`);
+  for (const n of graph.nodes) if (n.kind === 'service' || n.kind === 'api') out.push(`  ${node(n)}`);
   const arrow = (e: GraphEdge): string => (e.kind === 'error' ? '-.->' : '-->');
   for (const e of graph.edges) out.push(`  ${e.from} ${arrow(e)}${e.label === undefined ? '' : `|"${mermaidText(e.label)}"|`} ${e.to}`);
   const disabledGroups = graph.groups.filter((g) => g.disabled);
@@ -40,6 +40,7 @@ export function renderDot(graph: FlowGraph): string {
     const attributes = [`label=${dotString(n.lines.map(dotText).join('\\n'))}`];
     if (n.kind === 'topic') attributes.push('shape=parallelogram');
     else if (n.kind === 'trigger') attributes.push('shape=box', n.disabled ? `style="rounded,dashed", ${grey}` : 'style=rounded');
+    else if (n.kind === 'api') attributes.push('shape=hexagon');
     else attributes.push('shape=box');
     return `${n.id} [${attributes.join(', ')}];`;
   };
@@ -50,7 +51,7 @@ export function renderDot(graph: FlowGraph): string {
     for (const n of graph.nodes) if (n.group === g.id) out.push(`    ${node(n)}`);
     out.push('  }');
   }
-  for (const n of graph.nodes) if (n.kind === 'service') out.push(`  ${node(n)}`);
+  for (const n of graph.nodes) if (n.kind === 'service' || n.kind === 'api') out.push(`  ${node(n)}`);
   const style: Partial<Record<EdgeKind, string>> = { error: 'style=dotted' };
   for (const e of graph.edges) {
     const attributes = [...(e.label === undefined ? [] : [`label=${dotString(dotText(e.label))}`]), ...(style[e.kind] === undefined ? [] : [style[e.kind]!])];

@@ -5,7 +5,8 @@
  * output they give it.
  */
 import { createHash } from 'node:crypto';
-import type { FlowModel, Trigger } from '../flow/model.js';
+import type { FlowModel } from '../flow/model.js';
+import { isHttpDelivery, type JobTrigger } from './delivery-kinds.js';
 import { HttpError, type HttpClient } from '../http/client.js';
 import type { Delivery, OutgoingMessage, OutputTracker } from '../mqtt/message.js';
 import type { MessageContext } from '../pipeline/context.js';
@@ -202,7 +203,7 @@ export class MessageHost {
 
 
   /** The message as services see it, for a delivery of `trigger` matched by one of `matchers`. */
-  context(trigger: Trigger, matchers: readonly ((topic: string) => string[] | undefined)[], delivery: Delivery, payload: unknown): MessageContext {
+  context(trigger: JobTrigger, matchers: readonly ((topic: string) => string[] | undefined)[], delivery: Delivery, payload: unknown): MessageContext {
     let wildcards: readonly string[] = NO_WILDCARDS;
     for (const match of matchers) {
       const values = match(delivery.topic);
@@ -222,8 +223,14 @@ export class MessageHost {
       dup: delivery.dup,
       receivedAt: isoTime(delivery.receivedAt),
       trigger: trigger.name,
-      connection: trigger.connection,
+      connection: trigger.connection ?? '',
     };
+    if (isHttpDelivery(delivery)) {
+      // A request: $topic is its path, $levels its segments, $wildcards the values of its path parameters.
+      context.levels = delivery.topic.split('/').slice(1);
+      context.wildcards = Object.values(delivery.http.params);
+      context.http = delivery.http;
+    }
     if (delivery.messageId !== undefined) context.messageId = delivery.messageId;
     if (delivery.properties !== undefined) context.properties = readableProperties(delivery.properties);
     return context;

@@ -5,7 +5,6 @@
  * when the steps ended (a serial trigger starts the next message then, invariant 22) and when the
  * message is done (its acknowledgement may go).
  */
-import type { Trigger } from '../flow/model.js';
 import type { Delivery, OutputTracker } from '../mqtt/message.js';
 import type { MessageContext } from '../pipeline/context.js';
 import { Execution, MessageFailure } from '../pipeline/execution.js';
@@ -15,6 +14,7 @@ import { retryDelay } from '../triggers/retry.js';
 import { sendAlongRoute, type FailureReport, type RouteSender } from '../triggers/on-error.js';
 import type { Log } from '../util/log.js';
 import type { MessageHost } from './host.js';
+import { isHttpDelivery, type JobTrigger } from './delivery-kinds.js';
 
 /** Per-trigger counts, read by the engine's snapshot (status, metrics) and in tests. */
 export interface TriggerCounters {
@@ -27,7 +27,7 @@ export interface TriggerCounters {
 
 /** What a message is processed with: captured when it is delivered (invariant 10). */
 export interface Version {
-  readonly trigger: Trigger;
+  readonly trigger: JobTrigger;
   readonly matchers: readonly ((topic: string) => string[] | undefined)[];
   readonly host: MessageHost;
 }
@@ -81,7 +81,8 @@ export class Job implements OutputTracker {
   start(): void {
     const { trigger, host, matchers } = this.version;
     try {
-      this.#payload = decodePayload(this.delivery.payload, trigger.payload, trigger.maxPayloadBytes);
+      // A request without a body (a GET, an empty POST) has the payload null.
+      this.#payload = this.delivery.payload.length === 0 && isHttpDelivery(this.delivery) ? null : decodePayload(this.delivery.payload, trigger.payload, trigger.maxPayloadBytes);
       this.#context = host.context(trigger, matchers, this.delivery, this.#payload);
     } catch (error) {
       this.attempts = 1;
@@ -98,7 +99,13 @@ export class Job implements OutputTracker {
     try {
       if (service === undefined) throw new MessageFailure(`no service named "${trigger.service}"`, 'MQFLOW_UNKNOWN_SERVICE');
       const exec = new Execution(this.#payload, this.#context!, this);
-      if (trigger.payload === 'json') exec.receivedBytes = this.delivery.payload;
+      if (trigger.payload === 'json' && this.delivery.payload.length > 0) exec.receivedBytes = this.delivery.payload;
+      const delivery = this.delivery;
+      if (isHttpDelivery(delivery)) {
+        // Each attempt answers for itself: a failed attempt's reply is not sent.
+        delivery.reply(undefined);
+        exec.respond = (reply) => delivery.reply(reply);
+      }
       if (host.stateful) {
         // A retry starts from the committed state; the keys it holds stay held.
         if (this.#state === undefined) this.#state = host.messageState();
@@ -209,6 +216,7 @@ export class Job implements OutputTracker {
   async #routeFailure(failure: MessageFailure, stepsAlreadyEnded: boolean): Promise<void> {
     const { owner, delivery, version } = this;
     this.#failed = true;
+    if (isHttpDelivery(delivery)) delivery.failed(failure);
     // Nothing it staged takes effect; the keys it held go to the messages waiting for them.
     this.#state?.abort();
     this.#state = undefined;
@@ -269,7 +277,7 @@ export class Job implements OutputTracker {
   #sender(): RouteSender {
     const { host, trigger } = this.version;
     return {
-      publish: (r, payload) => host.publishAndWait({ connection: r.connection, topic: r.topic, payload, qos: r.qos, retain: r.retain }, trigger.connection),
+      publish: (r, payload) => host.publishAndWait({ connection: r.connection, topic: r.topic, payload, qos: r.qos, retain: r.retain }, trigger.connection ?? ''),
       runService: (name, report) => host.runService(name, report, this.#context ?? report.message),
     };
   }

@@ -17,4 +17,16 @@ export interface MessageContext {
   readonly connection: string;
   /** MQTT 5 properties; correlationData as base64 text. */
   readonly properties?: Readonly<Record<string, unknown>>;
+  /** A request to an endpoint (an HTTP trigger). */
+  readonly http?: HttpContext;
+}
+
+/** A request to an endpoint as services see it (`$message.http`); credentials are not shown. */
+export interface HttpContext {
+  readonly endpoint: string;
+  readonly method: string;
+  readonly path: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: Readonly<Record<string, string | string[]>>;
+  readonly headers: Readonly<Record<string, string | string[]>>;
 }

@@ -1,6 +1,7 @@
 /** What a service works on for one message: the current payload, the variables set so far, and the message context. */
 import type { Bindings } from '../expr/expression.js';
 import type { HttpRequest, HttpResponse } from '../http/client.js';
+import type { Reply } from '../http/listener.js';
 import type { OutputTracker, QoS } from '../mqtt/message.js';
 import type { MessageState } from '../state/message-state.js';
 import type { SourcePosition } from '../util/position.js';
@@ -21,6 +22,8 @@ export class Execution {
   #bindings: Bindings | undefined;
   /** The message's state changes (docs/architecture.md, invariant 35); undefined where no store is open. */
   state: MessageState | undefined;
+  /** Where a `respond` step's reply goes: set for a request to an endpoint, undefined otherwise. */
+  respond: ((reply: Reply) => void) | undefined;
 
   constructor(
     payload: unknown,
@@ -51,6 +54,7 @@ export class Execution {
     const child = new Execution(payload, this.message, this.outputs, this.#vars, extra === undefined ? this.#extra : { ...this.#extra, ...extra });
     child.receivedBytes = this.receivedBytes;
     child.state = this.state;
+    child.respond = this.respond;
     return child;
   }
 
@@ -59,6 +63,7 @@ export class Execution {
     const run = new Execution(payload, this.message, this.outputs);
     run.receivedBytes = this.receivedBytes;
     run.state = this.state;
+    run.respond = this.respond;
     return run;
   }
 

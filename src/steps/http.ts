@@ -220,6 +220,7 @@ export const http: StepKind<HttpValue, HttpStep> = {
       ...(cache === undefined ? {} : { cache }),
     };
   },
+  uses: (step) => [{ kind: 'http', method: step.method, url: step.url }],
   run(step, exec, runtime) {
     const cache = step.cache;
     if (cache === undefined) return call(step, exec, runtime, undefined);

@@ -12,6 +12,7 @@ import { log } from './log.js';
 import { lookup } from './lookup.js';
 import { publish } from './publish.js';
 import { remember } from './remember.js';
+import { respond } from './respond.js';
 import { set } from './set.js';
 import { split } from './split.js';
 import { throttle } from './throttle.js';
@@ -21,7 +22,7 @@ import { validate } from './validate.js';
 // Each kind's value type differs; the registry sees them as unknown (values are schema-checked before compile).
 export type AnyStepKind = StepKind<unknown, StepData>;
 
-export const STEP_KINDS: readonly AnyStepKind[] = [transform, filter, set, validate, publish, log, invoke, choice, split, dedupe, changed, throttle, remember, lookup, collect, http];
+export const STEP_KINDS: readonly AnyStepKind[] = [transform, filter, set, validate, publish, log, invoke, choice, split, dedupe, changed, throttle, remember, lookup, collect, http, respond];
 
 export const STEP_KIND_NAMES: readonly string[] = STEP_KINDS.map((k) => k.kind);
 

@@ -2,7 +2,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import { lineDiff } from './diff.js';
 import type { CapturedPublish, Observed } from './harness.js';
-import type { ExpectedPublish, Expectations } from './test-file.js';
+import type { Reply } from '../http/listener.js';
+import type { RecordedRequest } from './http-stubs.js';
+import type { ExpectedPublish, ExpectedRequest, ExpectedResponse, Expectations } from './test-file.js';
 
 /** The mismatches, each a block of lines ready to print (empty: the case passed). */
 export function mismatches(expect: Expectations, observed: Observed): string[][] {
@@ -29,6 +31,15 @@ export function mismatches(expect: Expectations, observed: Observed): string[][]
       out.push([`${what}: expected ${want.value === undefined ? 'nothing' : JSON.stringify(want.value)}, found ${actual === undefined ? 'nothing' : JSON.stringify(actual)}`]);
     }
   }
+  if (expect.requests !== undefined) {
+    const problem = requestsMismatch(expect.requests, observed.requests);
+    if (problem !== undefined) out.push(problem);
+  }
+  (expect.responses ?? []).forEach((want, i) => {
+    const reply = observed.responses[i];
+    const problem = responseMismatch(want, reply);
+    if (problem !== undefined) out.push([`request ${i + 1}: ${problem[0]!}`, ...problem.slice(1)]);
+  });
   for (const want of expect.logs ?? []) {
     const found = observed.logs.some((l) => (want.level === undefined || l.level === want.level) && l.text.includes(want.contains));
     if (!found) {
@@ -39,6 +50,45 @@ export function mismatches(expect: Expectations, observed: Observed): string[][]
     }
   }
   return out;
+}
+
+function requestsMismatch(expected: readonly ExpectedRequest[], actual: readonly RecordedRequest[]): string[] | undefined {
+  const same = expected.length === actual.length && expected.every((e, i) => requestMatches(e, actual[i]!));
+  if (same) return undefined;
+  const view = (r: ExpectedRequest | RecordedRequest, e: ExpectedRequest | undefined): Record<string, unknown> => ({
+    request: `${r.method} ${r.url}`,
+    ...(e?.headers === undefined ? {} : { headers: Object.fromEntries(Object.keys(e.headers).map((k) => [k, r.headers?.[k.toLowerCase()] ?? r.headers?.[k]])) }),
+    ...(e?.body === undefined ? {} : { body: r.body }),
+  });
+  const render = (items: unknown[]): string => JSON.stringify(items, null, 2);
+  const heading = expected.length === actual.length ? 'HTTP requests differ (- expected, + actual):' : `expected ${expected.length} HTTP request${expected.length === 1 ? '' : 's'}, got ${actual.length} (- expected, + actual):`;
+  return [heading, ...lineDiff(render(expected.map((e) => view(e, e))), render(actual.map((a, i) => view(a, expected[i])))).map((l) => `  ${l}`)];
+}
+
+function requestMatches(e: ExpectedRequest, a: RecordedRequest): boolean {
+  if (e.method !== a.method || e.url !== a.url) return false;
+  if (e.headers !== undefined && !Object.entries(e.headers).every(([k, v]) => a.headers[k.toLowerCase()] === v)) return false;
+  return e.body === undefined || isDeepStrictEqual(a.body, e.body);
+}
+
+function responseMismatch(want: ExpectedResponse, reply: Reply | undefined): string[] | undefined {
+  if (reply === undefined) return ['expected an answer, but none was sent'];
+  const text = reply.body === undefined ? '' : typeof reply.body === 'string' ? reply.body : reply.body.toString('utf8');
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text) as unknown;
+  } catch {
+    // Text stays text.
+  }
+  if (want.status !== undefined && want.status !== reply.status) return [`expected status ${want.status}, got ${reply.status}${text === '' ? '' : `: ${text.slice(0, 300)}`}`];
+  for (const [name, value] of Object.entries(want.headers ?? {})) {
+    const got = reply.headers?.[name] ?? reply.headers?.[name.toLowerCase()];
+    if (got !== value) return [`expected header ${name}: ${value}, got ${got === undefined ? 'none' : got}`];
+  }
+  if (want.body !== undefined && !isDeepStrictEqual(typeof want.body === 'string' ? text : body, want.body)) {
+    return ['the body differs (- expected, + actual):', ...lineDiff(JSON.stringify(want.body, null, 2), JSON.stringify(body, null, 2)).map((l) => `  ${l}`)];
+  }
+  return undefined;
 }
 
 function publishedMismatch(expected: readonly ExpectedPublish[], actual: readonly CapturedPublish[]): string[] | undefined {

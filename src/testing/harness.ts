@@ -4,8 +4,12 @@
  * no broker. What it records is what `mqflow run` would hand its connections (invariant 25).
  */
 import { Writable } from 'node:stream';
+import { endpointDelivery } from '../engine/endpoints.js';
 import { TriggerRunner } from '../engine/trigger-runner.js';
-import type { FlowModel } from '../flow/model.js';
+import type { JobTrigger } from '../host/delivery-kinds.js';
+import { HIDDEN_HEADERS, pathMatcher, queryOf, type Answer, type IncomingRequest, type Reply } from '../http/listener.js';
+import { StubHttpClient, type RecordedRequest } from './http-stubs.js';
+import type { Endpoint, FlowModel } from '../flow/model.js';
 import { MessageHost } from '../host/host.js';
 import { CaptureOutput, type CapturedMessage } from '../host/output.js';
 import type { Delivery } from '../mqtt/message.js';
@@ -36,6 +40,10 @@ export interface Observed {
   /** Message failures after retries, in order: what the error route received. */
   readonly failures: { readonly code: string; readonly reason: string }[];
   readonly logs: { readonly level: string; readonly text: string }[];
+  /** The requests http steps sent, in order. */
+  readonly requests: readonly RecordedRequest[];
+  /** The answer to each request to an endpoint, by message (undefined: none was sent). */
+  readonly responses: (Reply | undefined)[];
   /** Reads a store after the case (expect.state). */
   readonly stateValue: (store: string, namespace: string, key: string | number) => unknown;
 }
@@ -54,10 +62,13 @@ export async function runCase(model: FlowModel, testCase: TestCase, onClock?: (n
     const store = stores.get(entry.store)!;
     void store.store.commit([{ key: store.key(entry.namespace, entry.key), value: entry.value }], clock.now());
   }
+  const http = new StubHttpClient(testCase.http ?? []);
   const observed: Observed = {
     published: [],
     failures: [],
     logs: [],
+    requests: http.requests,
+    responses: [],
     stateValue: (name, namespace, key) => {
       const store = stores.get(name)!;
       return store.store.get(store.key(namespace, key), clock.now());
@@ -77,7 +88,7 @@ export async function runCase(model: FlowModel, testCase: TestCase, onClock?: (n
   });
   const log = createLog({ level: 'trace', pretty: false, secrets: model.secrets, destination: lines });
   const windows = new Map<string, WindowRuntime>();
-  const host = new MessageHost(model, output, log, { state: env, windows: { window: (name) => windows.get(name) } });
+  const host = new MessageHost(model, output, log, { state: env, windows: { window: (name) => windows.get(name) }, http });
   const onlyConnection = model.connections.size === 1 ? [...model.connections.keys()][0]! : '';
   for (const [name, w] of model.windows) {
     const store = w.store === undefined ? undefined : stores.get(w.store);
@@ -131,8 +142,21 @@ export async function runCase(model: FlowModel, testCase: TestCase, onClock?: (n
     return observed;
   }
 
-  const trigger = model.triggers.get(testCase.target.name)!;
-  const runner = new TriggerRunner(trigger, { host: () => host, log, sessionKept: false });
+  // A trigger's messages arrive as the broker would deliver them; an endpoint's as requests, answered as the listener would.
+  const endpoint = testCase.target.kind === 'endpoint' ? model.endpoints.get(testCase.target.name)! : undefined;
+  const trigger = endpoint ?? model.triggers.get(testCase.target.name)!;
+  const runner = new TriggerRunner<JobTrigger>(trigger, { host: () => host, log, sessionKept: false });
+  const deliver = (message: TestMessage, i: number, receivedAt: number, finish: () => void): Delivery => {
+    if (endpoint === undefined) return delivery(message, i + 1, receivedAt, finish);
+    const answer: Answer = {
+      send: (reply) => {
+        observed.responses[i] = reply;
+        finish();
+      },
+      gone: false,
+    };
+    return endpointDelivery(endpoint.name, request(endpoint, message, receivedAt), answer, { '2xx': 0, '4xx': 0, '5xx': 0 });
+  };
   const retryMs = trigger.retry.maxAttempts * trigger.retry.maxDelayMs;
   const pending: Promise<void>[] = [];
   for (const [i, message] of testCase.messages.entries()) {
@@ -146,7 +170,7 @@ export async function runCase(model: FlowModel, testCase: TestCase, onClock?: (n
         clearTimeout(timer);
         resolve();
       };
-      runner.onDelivery(delivery(message, i + 1, receivedAt, finish));
+      runner.onDelivery(deliver(message, i, receivedAt, finish));
       // onError: suspend leaves the message with the broker: it is done for the test once failed.
       if (trigger.onError?.kind === 'suspend') {
         const poll = setInterval(() => {
@@ -213,6 +237,18 @@ function captured({ connection, message }: CapturedMessage): CapturedPublish {
     retain: message.retain,
     ...(message.properties === undefined ? {} : { properties: { ...message.properties } }),
   };
+}
+
+/** A test message as a request to `endpoint`: its path parameters, query and headers as the listener gives them. */
+function request(endpoint: Endpoint, message: TestMessage, receivedAt: number): IncomingRequest {
+  const url = new URL(message.request?.path ?? '/', 'http://test');
+  const headers = Object.fromEntries(
+    Object.entries(message.request?.headers ?? {})
+      .map(([k, v]): [string, string] => [k.toLowerCase(), v])
+      .filter(([k]) => !HIDDEN_HEADERS.has(k)),
+  );
+  const body = message.payload === undefined ? Buffer.alloc(0) : typeof message.payload === 'string' ? Buffer.from(message.payload) : Buffer.from(JSON.stringify(message.payload));
+  return { method: message.request?.method ?? endpoint.method, path: url.pathname, params: pathMatcher(endpoint.path).match(url.pathname) ?? {}, query: queryOf(url), headers, body, receivedAt };
 }
 
 function delivery(message: TestMessage, id: number, receivedAt: number, complete: () => void): Delivery {

@@ -12,6 +12,8 @@ import { checkFile, compileFileSchema } from '../flow/schema-check.js';
 import type { SourceFile } from '../flow/source.js';
 import { closestMatch } from '../flow/suggest.js';
 import { durationMs, durationSchema } from '../util/duration.js';
+import { parseRequestLine, type HttpStub } from './http-stubs.js';
+import { pathMatcher } from '../http/listener.js';
 
 export interface TestMessage {
   readonly topic: string;
@@ -22,6 +24,23 @@ export interface TestMessage {
   readonly properties?: Readonly<Record<string, unknown>>;
   /** When it arrives, in ms after the case starts (the state clock moves there first). */
   readonly atMs?: number;
+  /** For an endpoint: the request (the payload is its body). */
+  readonly request?: { readonly method: string; readonly path: string; readonly headers: Readonly<Record<string, string>> };
+}
+
+/** A request an http step must have sent: its method and URL, and some of its headers and its body. */
+export interface ExpectedRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: unknown;
+}
+
+/** The answer an endpoint must have given a request. */
+export interface ExpectedResponse {
+  readonly status?: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: unknown;
 }
 
 /** A value in a store, to seed before the case or expect after it. */
@@ -53,13 +72,19 @@ export interface Expectations {
   readonly logs?: readonly { readonly level?: string; readonly contains: string }[];
   /** Store contents after the case: a value, or `absent: true`. */
   readonly state?: readonly StateEntry[];
+  /** Every request the http steps sent, in order. */
+  readonly requests?: readonly ExpectedRequest[];
+  /** The answer to each request to the endpoint, in the order of the messages. */
+  readonly responses?: readonly ExpectedResponse[];
 }
 
 export interface TestCase {
   readonly name: string;
   readonly file: string;
   readonly line: number;
-  readonly target: { readonly kind: 'trigger' | 'service'; readonly name: string };
+  readonly target: { readonly kind: 'trigger' | 'service' | 'endpoint'; readonly name: string };
+  /** What http steps get: the first stub that matches a request answers it. */
+  readonly http?: readonly HttpStub[];
   /** For service tests: the connection publishes go through when a step names none. */
   readonly connection?: string;
   readonly messages: readonly TestMessage[];
@@ -83,7 +108,44 @@ const MESSAGE = {
     qos: { enum: [0, 1, 2] },
     retain: { type: 'boolean' },
     properties: { type: 'object', description: 'MQTT 5 properties, e.g. userProperties, contentType.' },
+    path: { type: 'string', pattern: '^/', description: 'For an endpoint test: the path (and query) of the request.' },
+    method: { type: 'string', pattern: '^[A-Z]+$', description: 'For an endpoint test: the method. Default: the endpoint\'s.' },
+    headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'For an endpoint test: request headers.' },
     at: { ...durationSchema('When the message arrives, after the case starts: the state clock (time to live, windows, heartbeats, rates) moves there first. Never earlier than the message before.', ['1s', '5m']) },
+  },
+} as const;
+
+const HTTP_STUB = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['request'],
+  properties: {
+    request: { type: 'string', pattern: '^\\s*([A-Z]+\\s+)?https?://\\S+\\s*$', description: 'The method and URL it answers (GET when no method), e.g. GET https://api.example.com/devices/d1; a URL ending in * matches by prefix.' },
+    status: { type: 'integer', minimum: 100, maximum: 599, description: 'The status. Default: 200.' },
+    headers: { type: 'object', additionalProperties: { type: 'string' } },
+    body: { description: 'The body: a YAML value sent as JSON, or a string sent as text.' },
+    fail: { enum: ['timeout', 'refused'], description: 'Instead of a response: a timeout (MQFLOW_HTTP_TIMEOUT), or no server (MQFLOW_HTTP_CONNECT).' },
+  },
+} as const;
+
+const EXPECTED_REQUEST = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['request'],
+  properties: {
+    request: { type: 'string', minLength: 1, description: 'The method and URL, e.g. POST https://alarm.example.com/doors/d7.' },
+    headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Headers it must have carried (others may be there too).' },
+    body: { description: 'Its body: JSON compared as data, text as text.' },
+  },
+} as const;
+
+const EXPECTED_RESPONSE = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    status: { type: 'integer', minimum: 100, maximum: 599 },
+    headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Headers it must have carried (others may be there too).' },
+    body: { description: 'Its body: JSON compared as data, text as text.' },
   },
 } as const;
 
@@ -129,6 +191,8 @@ export const TEST_FILE_SCHEMA = {
           name: { type: 'string', minLength: 1 },
           trigger: { type: 'string', minLength: 1 },
           service: { type: 'string', minLength: 1 },
+          endpoint: { type: 'string', minLength: 1, description: 'An endpoint (HTTP trigger): each message is a request to it.' },
+          http: { type: 'array', items: HTTP_STUB, description: 'The answers http steps get; a request no stub answers fails its step.' },
           connection: { type: 'string', minLength: 1 },
           message: MESSAGE,
           messages: { type: 'array', minItems: 1, items: MESSAGE },
@@ -149,6 +213,8 @@ export const TEST_FILE_SCHEMA = {
               published: { type: 'array', items: PUBLISHED },
               error: { type: 'object', additionalProperties: false, minProperties: 1, properties: { code: { type: 'string' }, reason: { type: 'string' } } },
               state: { type: 'array', items: STATE_ENTRY, description: 'Store contents after the last message.' },
+              requests: { type: 'array', items: EXPECTED_REQUEST, description: 'Every request the http steps sent, in order.' },
+              responses: { type: 'array', items: EXPECTED_RESPONSE, description: 'The answer to each request to the endpoint, in the order of the messages.' },
               logs: {
                 type: 'array',
                 items: { type: 'object', additionalProperties: false, required: ['contains'], properties: { level: { enum: ['trace', 'debug', 'info', 'warn', 'error'] }, contains: { type: 'string' } } },
@@ -194,15 +260,15 @@ export function loadTestFile(absolutePath: string, model: FlowModel, problems: P
   const cases: TestCase[] = [];
   data.tests.forEach((raw, i) => {
     const at: ValuePath = ['tests', i];
-    const t = raw as { name: string; trigger?: string; service?: string; connection?: string; message?: Record<string, unknown>; messages?: Record<string, unknown>[]; fixed?: TestCase['fixed']; state?: Record<string, unknown>[]; expect: Omit<Expectations, 'state'> & { state?: Record<string, unknown>[] } };
+    const t = raw as { name: string; trigger?: string; service?: string; endpoint?: string; http?: { request: string; status?: number; headers?: Record<string, string>; body?: unknown; fail?: 'timeout' | 'refused' }[]; connection?: string; message?: Record<string, unknown>; messages?: Record<string, unknown>[]; fixed?: TestCase['fixed']; state?: Record<string, unknown>[]; expect: Omit<Expectations, 'state'> & { state?: Record<string, unknown>[] } };
     let ok = true;
-    if ((t.trigger === undefined) === (t.service === undefined)) {
-      report(at, `test "${t.name}" must name either a trigger or a service`, 'add trigger: <name> (the message arrives as the broker would deliver it) or service: <name> (called directly)');
+    if ([t.trigger, t.service, t.endpoint].filter((x) => x !== undefined).length !== 1) {
+      report(at, `test "${t.name}" must name one trigger, service or endpoint`, 'add trigger: <name> (the message arrives as the broker would deliver it), service: <name> (called directly) or endpoint: <name> (each message is an HTTP request)');
       ok = false;
     }
-    const kind = t.trigger !== undefined ? 'trigger' : 'service';
-    const name = t.trigger ?? t.service ?? '';
-    const known = kind === 'trigger' ? model.triggers : model.services;
+    const kind = t.trigger !== undefined ? 'trigger' : t.endpoint !== undefined ? 'endpoint' : 'service';
+    const name = t.trigger ?? t.endpoint ?? t.service ?? '';
+    const known: ReadonlyMap<string, unknown> = kind === 'trigger' ? model.triggers : kind === 'endpoint' ? model.endpoints : model.services;
     if (name !== '' && !known.has(name)) {
       const suggestion = closestMatch(name, [...known.keys()]);
       report([...at, kind], `no ${kind} named "${name}"${suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`}`);
@@ -219,7 +285,26 @@ export function loadTestFile(absolutePath: string, model: FlowModel, problems: P
         report(path, 'a message for a trigger needs the topic it arrives on');
         return undefined;
       }
-      if (m.payload === undefined) {
+      if (kind === 'endpoint') {
+        const endpoint = model.endpoints.get(name);
+        if (m.path === undefined) {
+          report(path, 'a request to an endpoint needs its path');
+          return undefined;
+        }
+        if (endpoint !== undefined && pathMatcher(endpoint.path).match(new URL(m.path as string, 'http://test').pathname) === undefined) {
+          report([...path, 'path'], `${m.path as string} is not a path of endpoint ${name} (${endpoint.path}): the listener would answer 404`);
+          return undefined;
+        }
+        if (endpoint !== undefined && m.method !== undefined && m.method !== endpoint.method) {
+          report([...path, 'method'], `endpoint ${name} takes ${endpoint.method}: the listener would answer 405`);
+          return undefined;
+        }
+      }
+      if (kind !== 'endpoint' && (m.path !== undefined || m.method !== undefined || m.headers !== undefined)) {
+        report(path, 'path, method and headers are for requests to an endpoint', 'remove them, or test an endpoint: endpoint: <name>');
+        return undefined;
+      }
+      if (m.payload === undefined && kind !== 'endpoint') {
         report(path, 'a message needs a payload');
         return undefined;
       }
@@ -231,8 +316,11 @@ export function loadTestFile(absolutePath: string, model: FlowModel, problems: P
       lastAt = atMs ?? lastAt;
       return {
         ...(atMs === undefined ? {} : { atMs }),
-        topic: (m.topic as string | undefined) ?? '',
+        topic: (m.topic as string | undefined) ?? (m.path as string | undefined) ?? '',
         payload: m.payload,
+        ...(kind === 'endpoint'
+          ? { request: { method: (m.method as string | undefined) ?? model.endpoints.get(name)?.method ?? 'POST', path: m.path as string, headers: (m.headers as Record<string, string> | undefined) ?? {} } }
+          : {}),
         qos: (m.qos as 0 | 1 | 2 | undefined) ?? 1,
         retain: (m.retain as boolean | undefined) ?? false,
         ...(m.properties === undefined ? {} : { properties: m.properties as Record<string, unknown> }),
@@ -270,11 +358,18 @@ export function loadTestFile(absolutePath: string, model: FlowModel, problems: P
       file: shownAs,
       line: source.locate(at).line,
       target: { kind, name },
+      ...(t.http === undefined
+        ? {}
+        : { http: t.http.map((s) => ({ ...parseRequestLine(s.request), status: s.status ?? 200, headers: s.headers ?? {}, ...(s.body === undefined ? {} : { body: s.body }), ...(s.fail === undefined ? {} : { fail: s.fail }) })) }),
       ...(t.connection === undefined ? {} : { connection: t.connection }),
       messages: messages as TestMessage[],
       fixed: t.fixed ?? {},
       state: seed,
-      expect: { ...t.expect, ...(expectedState === undefined ? {} : { state: expectedState }) } as Expectations,
+      expect: {
+        ...t.expect,
+        ...(expectedState === undefined ? {} : { state: expectedState }),
+        ...(t.expect.requests === undefined ? {} : { requests: (t.expect.requests as unknown as { request: string; headers?: Record<string, string>; body?: unknown }[]).map(({ request, ...rest }) => ({ ...parseRequestLine(request), ...rest })) }),
+      } as Expectations,
     });
   });
   return { source, cases };

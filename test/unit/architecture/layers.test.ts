@@ -20,6 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['component'],
   ['stores', 'windows'],
   ['steps', 'triggers', 'connections'],
+  ['listeners'],
   ['flow'],
   ['host'],
   ['engine'],

@@ -338,3 +338,51 @@ services:
     expect(mermaidText('x#amp;y `z`')).toBe('x#35;amp;y #96;z#96;');
   });
 });
+
+describe('mqflow graph: HTTP endpoints and the APIs services call', () => {
+  const graph = flowGraph(
+    model({
+      files: {
+        'http.yaml': `connections:
+  plant:
+    url: mqtt://127.0.0.1:1883
+listeners:
+  hooks:
+    port: 8081
+endpoints:
+  door:
+    listener: hooks
+    path: /hooks/doors/{door}
+    service: door
+    onError:
+      publish: { topic: plant/dead-letter }
+services:
+  door:
+    steps:
+      - choice:
+          - when: $wildcards[0] = "main"
+            steps:
+              - http:
+                  method: POST
+                  url: https://alarm.example.com/doors/{{ $wildcards[0] }}
+      - respond:
+          status: 202
+`,
+      },
+    }),
+  );
+
+  it('draws an endpoint in the box of its listener with its method and path, and each API a service calls', () => {
+    expect(graph.groups).toEqual([{ id: 'listener_hooks', label: 'listener hooks :8081', disabled: false }]);
+    expect(graph.nodes.find((n) => n.id === 'endpoint_door')).toEqual({ id: 'endpoint_door', kind: 'trigger', lines: ['door', 'POST /hooks/doors/{door}'], group: 'listener_hooks', disabled: false });
+    const api = graph.nodes.find((n) => n.kind === 'api')!;
+    expect(api.lines).toEqual(['POST https://alarm.example.com/doors/{{ $wildcards[0] }}']);
+    expect(graph.edges).toEqual([
+      { from: 'endpoint_door', to: 'service_door', kind: 'runs' },
+      { from: 'endpoint_door', to: 'topic_plant_dead_letter', kind: 'error', label: 'onError' },
+      { from: 'service_door', to: api.id, kind: 'calls', label: 'when $wildcards[0] = "main"' },
+    ]);
+    expect(renderMermaid(graph)).toContain(`${api.id}{{"POST https://alarm.example.com/doors/{{ $wildcards[0] }}"}}`);
+    expect(renderDot(graph)).toContain(`${api.id} [label="POST https://alarm.example.com/doors/{{ $wildcards[0] }}", shape=hexagon];`);
+  });
+});

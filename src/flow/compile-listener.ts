@@ -1,0 +1,23 @@
+/** compile: HTTP listeners and endpoints (src/listeners). */
+import { compileListener } from '../listeners/listener-options.js';
+import { ENDPOINT_OPTIONS } from '../listeners/endpoint-options.js';
+import { revealSecrets } from '../util/secret.js';
+import { definitionHeader, type CompileContext, type Located } from './compile-context.js';
+import { compileOptions, componentCompiler } from './component-compiler.js';
+import type { Endpoint, Listener } from './model.js';
+
+export function compileListenerDefinition(context: CompileContext, def: Located<Record<string, unknown>>): Listener | undefined {
+  let failed = false;
+  const settings = compileListener(def.value, def.path, componentCompiler(context, def, () => (failed = true)));
+  if (settings === undefined || failed || def.broken(def.path)) return undefined;
+  // The settings decide "changed" (a changed listener is opened again); secrets count by value, never shown.
+  return { ...definitionHeader(def, revealSecrets(settings)), ...settings };
+}
+
+/** An endpoint; publishes naming no connection go through its `connection`, or `onlyConnection`. */
+export function compileEndpoint(context: CompileContext, def: Located<Record<string, unknown>>, onlyConnection: string | undefined): Endpoint | undefined {
+  const parts = compileOptions(context, def, ENDPOINT_OPTIONS) as Omit<Endpoint, 'name' | 'at' | 'enabled' | 'fingerprint'> | undefined;
+  if (parts === undefined) return undefined;
+  const connection = parts.connection ?? onlyConnection;
+  return { ...definitionHeader(def, def.value), ...parts, ...(connection === undefined ? {} : { connection }) };
+}
