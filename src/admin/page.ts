@@ -1,6 +1,6 @@
 /**
  * The status page at `/`: plain HTML and a little script, no build step. It polls /api/status
- * every 2 s, shows connections, state stores, windows, triggers (with rates from counter deltas), services and the last
+ * every 2 s, shows connections, state stores, windows, endpoints, HTTP calls, triggers (with rates from counter deltas), services and the last
  * reload, and has suspend/resume and enable/disable buttons. A token given as ?token= is sent as
  * a Bearer header on every request.
  */
@@ -31,6 +31,10 @@ export const STATUS_PAGE = `<!doctype html>
 <table id="stores"><thead><tr><th>Store</th><th>Type</th><th>Where</th><th class="n">Entries</th><th class="n">Hits</th><th class="n">Misses</th><th class="n">Evictions</th><th class="n">Errors</th><th class="n">Keys held</th></tr></thead><tbody></tbody></table>
 <h2>Windows</h2>
 <table id="windows"><thead><tr><th>Window</th><th class="n">Open</th><th class="n">Messages held</th><th class="n">Emitted</th><th class="n">Failed</th><th class="n">Late</th></tr></thead><tbody></tbody></table>
+<h2>Endpoints</h2>
+<table id="endpoints"><thead><tr><th>Endpoint</th><th>Listener</th><th>Route</th><th>Service</th><th class="n">Requests</th><th class="n">2xx</th><th class="n">4xx</th><th class="n">5xx</th><th class="n">In flight</th></tr></thead><tbody></tbody></table>
+<h2>HTTP calls</h2>
+<table id="http"><thead><tr><th>Host</th><th class="n">2xx</th><th class="n">3xx</th><th class="n">4xx</th><th class="n">5xx</th><th class="n">No response</th><th class="n">In flight</th></tr></thead><tbody></tbody></table>
 <h2>Triggers</h2>
 <table id="triggers"><thead><tr><th>Trigger</th><th>State</th><th>Topics</th><th>Service</th><th class="n">Received</th><th class="n">msg/s</th><th class="n">Processed</th><th class="n">Failed</th><th class="n">Routed</th><th class="n">In flight</th><th class="n">Queued</th><th></th></tr></thead><tbody></tbody></table>
 <h2>Services</h2>
@@ -65,6 +69,9 @@ export const STATUS_PAGE = `<!doctype html>
     rows('connections', s.connections.map((c) => '<tr data-connection="' + esc(c.name) + '"><td>' + esc(c.name) + '</td><td class="state ' + cls(c.state) + '">' + esc(c.state) + (c.reason ? '<div class="err">' + esc(c.reason) + '</div>' : '') + '</td><td>' + esc(c.urls.join(', ')) + '</td><td class="n">' + c.publishes.ok + '</td><td class="n">' + c.publishes.failed + '</td><td class="n">' + c.reconnects + '</td><td class="n">' + c.offlineQueue + '</td><td><button data-action="' + (c.enabled ? 'disable' : 'enable') + '">' + (c.enabled ? 'disable' : 'enable') + '</button></td></tr>'));
     rows('stores', s.stores.map((v) => '<tr><td>' + esc(v.name) + '</td><td>' + esc(v.type) + '</td><td>' + esc(v.location || '') + '</td><td class="n">' + (v.entries === undefined ? '–' : v.entries) + '</td><td class="n">' + v.hits + '</td><td class="n">' + v.misses + '</td><td class="n">' + v.evictions + '</td><td class="n' + (v.errors > 0 ? ' bad' : '') + '">' + v.errors + '</td><td class="n">' + v.keysHeld + '</td></tr>'));
     rows('windows', s.windows.map((w) => '<tr><td>' + esc(w.name) + '</td><td class="n">' + w.open + '</td><td class="n">' + w.held + '</td><td class="n">' + w.emitted + '</td><td class="n' + (w.failed > 0 ? ' bad' : '') + '">' + w.failed + '</td><td class="n">' + w.late + '</td></tr>'));
+    const listenerAt = (name) => { const l = s.listeners.find((x) => x.name === name); return esc(name) + (l && l.url ? ' <span class="muted">' + esc(l.url) + '</span>' : l && l.error ? '<div class="err">' + esc(l.error) + '</div>' : ''); };
+    rows('endpoints', s.endpoints.map((e) => '<tr data-endpoint="' + esc(e.name) + '"><td>' + esc(e.name) + (e.lastError ? '<div class="err">last error: ' + esc(e.lastError) + '</div>' : '') + '</td><td>' + listenerAt(e.listener) + '</td><td>' + esc(e.method + ' ' + e.path) + '</td><td>' + esc(e.service) + '</td><td class="n">' + e.counters.received + '</td><td class="n">' + e.answers['2xx'] + '</td><td class="n">' + e.answers['4xx'] + '</td><td class="n' + (e.answers['5xx'] > 0 ? ' bad' : '') + '">' + e.answers['5xx'] + '</td><td class="n">' + (e.inFlight + e.queueDepth) + '</td></tr>'));
+    rows('http', s.http.map((h) => '<tr><td>' + esc(h.host) + '</td><td class="n">' + h.requests['2xx'] + '</td><td class="n">' + h.requests['3xx'] + '</td><td class="n">' + h.requests['4xx'] + '</td><td class="n' + (h.requests['5xx'] > 0 ? ' bad' : '') + '">' + h.requests['5xx'] + '</td><td class="n' + (h.requests.error > 0 ? ' bad' : '') + '">' + h.requests.error + '</td><td class="n">' + h.inFlight + '</td></tr>'));
     rows('triggers', s.triggers.map((t) => {
       const before = previous && previous.triggers.find((p) => p.name === t.name);
       const rate = before ? ((t.counters.received - before.counters.received) / ((now - previous.at) / 1000)).toFixed(1) : '–';

@@ -20,6 +20,10 @@ export interface Status {
   readonly connections: readonly ConnectionStatus[];
   readonly stores: EngineSnapshot['stores'];
   readonly windows: EngineSnapshot['windows'];
+  readonly listeners: EngineSnapshot['listeners'];
+  readonly endpoints: EngineSnapshot['endpoints'];
+  /** Requests of http steps, per host (durations left to /metrics). */
+  readonly http: readonly { readonly host: string; readonly requests: EngineSnapshot['http'][number]['requests']; readonly inFlight: number }[];
   readonly triggers: readonly TriggerStatus[];
   readonly services: EngineSnapshot['services'];
 }
@@ -45,6 +49,9 @@ export function status(source: StatusSource, snapshot: EngineSnapshot = source.e
     connections: snapshot.connections,
     stores: snapshot.stores,
     windows: snapshot.windows,
+    listeners: snapshot.listeners,
+    endpoints: snapshot.endpoints,
+    http: snapshot.http.map(({ host, requests, inFlight }) => ({ host, requests, inFlight })),
     triggers: snapshot.triggers.map(({ processingTime: _, ...t }) => t),
     services: snapshot.services,
   };

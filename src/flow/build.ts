@@ -33,6 +33,8 @@ export interface BuildSummary {
   readonly files: number;
   readonly connections: number;
   readonly triggers: number;
+  /** Endpoints (HTTP triggers). */
+  readonly endpoints: number;
   readonly services: number;
   readonly errors: number;
   readonly warnings: number;
@@ -94,7 +96,7 @@ function buildFromChecked(loaded: readonly LoadedFile[], checked: readonly Check
   const model = compileFlow(checked, { ...options, parsedAll: checked.length === loaded.length }, problems);
   const secrets = [...new Set(loaded.flatMap((f) => f.secrets))];
   const sorted = problems.sorted().map((p) => (touchesInterpolated(p, loaded) ? redact(p, secrets) : p));
-  const count = (kind: 'connections' | 'triggers' | 'services'): number =>
+  const count = (kind: 'connections' | 'triggers' | 'endpoints' | 'services'): number =>
     checked.reduce((n, f) => {
       const map = (f.data as Record<string, unknown> | null)?.[kind];
       return n + (map !== null && typeof map === 'object' ? Object.keys(map).length : 0);
@@ -107,6 +109,7 @@ function buildFromChecked(loaded: readonly LoadedFile[], checked: readonly Check
       files: loaded.length,
       connections: count('connections'),
       triggers: count('triggers'),
+      endpoints: count('endpoints'),
       services: count('services'),
       errors: sorted.filter((p) => p.severity === 'error').length,
       warnings: sorted.filter((p) => p.severity === 'warning').length,

@@ -5,13 +5,15 @@
  * clients and a full queue are refused; a SIGKILL mid-request leaves the sender with an error,
  * never a 2xx.
  */
-import { rmSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_MOSQUITTO } from '../support/brokers.js';
 import { json, startHttpServer, type TestHttpServer } from '../support/http-server.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { TestClient } from '../support/mqtt.js';
+import { freePort } from '../support/ports.js';
 import { startProxy, type MqttProxy } from '../support/proxy.js';
 import { flowFolder, startMqflow, type MqflowProcess } from '../support/runtime.js';
 
@@ -190,4 +192,88 @@ describe.runIf(RUN_MOSQUITTO)('endpoints (HTTP triggers), against mosquitto', ()
     expect(outcome).toMatch(/^error /);
     expect(sink.on('plant/slow/killed')).toEqual([]);
   });
+});
+
+describe.runIf(RUN_MOSQUITTO)('endpoints across a hot reload', () => {
+  let broker: Mosquitto;
+  let slow: TestHttpServer;
+  let dir: string;
+  let mq: MqflowProcess;
+  let port: number;
+
+  const folder = (extra: string, maxBody = 1000): string => `connections:
+  plant:
+    url: \${env:MQTT_URL}
+listeners:
+  hooks:
+    port: \${env:HOOK_PORT}
+    maxBodyBytes: ${maxBody}
+endpoints:
+  first:
+    listener: hooks
+    path: /first
+    service: first
+${extra}
+services:
+  first:
+    steps:
+      - http:
+          url: ${slow.url}/work
+          as: done
+      - publish:
+          topic: plant/first
+      - respond:
+          body: '"first"'
+  second:
+    steps:
+      - respond:
+          body: '"second"'
+`;
+
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    slow = await startHttpServer((req, res) => void setTimeout(() => json(res, 200, { ok: true }), 1_500));
+    port = await freePort();
+    dir = flowFolder({ 'flow.yaml': folder('') });
+    mq = startMqflow(dir, { MQTT_URL: broker.url, HOOK_PORT: String(port) }, ['--watch', '--log-level', 'info']);
+    await mq.waitFor((l) => l.event === 'listening', 20_000);
+    await mq.waitFor((l) => l.event === 'watching', 20_000);
+  }, 60_000);
+
+  afterAll(async () => {
+    mq?.kill('SIGKILL');
+    await mq?.exited;
+    await slow?.close();
+    await broker?.stop();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  const edit = async (text: string): Promise<void> => {
+    const before = mq.lines.filter((l) => l.event === 'reload-applied').length;
+    writeFileSync(join(dir, 'flow.yaml.tmp'), text);
+    renameSync(join(dir, 'flow.yaml.tmp'), join(dir, 'flow.yaml'));
+    await mq.waitFor(() => mq.lines.filter((l) => l.event === 'reload-applied').length > before, 15_000);
+  };
+
+  it('a request in flight is answered by its version; a new endpoint answers on the same port; a changed listener opens again', async () => {
+    const url = `http://127.0.0.1:${port}`;
+    const inFlight = fetch(`${url}/first`, { method: 'POST' });
+    await new Promise((r) => setTimeout(r, 300));
+    await edit(folder(`  second:
+    listener: hooks
+    path: /second
+    service: second`));
+    const second = await fetch(`${url}/second`, { method: 'POST' });
+    expect(second.status).toBe(200);
+    expect(await second.text()).toBe('second');
+    const first = await inFlight;
+    expect(first.status).toBe(200);
+    expect(await first.text()).toBe('first');
+    expect(mq.lines.filter((l) => l.event === 'listening')).toHaveLength(1);
+    // A changed listener closes and opens again, on the same port, with its new limit.
+    await edit(folder('', 10));
+    expect(mq.lines.filter((l) => l.event === 'listening')).toHaveLength(2);
+    expect((await fetch(`${url}/first`, { method: 'POST', body: 'x'.repeat(100) })).status).toBe(413);
+    expect((await fetch(`${url}/second`, { method: 'POST' })).status).toBe(404);
+  }, 60_000);
 });

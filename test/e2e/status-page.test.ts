@@ -8,6 +8,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_BROWSER, openPage, screenshot } from '../support/browser.js';
 import { startEmbeddedBroker } from '../../src/broker/embedded.js';
+import { json, startHttpServer, type TestHttpServer } from '../support/http-server.js';
 import { flowFolder, startMqflow, type MqflowProcess } from '../support/runtime.js';
 
 const TOKEN = 'status-page-token-5d8e1f';
@@ -18,9 +19,11 @@ describe.runIf(RUN_BROWSER)('status page in headless chromium', () => {
   let dir: string;
   let client: MqttClient;
   let sending: NodeJS.Timeout | undefined;
+  let api: TestHttpServer;
 
   beforeAll(async () => {
     broker = await startEmbeddedBroker('127.0.0.1', 0);
+    api = await startHttpServer((_req, res) => json(res, 200, { ok: true }));
     dir = flowFolder({
       'flows.yaml': `connections:
   plant:
@@ -31,6 +34,14 @@ windows:
     steps:
       - publish:
           topic: plant/hourly
+listeners:
+  hooks:
+    port: 0
+endpoints:
+  reading-hook:
+    listener: hooks
+    path: /hooks/readings
+    service: hook
 triggers:
   temperature-in:
     connection: plant
@@ -44,6 +55,12 @@ services:
       - collect: hourly
       - publish:
           topic: plant/celsius
+  hook:
+    steps:
+      - http:
+          url: ${api.url}/check
+      - respond:
+          status: 202
 `,
     });
     mq = startMqflow(dir, { MQTT_URL: broker.url, MQFLOW_ADMIN_TOKEN: TOKEN }, ['--log-level', 'info']);
@@ -60,6 +77,7 @@ services:
     await mq?.exited;
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     await broker?.close();
+    await api?.close();
   }, 30_000);
 
   it('shows the trigger with a moving counter; suspend and resume change its state', async () => {
@@ -79,6 +97,13 @@ services:
       expect(await page.locator('#stores tbody').textContent()).toMatch(/^memorymemory\d+/);
       // The window, open (1) and holding the QoS 1 readings collected this hour.
       expect(await page.locator('#windows tbody').textContent()).toMatch(/^hourly1[1-9]/);
+
+      // An endpoint and the API its service calls, with their counts.
+      const listening = await mq.waitFor((l) => l.event === 'listening');
+      expect((await fetch(`${listening.url as string}/hooks/readings`, { method: 'POST', body: '{}' })).status).toBe(202);
+      const endpoint = page.locator('tr[data-endpoint="reading-hook"]');
+      await expect.poll(async () => endpoint.locator('td').allTextContents(), { timeout: 10_000 }).toEqual(['reading-hook', `hooks ${listening.url as string}`, 'POST /hooks/readings', 'hook', '1', '1', '0', '0', '0']);
+      await expect.poll(async () => page.locator('#http tbody').textContent(), { timeout: 10_000 }).toBe(`127.0.0.1:${api.port}100000`);
 
       await row.locator('button', { hasText: 'suspend' }).click();
       await expect.poll(async () => row.locator('td.state').textContent(), { timeout: 10_000 }).toContain('suspended');
