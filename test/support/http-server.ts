@@ -27,7 +27,7 @@ export interface TestHttpServer {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(handler: Handler, tls?: { cert: string; key: string }): Promise<TestHttpServer> {
+export async function startHttpServer(handler: Handler, tls?: { cert: string; key: string; ca?: string }): Promise<TestHttpServer> {
   let current = handler;
   const requests: SeenRequest[] = [];
   const peak = { requests: 0, sockets: 0 };
@@ -48,7 +48,7 @@ export async function startHttpServer(handler: Handler, tls?: { cert: string; ke
       });
     });
   };
-  const server: Server = tls === undefined ? createHttp(onRequest) : createHttps({ cert: tls.cert, key: tls.key }, onRequest);
+  const server: Server = tls === undefined ? createHttp(onRequest) : createHttps({ cert: tls.cert, key: tls.key, ...(tls.ca === undefined ? {} : { ca: tls.ca, requestCert: true, rejectUnauthorized: true }) }, onRequest);
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     peak.sockets = Math.max(peak.sockets, sockets.size);
