@@ -7,7 +7,7 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_MOSQUITTO } from '../support/brokers.js';
 import { makeTestPki, opensslAvailable, type TestPki } from '../support/certs.js';
@@ -152,7 +152,6 @@ services:
 
   it('malformed and hostile requests each get an error; the listener and mqflow keep running', async () => {
     const port = Number(new URL(listenerUrl).port);
-    const { connect: tlsConnect } = await import('node:tls');
     const raw = (text: string): Promise<string> =>
       new Promise((resolve) => {
         const socket = tlsConnect({ port, host: '127.0.0.1', ca: readFileSync(pki.ca), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) }, () => socket.write(text));
