@@ -1,6 +1,7 @@
 /** `mqflow invoke <service>`: runs one service once and prints what it publishes (dry run), or publishes it (--live). */
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { HttpError, PooledHttpClient, type HttpClient } from '../http/client.js';
 import { MessageHost } from '../host/host.js';
 import type { Output } from '../host/output.js';
 import type { OutgoingMessage } from '../mqtt/message.js';
@@ -11,11 +12,15 @@ import { createLog } from '../util/log.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 import { commandPublisher, loadModel } from './load-model.js';
 
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 export const invokeHelp = `Usage: mqflow invoke <service> --payload JSON [--topic TOPIC] [--dir DIR] [--connection NAME] [--live] [--format text|json]
 
 Runs the service once with the payload, as if a trigger had delivered it on TOPIC, and prints
 every message it would publish (a dry run: nothing is sent). With --live the messages are
 published for real through the flows' connections, each acknowledged before mqflow exits.
+http steps send GET, HEAD and OPTIONS requests in a dry run (they change nothing); other
+methods only with --live.
 Exit 0 when the service succeeded, 1 when it failed (the reason is printed), 2 on a usage error.
 
 Options:
@@ -105,7 +110,15 @@ export async function runInvoke(args: readonly string[], io: CommandIO): Promise
           tracker.outputSettled(undefined);
         },
       };
-  const host = new MessageHost(model, output, log);
+  const client = new PooledHttpClient();
+  // A dry run may read (GET, HEAD, OPTIONS) but changes nothing: other methods need --live.
+  const http: HttpClient = live
+    ? client
+    : {
+        request: (r) =>
+          SAFE_METHODS.has(r.method) ? client.request(r) : Promise.reject(new HttpError(`a dry run sends no ${r.method} request to ${r.origin} (add --live to send it)`, 'MQFLOW_HTTP_DRY_RUN', false)),
+      };
+  const host = new MessageHost(model, output, log, { http });
   let failure: unknown;
   try {
     await host.runService(name, payload, context);
@@ -113,6 +126,7 @@ export async function runInvoke(args: readonly string[], io: CommandIO): Promise
     failure = error;
   } finally {
     await Promise.all([...publishers.values()].map((p) => p.stop(5000)));
+    await client.close();
   }
   const code = failure === undefined ? undefined : failure instanceof MessageFailure ? failure.code : ((failure as { code?: string }).code ?? 'MQFLOW_FAILED');
   if (json) {

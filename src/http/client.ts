@@ -56,7 +56,7 @@ export interface HttpClient {
 export class HttpError extends Error {
   constructor(
     message: string,
-    readonly code: 'MQFLOW_HTTP_TIMEOUT' | 'MQFLOW_HTTP_CONNECT' | 'MQFLOW_HTTP_RESPONSE_TOO_LARGE',
+    readonly code: 'MQFLOW_HTTP_TIMEOUT' | 'MQFLOW_HTTP_CONNECT' | 'MQFLOW_HTTP_RESPONSE_TOO_LARGE' | 'MQFLOW_HTTP_DRY_RUN',
     readonly transient: boolean,
     options?: { cause?: unknown },
   ) {

@@ -6,8 +6,9 @@
  * server whose backpressure keeps the trigger within its queue bound and the host within
  * maxConnections.
  */
-import { rmSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_MOSQUITTO } from '../support/brokers.js';
 import { makeTestPki, opensslAvailable, type TestPki } from '../support/certs.js';
@@ -15,6 +16,7 @@ import { json, startHttpServer, type TestHttpServer } from '../support/http-serv
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { TestClient } from '../support/mqtt.js';
 import { freePort } from '../support/ports.js';
+import { repoRoot } from '../support/cli.js';
 import { flowFolder, startMqflow, type MqflowProcess } from '../support/runtime.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -242,6 +244,53 @@ services:
     expect(header.attempts).toBe(1);
     expect(api.requests.some((r) => r.headers['x-evil'] !== undefined)).toBe(false);
   });
+
+  it('mqflow invoke sends a GET of an http step in a dry run, and a POST only with --live', async () => {
+    const folder = flowFolder({
+      'flow.yaml': `connections:
+  plant:
+    url: ${broker.url}
+services:
+  look-up:
+    steps:
+      - http:
+          url: ${api.url}/devices/{{ device }}
+          as: info
+      - publish:
+          topic: out/look-up
+          payload: $info.body.location
+  post-reading:
+    steps:
+      - http:
+          method: POST
+          url: ${api.url}/readings
+      - publish:
+          topic: out/posted
+`,
+    });
+    try {
+      const invoke = (service: string, extra: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> =>
+        new Promise((resolve) => {
+          execFile(process.execPath, [join(repoRoot, 'bin/mqflow.js'), 'invoke', service, '--dir', folder, '--payload', '{"device":"d5","reading":1}', ...extra], { env: { PATH: process.env.PATH ?? '' } }, (error, stdout, stderr) =>
+            resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr }),
+          );
+        });
+      const dry = await invoke('look-up');
+      expect(dry).toMatchObject({ code: 0 });
+      expect(dry.stdout).toContain('would publish to out/look-up via plant (qos 1): hall-d5');
+      const posts = (): number => api.requests.filter((r) => r.method === 'POST' && r.url === '/readings').length;
+      const before = posts();
+      const refused = await invoke('post-reading');
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('MQFLOW_HTTP_DRY_RUN');
+      expect(posts()).toBe(before);
+      const live = await invoke('post-reading', ['--live']);
+      expect(live.code).toBe(0);
+      expect(posts()).toBe(before + 1);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('a slow server applies backpressure: at most maxConnections requests in flight, the trigger within queueSize, nothing lost', async () => {
     const total = 300;
