@@ -14,6 +14,8 @@ import { Secret } from '../util/secret.js';
 
 export type { ListenerSettings };
 
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
 const TLS_FIELDS: Readonly<Record<string, FieldSpec>> = {
   cert: { schema: { type: 'string', minLength: 1, description: 'PEM file of the server certificate, relative to the flow file.', examples: ['certs/server.pem'] }, type: 'string', default: 'required', doc: 'PEM file of the server certificate (with its chain), relative to the flow file.' },
   key: { schema: { type: 'string', minLength: 1, description: 'PEM file of the server private key, relative to the flow file.', examples: ['certs/server.key'] }, type: 'string', default: 'required', doc: 'PEM file of the server\'s private key, relative to the flow file.' },
@@ -98,9 +100,13 @@ export function compileListener(raw: Readonly<Record<string, unknown>>, path: Va
     c.problem(at, 'MQFLOW_LISTENER_TIMEOUT', requestTimeoutMs === 0 ? `${formatPath(at)} must be more than 0: a client could hold a connection for ever` : `${formatPath(at)} (${headersTimeoutMs} ms) must not be longer than requestTimeout (${requestTimeoutMs} ms)`, 'the headers are part of the request');
     ok = false;
   }
+  const host = value.host ?? '127.0.0.1';
+  if (authorization === undefined && value.tls?.ca === undefined && !LOOPBACK.test(host)) {
+    c.warn([...path, 'host'], 'MQFLOW_LISTENER_OPEN', `${formatPath(path)} listens on ${host} without auth or client certificates: anyone who can reach the port can run its endpoints`, 'add auth: { bearer: ${env:WEBHOOK_TOKEN} }, or tls.ca, or listen on 127.0.0.1 behind a proxy that authenticates');
+  }
   if (!ok) return undefined;
   return {
-    host: value.host ?? '127.0.0.1',
+    host,
     port: value.port,
     ...(tls === undefined ? {} : { tls }),
     ...(authorization === undefined ? {} : { authorization }),

@@ -1,0 +1,45 @@
+/** listeners and endpoints: what compile accepts, warns about and refuses (docs/flow-language.md, "HTTP triggers"). */
+import { describe, expect, it } from 'vitest';
+import { pathMatcher } from '../../../src/http/listener.js';
+import { buildMemory } from '../flow/helpers.js';
+
+const problems = (yaml: string, env: Record<string, string> = {}): string[] => buildMemory({ files: { 'flow.yaml': yaml }, env }).text.filter((l) => / (error|warning): /.test(l));
+
+describe('listeners', () => {
+  it('warns about a listener reachable from other machines with no credentials', () => {
+    expect(problems('listeners:\n  open:\n    port: 8080\n    host: 0.0.0.0\n')).toEqual([expect.stringMatching(/warning: listeners\.open listens on 0\.0\.0\.0 without auth or client certificates/)]);
+    expect(problems('listeners:\n  local:\n    port: 8080\n')).toEqual([]);
+    expect(problems('listeners:\n  guarded:\n    port: 8080\n    host: 0.0.0.0\n    auth:\n      bearer: ${env:TOKEN}\n', { TOKEN: 'from-the-environment' })).toEqual([]);
+  });
+
+  it('refuses credentials that are half there or both kinds, and a headers deadline past the request deadline', () => {
+    expect(problems('listeners:\n  a:\n    port: 1\n    auth:\n      username: u\n')).toEqual([expect.stringMatching(/error: listeners\.a\.auth needs bearer, or username and password \(not both\)/)]);
+    expect(problems('listeners:\n  a:\n    port: 1\n    headersTimeout: 20s\n    requestTimeout: 5s\n')).toEqual([expect.stringMatching(/headersTimeout \(20000 ms\) must not be longer than requestTimeout/)]);
+    // An unset headersTimeout follows a short requestTimeout down instead.
+    const built = buildMemory({ files: { 'flow.yaml': 'listeners:\n  a:\n    port: 1\n    requestTimeout: 2s\n' } });
+    expect(built.model!.listeners.get('a')).toMatchObject({ headersTimeoutMs: 2_000, requestTimeoutMs: 2_000, host: '127.0.0.1', maxBodyBytes: 1_048_576 });
+  });
+});
+
+describe('endpoint paths', () => {
+  it('match one segment per {name}, the rest with a last {name*}, and decode the values', () => {
+    const one = pathMatcher('/hooks/doors/{door}');
+    expect(one.match('/hooks/doors/d%207')).toEqual({ door: 'd 7' });
+    expect(one.match('/hooks/doors/d7/extra')).toBeUndefined();
+    expect(one.match('/hooks/doors/')).toBeUndefined();
+    expect(pathMatcher('/files/{rest*}').match('/files/a/b/c')).toEqual({ rest: 'a/b/c' });
+    // A value that is not valid percent-encoding is kept as sent.
+    expect(one.match('/hooks/doors/%ff')).toEqual({ door: '%ff' });
+    // Literal segments are literal, regular-expression characters included.
+    expect(pathMatcher('/a.b/{x}').match('/aXb/1')).toBeUndefined();
+  });
+
+  it('an endpoint takes POST by default and publishes through the only connection', () => {
+    const built = buildMemory({
+      files: {
+        'flow.yaml': 'connections:\n  plant:\n    url: mqtt://127.0.0.1:1883\nlisteners:\n  l:\n    port: 1\nendpoints:\n  e:\n    listener: l\n    path: /x/{id}\n    service: s\nservices:\n  s:\n    steps:\n      - respond: {}\n',
+      },
+    });
+    expect(built.model!.endpoints.get('e')).toMatchObject({ method: 'POST', connection: 'plant', queueSize: 100, processing: { mode: 'serial' } });
+  });
+});
