@@ -82,6 +82,15 @@ export function createMetrics(version: string): Metrics {
     s.endpoints.filter((e) => e.running).forEach((e) => Object.entries(e.answers).forEach(([status, n]) => set({ endpoint: e.name, status }, n))),
   );
   gauge('mqflow_endpoint_in_flight', 'Requests to the endpoint being processed or waiting their turn', ['endpoint'], (set, s) => s.endpoints.filter((e) => e.running).forEach((e) => set({ endpoint: e.name }, e.inFlight + e.queueDepth)));
+  totals('mqflow_schedule_fires_total', 'Schedule ticks by outcome: fired (the service ran; made-up fires included), elsewhere (another replica claimed it), overrun (skipped: queueSize fires waiting)', ['schedule', 'outcome'], (set, s) =>
+    s.schedules.filter((x) => x.running).forEach((x) => {
+      set({ schedule: x.name, outcome: 'fired' }, x.fires.fired);
+      set({ schedule: x.name, outcome: 'elsewhere' }, x.fires.elsewhere);
+      set({ schedule: x.name, outcome: 'overrun' }, x.fires.overrun);
+    }),
+  );
+  totals('mqflow_schedule_missed_fires_total', 'Fires of ticks missed while mqflow was down, made up for (missed: once or all)', ['schedule'], (set, s) => s.schedules.filter((x) => x.running).forEach((x) => set({ schedule: x.name }, x.fires.madeUp)));
+  gauge('mqflow_schedule_last_fire_timestamp_seconds', 'The tick of the last fire done (seconds since the epoch)', ['schedule'], (set, s) => s.schedules.forEach((x) => x.lastFire !== undefined && set({ schedule: x.name }, Date.parse(x.lastFire) / 1000)));
   gauge('mqflow_http_requests_in_flight', 'Requests of http steps sent and not answered yet, by host', ['host'], (set, s) => s.http.forEach((h) => set({ host: h.host }, h.inFlight)));
   registry.registerMetric(histogram('mqflow_http_request_duration_seconds', 'Time from sending a request of an http step to its whole response (or its failure), by host', snapshot, (s) => s.http.map((h) => ({ labels: { host: h.host }, h: h.duration }))));
 

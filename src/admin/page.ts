@@ -1,6 +1,6 @@
 /**
  * The status page at `/`: plain HTML and a little script, no build step. It polls /api/status
- * every 2 s, shows connections, state stores, windows, endpoints, HTTP calls, triggers (with rates from counter deltas), services and the last
+ * every 2 s, shows connections, state stores, windows, schedules, endpoints, HTTP calls, triggers (with rates from counter deltas), services and the last
  * reload, and has suspend/resume and enable/disable buttons. A token given as ?token= is sent as
  * a Bearer header on every request.
  */
@@ -31,6 +31,8 @@ export const STATUS_PAGE = `<!doctype html>
 <table id="stores"><thead><tr><th>Store</th><th>Type</th><th>Where</th><th class="n">Entries</th><th class="n">Hits</th><th class="n">Misses</th><th class="n">Evictions</th><th class="n">Errors</th><th class="n">Keys held</th></tr></thead><tbody></tbody></table>
 <h2>Windows</h2>
 <table id="windows"><thead><tr><th>Window</th><th class="n">Open</th><th class="n">Messages held</th><th class="n">Emitted</th><th class="n">Failed</th><th class="n">Late</th></tr></thead><tbody></tbody></table>
+<h2>Schedules</h2>
+<table id="schedules"><thead><tr><th>Schedule</th><th>When</th><th>Service</th><th>Next</th><th>Last fire</th><th class="n">Fired</th><th class="n">Elsewhere</th><th class="n">Failed</th></tr></thead><tbody></tbody></table>
 <h2>Endpoints</h2>
 <table id="endpoints"><thead><tr><th>Endpoint</th><th>Listener</th><th>Route</th><th>Service</th><th class="n">Requests</th><th class="n">2xx</th><th class="n">4xx</th><th class="n">5xx</th><th class="n">In flight</th></tr></thead><tbody></tbody></table>
 <h2>HTTP calls</h2>
@@ -71,6 +73,7 @@ export const STATUS_PAGE = `<!doctype html>
     rows('windows', s.windows.map((w) => '<tr><td>' + esc(w.name) + '</td><td class="n">' + w.open + '</td><td class="n">' + w.held + '</td><td class="n">' + w.emitted + '</td><td class="n' + (w.failed > 0 ? ' bad' : '') + '">' + w.failed + '</td><td class="n">' + w.late + '</td></tr>'));
     const listenerAt = (name) => { const l = s.listeners.find((x) => x.name === name); return esc(name) + (l && l.url ? ' <span class="muted">' + esc(l.url) + '</span>' : l && l.error ? '<div class="err">' + esc(l.error) + '</div>' : ''); };
     rows('endpoints', s.endpoints.map((e) => '<tr data-endpoint="' + esc(e.name) + '"><td>' + esc(e.name) + (e.lastError ? '<div class="err">last error: ' + esc(e.lastError) + '</div>' : '') + '</td><td>' + listenerAt(e.listener) + '</td><td>' + esc(e.method + ' ' + e.path) + '</td><td>' + esc(e.service) + '</td><td class="n">' + e.counters.received + '</td><td class="n">' + e.answers['2xx'] + '</td><td class="n">' + e.answers['4xx'] + '</td><td class="n' + (e.answers['5xx'] > 0 ? ' bad' : '') + '">' + e.answers['5xx'] + '</td><td class="n">' + (e.inFlight + e.queueDepth) + '</td></tr>'));
+    rows('schedules', s.schedules.map((x) => '<tr data-schedule="' + esc(x.name) + '"><td>' + esc(x.name) + (x.lastError ? '<div class="err">last error: ' + esc(x.lastError) + '</div>' : '') + '</td><td>' + esc(x.when) + '</td><td>' + esc(x.service) + '</td><td>' + esc(x.next || '–') + '</td><td>' + esc(x.lastFire || '–') + '</td><td class="n">' + x.fires.fired + '</td><td class="n">' + x.fires.elsewhere + '</td><td class="n' + (x.counters.failed > 0 ? ' bad' : '') + '">' + x.counters.failed + '</td></tr>'));
     rows('http', s.http.map((h) => '<tr><td>' + esc(h.host) + '</td><td class="n">' + h.requests['2xx'] + '</td><td class="n">' + h.requests['3xx'] + '</td><td class="n">' + h.requests['4xx'] + '</td><td class="n' + (h.requests['5xx'] > 0 ? ' bad' : '') + '">' + h.requests['5xx'] + '</td><td class="n' + (h.requests.error > 0 ? ' bad' : '') + '">' + h.requests.error + '</td><td class="n">' + h.inFlight + '</td></tr>'));
     rows('triggers', s.triggers.map((t) => {
       const before = previous && previous.triggers.find((p) => p.name === t.name);

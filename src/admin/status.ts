@@ -22,6 +22,7 @@ export interface Status {
   readonly windows: EngineSnapshot['windows'];
   readonly listeners: EngineSnapshot['listeners'];
   readonly endpoints: EngineSnapshot['endpoints'];
+  readonly schedules: EngineSnapshot['schedules'];
   /** Requests of http steps, per host (durations left to /metrics). */
   readonly http: readonly { readonly host: string; readonly requests: EngineSnapshot['http'][number]['requests']; readonly inFlight: number }[];
   readonly triggers: readonly TriggerStatus[];
@@ -51,6 +52,7 @@ export function status(source: StatusSource, snapshot: EngineSnapshot = source.e
     windows: snapshot.windows,
     listeners: snapshot.listeners,
     endpoints: snapshot.endpoints,
+    schedules: snapshot.schedules,
     http: snapshot.http.map(({ host, requests, inFlight }) => ({ host, requests, inFlight })),
     triggers: snapshot.triggers.map(({ processingTime: _, ...t }) => t),
     services: snapshot.services,

@@ -46,7 +46,7 @@ function plural(n: number, word: string): string {
 function toText(dir: string, { problems, summary, expressions }: BuildResult): string {
   const lines = problems.map(formatProblem);
   if (expressions !== undefined) lines.push(...explain(expressions));
-  const counts = `${plural(summary.files, 'file')}, ${plural(summary.connections, 'connection')}, ${plural(summary.triggers, 'trigger')}, ${summary.endpoints === 0 ? '' : `${plural(summary.endpoints, 'endpoint')}, `}${plural(summary.services, 'service')}`;
+  const counts = `${plural(summary.files, 'file')}, ${plural(summary.connections, 'connection')}, ${plural(summary.triggers, 'trigger')}, ${summary.endpoints === 0 ? '' : `${plural(summary.endpoints, 'endpoint')}, `}${summary.schedules === 0 ? '' : `${plural(summary.schedules, 'schedule')}, `}${plural(summary.services, 'service')}`;
   const verdict = summary.errors === 0 ? 'valid' : 'invalid';
   lines.push(`${dir}: ${counts}: ${plural(summary.errors, 'error')}, ${plural(summary.warnings, 'warning')} (${verdict})`);
   return `${lines.join('\n')}\n`;

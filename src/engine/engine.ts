@@ -21,6 +21,8 @@ import { planReload, type ChangedTrigger, type ReloadPlan } from './plan.js';
 import { snapshotOf, type EngineSnapshot } from './snapshot.js';
 import { TriggerRunner } from './trigger-runner.js';
 import { Endpoints } from './endpoints.js';
+import { Schedules } from './schedules.js';
+import { hostname } from 'node:os';
 
 export interface EngineOptions {
   readonly log: Log;
@@ -68,6 +70,8 @@ export class Engine {
   readonly #http = new PooledHttpClient();
   /** HTTP listeners and the runners of their endpoints (invariant 47). */
   readonly #endpoints: Endpoints;
+  /** Schedules and the runners of their fires (invariant 49). */
+  readonly #schedules: Schedules;
 
   /** `model`'s store drivers must be loaded first (loadStoreDrivers). */
   constructor(
@@ -86,6 +90,7 @@ export class Engine {
     };
     this.#stores = new OpenStores(this.#log, options.clock ?? systemClock);
     this.#endpoints = new Endpoints(() => this.#host, this.#log);
+    this.#schedules = new Schedules(() => this.#host, this.#log, this.#stores.clock, (name) => this.#stores.all.get(name)?.open, options.instance ?? `${hostname()}-${process.pid}`);
     this.#host = this.#newHost(model, this.#stores.update(model).env).host;
   }
 
@@ -193,6 +198,7 @@ export class Engine {
       this.#runners.set(trigger.name, this.#startTrigger(trigger, connection, 0, undefined));
     }
     void this.#endpoints.apply(this.#model, this.#drainTimeoutMs);
+    this.#schedules.apply(this.#model, this.#drainTimeoutMs);
   }
 
   #newPublisher(connection: Connection, options: { deferConnect?: boolean } = {}): Publisher {
@@ -290,6 +296,7 @@ export class Engine {
     }
     await Promise.all(live);
     await this.#endpoints.apply(next, this.#drainTimeoutMs);
+    this.#schedules.apply(next, this.#drainTimeoutMs);
 
     // Switch changed connections now: publishes wait in the new client's offline queue while the
     // old client finishes its own and disconnects. Removed connections go once the old version's
@@ -386,6 +393,7 @@ export class Engine {
       windows: this.#windows,
       http: this.#http.stats(),
       endpoints: this.#endpoints,
+      schedules: this.#schedules.running,
     });
   }
 
@@ -401,7 +409,7 @@ export class Engine {
     for (const { subscriber } of runners) subscriber.stopAccepting();
     // Open windows close now, and the ones queued messages open close at once (invariant 43).
     for (const window of this.#windows.values()) void window.close();
-    const endpointsStopped = this.#endpoints.stop(left());
+    const endpointsStopped = Promise.all([this.#endpoints.stop(left()), this.#schedules.stop(left())]);
     const drained = await Promise.all(runners.map(({ runner }) => runner.drain(left())));
     await endpointsStopped;
     const unfinished = runners.reduce((n, { runner }) => n + runner.inFlight + runner.queueDepth, 0);

@@ -50,6 +50,8 @@ export interface ReloadPlan {
   readonly listeners: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
   /** Endpoints (HTTP triggers) added, removed, or changed in place (their listener keeps its port). */
   readonly endpoints: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
+  /** Schedules added, removed, or changed (a changed one starts again from its next tick). */
+  readonly schedules: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
   /** Stores opened, closed, or closed and opened again (a changed definition). */
   readonly stores: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
   /** State the new version starts without (docs/architecture.md, invariant 40). */
@@ -82,13 +84,14 @@ export function planReload(running: FlowModel, next: FlowModel): ReloadPlan {
     windows: { ...planByFingerprint(running.windows, next.windows), stored: [...running.windows.values()].filter((w) => w.store !== undefined).map((w) => w.name) },
     listeners: planByFingerprint(enabled(running.listeners), enabled(next.listeners)),
     endpoints: planByFingerprint(enabled(running.endpoints), enabled(next.endpoints)),
+    schedules: planByFingerprint(enabled(running.schedules), enabled(next.schedules)),
     stores,
     stateResets: planStateResets(running, next, stores),
   };
 }
 
 export function isEmptyPlan(plan: ReloadPlan): boolean {
-  return [plan.connections, plan.triggers, plan.services, plan.windows, plan.stores, plan.listeners, plan.endpoints].every((k) => k.added.length === 0 && k.removed.length === 0 && k.changed.length === 0);
+  return [plan.connections, plan.triggers, plan.services, plan.windows, plan.stores, plan.listeners, plan.endpoints, plan.schedules].every((k) => k.added.length === 0 && k.removed.length === 0 && k.changed.length === 0);
 }
 
 /** One line per change: `+ trigger alerts`, `~ service normalize`, `- connection legacy`. */
@@ -97,7 +100,7 @@ export function describePlan(plan: ReloadPlan): string[] {
   const reason = (r: string | undefined): string => (r === undefined ? '' : ` (${r})`);
   const windowNote = (name: string): string => (plan.windows.stored?.includes(name) === true ? ' (its open windows stay in its store)' : ' (its open windows close now)');
   const note = (kind: string, name: string): string => (kind === 'store' || kind === 'listener' ? ' (opened again)' : kind === 'window' ? windowNote(name) : '');
-  for (const kind of ['connection', 'store', 'window', 'listener', 'trigger', 'endpoint', 'service'] as const) {
+  for (const kind of ['connection', 'store', 'window', 'listener', 'trigger', 'endpoint', 'schedule', 'service'] as const) {
     const part = plan[`${kind}s`];
     for (const a of part.added) lines.push(`+ ${kind} ${typeof a === 'string' ? a : `${a.name}${reason(a.reason)}`}`);
     for (const c of part.changed) lines.push(`~ ${kind} ${typeof c === 'string' ? `${c}${note(kind, c)}` : `${c.name} ${changeText(c)}`}`);
@@ -109,7 +112,7 @@ export function describePlan(plan: ReloadPlan): string[] {
 
 /** Counts for the summary line: "2 to add, 1 to change, 0 to remove". */
 export function planCounts(plan: ReloadPlan): { added: number; changed: number; removed: number } {
-  const parts = [plan.connections, plan.stores, plan.windows, plan.listeners, plan.triggers, plan.endpoints, plan.services];
+  const parts = [plan.connections, plan.stores, plan.windows, plan.listeners, plan.triggers, plan.endpoints, plan.schedules, plan.services];
   return {
     added: parts.reduce((n, p) => n + p.added.length, 0),
     changed: parts.reduce((n, p) => n + p.changed.length, 0),

@@ -9,6 +9,7 @@ import type { OpenStore } from '../state/open-store.js';
 import type { WindowCounters } from '../host/windows.js';
 import type { HostStats } from '../http/client.js';
 import type { RunningEndpoint } from './endpoints.js';
+import type { RunningSchedule, ScheduleCounters } from './schedules.js';
 import type { Publisher } from '../mqtt/publisher.js';
 import type { Subscriber } from '../mqtt/subscriber.js';
 import type { HistogramSnapshot } from '../util/histogram.js';
@@ -112,7 +113,25 @@ export interface EndpointSnapshot {
   readonly lastError?: string;
 }
 
+/** A schedule: when it fires next, its last fire done, and its fires. */
+export interface ScheduleSnapshot {
+  readonly name: string;
+  readonly service: string;
+  /** `every 30s` or `cron 0 6 * * * (Europe/Berlin)`. */
+  readonly when: string;
+  readonly enabled: boolean;
+  readonly running: boolean;
+  readonly next?: string;
+  readonly lastFire?: string;
+  readonly fires: Readonly<ScheduleCounters>;
+  readonly counters: TriggerCounters;
+  readonly inFlight: number;
+  readonly queueDepth: number;
+  readonly lastError?: string;
+}
+
 export interface EngineSnapshot {
+  readonly schedules: readonly ScheduleSnapshot[];
   readonly listeners: readonly ListenerSnapshot[];
   readonly endpoints: readonly EndpointSnapshot[];
   readonly connections: readonly ConnectionSnapshot[];
@@ -135,6 +154,7 @@ export interface SnapshotSource {
   readonly windows: ReadonlyMap<string, { readonly counters: Readonly<WindowCounters> }>;
   readonly http: readonly HostStats[];
   readonly endpoints: { readonly endpoints: ReadonlyMap<string, RunningEndpoint>; listeners(): ListenerSnapshot[] };
+  readonly schedules: ReadonlyMap<string, RunningSchedule>;
 }
 
 const NO_COUNTERS: TriggerCounters = { received: 0, processed: 0, failed: 0, retried: 0, routed: 0 };
@@ -229,7 +249,26 @@ export function snapshotOf(source: SnapshotSource): EngineSnapshot {
       ...(lastError === undefined ? {} : { lastError }),
     };
   });
+  const schedules = [...defined.schedules.values()].map((s): ScheduleSnapshot => {
+    const running = source.schedules.get(s.name);
+    const lastError = running?.runner.lastError;
+    return {
+      name: s.name,
+      service: s.service,
+      when: s.timing.kind === 'every' ? `every ${s.timing.everyMs / 1000}s` : `cron ${s.timing.cron} (${s.timing.timezone})`,
+      enabled: s.enabled,
+      running: running !== undefined,
+      ...(running?.next === undefined ? {} : { next: new Date(running.next).toISOString() }),
+      ...(running?.lastDone === undefined ? {} : { lastFire: new Date(running.lastDone).toISOString() }),
+      fires: { ...(running?.counters ?? { fired: 0, madeUp: 0, elsewhere: 0, overrun: 0 }) },
+      counters: { ...(running?.runner.counters ?? NO_COUNTERS) },
+      inFlight: running?.runner.inFlight ?? 0,
+      queueDepth: running?.runner.queueDepth ?? 0,
+      ...(lastError === undefined ? {} : { lastError }),
+    };
+  });
   return {
+    schedules,
     listeners: source.endpoints.listeners(),
     endpoints,
     connections,

@@ -35,6 +35,7 @@ export interface BuildSummary {
   readonly triggers: number;
   /** Endpoints (HTTP triggers). */
   readonly endpoints: number;
+  readonly schedules: number;
   readonly services: number;
   readonly errors: number;
   readonly warnings: number;
@@ -96,7 +97,7 @@ function buildFromChecked(loaded: readonly LoadedFile[], checked: readonly Check
   const model = compileFlow(checked, { ...options, parsedAll: checked.length === loaded.length }, problems);
   const secrets = [...new Set(loaded.flatMap((f) => f.secrets))];
   const sorted = problems.sorted().map((p) => (touchesInterpolated(p, loaded) ? redact(p, secrets) : p));
-  const count = (kind: 'connections' | 'triggers' | 'endpoints' | 'services'): number =>
+  const count = (kind: 'connections' | 'triggers' | 'endpoints' | 'schedules' | 'services'): number =>
     checked.reduce((n, f) => {
       const map = (f.data as Record<string, unknown> | null)?.[kind];
       return n + (map !== null && typeof map === 'object' ? Object.keys(map).length : 0);
@@ -110,6 +111,7 @@ function buildFromChecked(loaded: readonly LoadedFile[], checked: readonly Check
       connections: count('connections'),
       triggers: count('triggers'),
       endpoints: count('endpoints'),
+      schedules: count('schedules'),
       services: count('services'),
       errors: sorted.filter((p) => p.severity === 'error').length,
       warnings: sorted.filter((p) => p.severity === 'warning').length,

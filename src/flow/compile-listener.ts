@@ -1,10 +1,11 @@
-/** compile: HTTP listeners and endpoints (src/listeners). */
+/** compile: HTTP listeners and endpoints (src/listeners), and schedules (src/schedules): the triggers that are not MQTT subscriptions. */
 import { compileListener } from '../listeners/listener-options.js';
 import { ENDPOINT_OPTIONS } from '../listeners/endpoint-options.js';
 import { revealSecrets } from '../util/secret.js';
 import { definitionHeader, type CompileContext, type Located } from './compile-context.js';
 import { compileOptions, componentCompiler } from './component-compiler.js';
-import type { Endpoint, Listener } from './model.js';
+import type { Endpoint, Listener, Schedule } from './model.js';
+import { SCHEDULE_OPTIONS } from '../schedules/schedule-options.js';
 
 export function compileListenerDefinition(context: CompileContext, def: Located<Record<string, unknown>>): Listener | undefined {
   let failed = false;
@@ -20,4 +21,12 @@ export function compileEndpoint(context: CompileContext, def: Located<Record<str
   if (parts === undefined) return undefined;
   const connection = parts.connection ?? onlyConnection;
   return { ...definitionHeader(def, def.value), ...parts, ...(connection === undefined ? {} : { connection }) };
+}
+
+/** A schedule: its fires run one at a time, in order, as messages of a serial trigger runner. */
+export function compileSchedule(context: CompileContext, def: Located<Record<string, unknown>>, onlyConnection: string | undefined): Schedule | undefined {
+  const parts = compileOptions(context, def, SCHEDULE_OPTIONS) as Omit<Schedule, 'name' | 'at' | 'enabled' | 'fingerprint' | 'processing' | 'payload' | 'maxPayloadBytes'> | undefined;
+  if (parts === undefined) return undefined;
+  const connection = parts.connection ?? onlyConnection;
+  return { ...definitionHeader(def, def.value), ...parts, processing: { mode: 'serial' }, payload: 'json', maxPayloadBytes: Number.MAX_SAFE_INTEGER, ...(connection === undefined ? {} : { connection }) };
 }

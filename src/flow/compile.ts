@@ -10,9 +10,9 @@ import { compileService } from './compile-service.js';
 import { compileStoreDefinition, withDefaultStore } from './compile-store.js';
 import { compileWindowDefinition } from './compile-window.js';
 import { compileTrigger } from './compile-trigger.js';
-import { compileEndpoint, compileListenerDefinition } from './compile-listener.js';
+import { compileEndpoint, compileListenerDefinition, compileSchedule } from './compile-listener.js';
 import { collectDefinitions, type CheckedFile } from './definitions.js';
-import type { Connection, Endpoint, FlowModel, Listener, Service, Store, Trigger, Window } from './model.js';
+import type { Connection, Endpoint, FlowModel, Listener, Schedule, Service, Store, Trigger, Window } from './model.js';
 import { formatPath } from '../util/path.js';
 import { ProblemList, type FlowProblem } from './problem.js';
 import type { LoadedFile } from './load.js';
@@ -57,6 +57,7 @@ export function compileFlow(files: readonly CheckedFile[], options: CompileOptio
   const listeners = compileAll(context, definitions.listeners, (d) => compileListenerDefinition(context, d));
   const onlyConnection = definitions.names.connections.size === 1 ? [...definitions.names.connections][0] : undefined;
   const endpoints = compileAll(context, definitions.endpoints, (d) => compileEndpoint(context, d, onlyConnection));
+  const schedules = compileAll(context, definitions.schedules, (d) => compileSchedule(context, d, onlyConnection));
   const triggers = compileAll(context, definitions.triggers, (d) => reuse(context, options.definitions, 'trigger', d, (c) => compileTrigger(c, d)));
   const services = compileAll(context, definitions.services, (d) => reuse(context, options.definitions, 'service', d, (c) => compileService(c, d)));
   checkReferences(context, { connections: definitions.names.connections, services: definitions.names.services, stores: new Set([...definitions.names.stores, ...stores.keys()]), windows: definitions.names.windows, listeners: definitions.names.listeners }, definitions.complete);
@@ -64,6 +65,7 @@ export function compileFlow(files: readonly CheckedFile[], options: CompileOptio
   checkWindowConnections(context, definitions.windows, windows, definitions.names.connections);
   warnAboutHeldWindows(context, definitions.windows, windows, triggers, services);
   checkWindowStores(context, definitions.windows, windows, stores);
+  checkScheduleStores(context, definitions.schedules, schedules, stores);
 
   if (problems.errorCount > errorsBefore) return undefined;
   const secrets = [...new Set(files.flatMap((f) => f.file.secrets))];
@@ -74,6 +76,7 @@ export function compileFlow(files: readonly CheckedFile[], options: CompileOptio
     listeners,
     triggers,
     endpoints,
+    schedules,
     services,
     files: files.map((f) => f.file.source.displayPath),
     secrets,
@@ -98,7 +101,7 @@ function reuse<T extends Trigger | Service>(context: CompileContext, cache: Defi
   return entry.compiled as T | undefined;
 }
 
-function compileAll<V, T extends Connection | Store | Window | Listener | Trigger | Endpoint | Service>(context: CompileContext, defs: readonly Located<V>[], compile: (def: Located<V>) => T | undefined): Map<string, T> {
+function compileAll<V, T extends Connection | Store | Window | Listener | Trigger | Endpoint | Schedule | Service>(context: CompileContext, defs: readonly Located<V>[], compile: (def: Located<V>) => T | undefined): Map<string, T> {
   const out = new Map<string, T>();
   for (const def of defs) {
     let compiled: T | undefined;
@@ -130,6 +133,23 @@ function checkWindowConnections(context: CompileContext, defs: readonly Located<
       'MQFLOW_WINDOW_CONNECTION',
       `window "${def.name}" publishes without naming a connection, and the folder has ${connections.size === 0 ? 'none' : `${connections.size} connections`}`,
       'set connection: on the window (or on each of its publish steps)',
+    );
+  }
+}
+
+/** Missed fires are known only from a last fire kept across restarts: in a disk or Redis store. */
+function checkScheduleStores(context: CompileContext, defs: readonly Located<unknown>[], schedules: ReadonlyMap<string, Schedule>, stores: ReadonlyMap<string, Store>): void {
+  for (const def of defs) {
+    const schedule = schedules.get(def.name);
+    if (schedule === undefined || schedule.missed === 'skip' || stores.get(schedule.store)?.type !== 'memory') continue;
+    report(
+      context,
+      def.file,
+      [...def.path, 'missed'],
+      'MQFLOW_SCHEDULE_MISSED',
+      `schedule "${def.name}": missed: ${schedule.missed} needs its last fire kept across restarts, and store "${schedule.store}" is a memory store`,
+      'set store: to a disk or redis store',
+      'warning',
     );
   }
 }

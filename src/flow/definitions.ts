@@ -4,7 +4,7 @@ import type { ServiceValue } from './compile-service.js';
 import type { LoadedFile } from './load.js';
 import type { ValuePath } from '../util/path.js';
 
-export const DEFINITION_KINDS = ['connections', 'stores', 'windows', 'listeners', 'triggers', 'endpoints', 'services'] as const;
+export const DEFINITION_KINDS = ['connections', 'stores', 'windows', 'listeners', 'triggers', 'endpoints', 'schedules', 'services'] as const;
 export type DefinitionKind = (typeof DEFINITION_KINDS)[number];
 
 export interface Definitions {
@@ -14,6 +14,7 @@ export interface Definitions {
   readonly listeners: readonly Located<Record<string, unknown>>[];
   readonly triggers: readonly Located<Record<string, unknown>>[];
   readonly endpoints: readonly Located<Record<string, unknown>>[];
+  readonly schedules: readonly Located<Record<string, unknown>>[];
   readonly services: readonly Located<ServiceValue>[];
   /** Every name defined per kind, also those of definitions with problems of their own. */
   readonly names: Readonly<Record<DefinitionKind, ReadonlySet<string>>>;
@@ -33,7 +34,7 @@ export interface CheckedFile {
 }
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$/;
-const SINGULAR: Record<DefinitionKind, string> = { connections: 'connection', stores: 'store', windows: 'window', listeners: 'listener', triggers: 'trigger', endpoints: 'endpoint', services: 'service' };
+const SINGULAR: Record<DefinitionKind, string> = { connections: 'connection', stores: 'store', windows: 'window', listeners: 'listener', triggers: 'trigger', endpoints: 'endpoint', schedules: 'schedule', services: 'service' };
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -44,8 +45,8 @@ function startsWith(path: ValuePath, prefix: ValuePath): boolean {
 }
 
 export function collectDefinitions(context: CompileContext, files: readonly CheckedFile[], parsedAll: boolean): Definitions {
-  const byKind = { connections: [] as Located<unknown>[], stores: [] as Located<unknown>[], windows: [] as Located<unknown>[], listeners: [] as Located<unknown>[], triggers: [] as Located<unknown>[], endpoints: [] as Located<unknown>[], services: [] as Located<unknown>[] };
-  const names = { connections: new Set<string>(), stores: new Set<string>(), windows: new Set<string>(), listeners: new Set<string>(), triggers: new Set<string>(), endpoints: new Set<string>(), services: new Set<string>() };
+  const byKind = { connections: [] as Located<unknown>[], stores: [] as Located<unknown>[], windows: [] as Located<unknown>[], listeners: [] as Located<unknown>[], triggers: [] as Located<unknown>[], endpoints: [] as Located<unknown>[], schedules: [] as Located<unknown>[], services: [] as Located<unknown>[] };
+  const names = { connections: new Set<string>(), stores: new Set<string>(), windows: new Set<string>(), listeners: new Set<string>(), triggers: new Set<string>(), endpoints: new Set<string>(), schedules: new Set<string>(), services: new Set<string>() };
   const complete = parsedAll && !files.some((f) => f.invalidPaths.some((p) => p.length <= 1));
   for (const kind of DEFINITION_KINDS) {
     const seen = new Map<string, Located<unknown>>();

@@ -21,6 +21,7 @@ import type { StoreSettings } from '../stores/store-options.js';
 import type { WindowSettings } from '../windows/window-options.js';
 import type { ListenerSettings } from '../listeners/listener-options.js';
 import type { Route } from '../listeners/endpoint-options.js';
+import type { ScheduleSettings } from '../schedules/schedule-options.js';
 import type { SourcePosition } from '../util/position.js';
 
 export type { QoS } from '../mqtt/message.js';
@@ -60,6 +61,17 @@ export interface Endpoint extends Definition, Route {
   readonly onError?: ErrorRoute;
 }
 
+/** A schedule (docs/architecture.md, "Schedules"): fires run as messages of a serial trigger runner. */
+export interface Schedule extends Definition, ScheduleSettings {
+  readonly processing: Processing;
+  readonly queueSize: number;
+  readonly retry: RetryPolicy;
+  readonly onError?: ErrorRoute;
+  /** JobTrigger's decoding: a fire has no bytes to decode (its payload is made at the fire). */
+  readonly payload: PayloadDecoding;
+  readonly maxPayloadBytes: number;
+}
+
 /** A window (docs/architecture.md, "Windows"): fed by `collect` steps, its steps run as each window closes. */
 export interface Window extends Definition, WindowSettings {}
 
@@ -86,6 +98,7 @@ export interface FlowModel {
   readonly listeners: ReadonlyMap<string, Listener>;
   readonly triggers: ReadonlyMap<string, Trigger>;
   readonly endpoints: ReadonlyMap<string, Endpoint>;
+  readonly schedules: ReadonlyMap<string, Schedule>;
   readonly services: ReadonlyMap<string, Service>;
   /** The flow files the model was built from, as displayed. */
   readonly files: readonly string[];

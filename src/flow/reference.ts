@@ -11,6 +11,7 @@ import { WINDOW_EXAMPLE, WINDOW_MORE_EXAMPLES, WINDOW_TABLE } from '../windows/w
 import { TRIGGER_OPTIONS, TRIGGER_TABLES } from '../triggers/options.js';
 import { ENDPOINT_TABLE, route } from '../listeners/endpoint-options.js';
 import { LISTENER_EXAMPLE, LISTENER_TABLE } from '../listeners/listener-options.js';
+import { firing, SCHEDULE_TABLE, timing } from '../schedules/schedule-options.js';
 
 export function referenceTables(): DocTable[] {
   return [
@@ -20,6 +21,7 @@ export function referenceTables(): DocTable[] {
     WINDOW_TABLE,
     LISTENER_TABLE,
     ENDPOINT_TABLE,
+    SCHEDULE_TABLE,
     { id: 'steps', header: ['Kind', 'Does', 'Changes the payload'], rows: STEP_KINDS.map((k) => [`\`${k.kind}\``, k.summary.does, k.summary.changesPayload]) },
     ...STEP_KINDS.map((k) => ({ id: `step-${k.kind}`, ...k.table })),
   ];
@@ -34,6 +36,7 @@ export function componentExamples(): { readonly component: string; readonly exam
     { component: 'stores', example: STORE_EXAMPLE },
     { component: 'listeners', example: LISTENER_EXAMPLE },
     { component: 'endpoints', example: route.example },
+    ...[timing, firing].map((o) => ({ component: `schedule option ${o.name}`, example: o.example })),
     { component: 'windows', example: WINDOW_EXAMPLE },
     ...WINDOW_MORE_EXAMPLES.map((example, i) => ({ component: `windows (example ${i + 2})`, example })),
   ];

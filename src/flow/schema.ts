@@ -11,6 +11,7 @@ import { STEP_KINDS } from '../steps/kinds.js';
 import { triggerSchema } from '../triggers/options.js';
 import { endpointSchema } from '../listeners/endpoint-options.js';
 import { listenerSchema } from '../listeners/listener-options.js';
+import { scheduleSchema } from '../schedules/schedule-options.js';
 import type { JsonSchema } from '../util/json-schema.js';
 
 const NAME_DESCRIPTION = 'Names are letters, digits, "_" and "-", unique per kind across the flow folder.';
@@ -50,7 +51,7 @@ export function buildFlowSchema(): JsonSchema {
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://mqflow.dev/schemas/flow.schema.json',
     title: 'mqflow flow file',
-    description: 'A flow file declares named connections, stores, windows, listeners, triggers, endpoints and services. Every file of a flow folder may hold any of the seven maps.',
+    description: 'A flow file declares named connections, stores, windows, listeners, triggers, endpoints, schedules and services. Every file of a flow folder may hold any of the eight maps.',
     type: 'object',
     additionalProperties: false,
     patternProperties: {
@@ -62,6 +63,7 @@ export function buildFlowSchema(): JsonSchema {
       stores: { type: 'object', description: 'Named state stores for stateful steps (dedupe, changed, throttle, remember, lookup). A memory store named memory exists unless declared.', additionalProperties: { $ref: '#/definitions/store' } },
       listeners: { type: 'object', description: 'Named HTTP listeners (servers) that endpoints are bound to.', additionalProperties: { $ref: '#/definitions/listener' } },
       triggers: { type: 'object', description: 'Named triggers: subscriptions that run a service per message.', additionalProperties: { $ref: '#/definitions/trigger' } },
+      schedules: { type: 'object', description: 'Named schedules: triggers that run a service every interval or at cron times.', additionalProperties: { $ref: '#/definitions/schedule' } },
       endpoints: { type: 'object', description: 'Named HTTP triggers: a method and path of a listener that run a service per request.', additionalProperties: { $ref: '#/definitions/endpoint' } },
       services: { type: 'object', description: 'Named services: pipelines of steps.', additionalProperties: { $ref: '#/definitions/service' } },
     },
@@ -71,6 +73,7 @@ export function buildFlowSchema(): JsonSchema {
       window: windowSchema('A window: tumbling, sliding, count or session, keyed, with running aggregates or the collected values.'),
       listener: listenerSchema(`An HTTP server that endpoints are bound to. ${NAME_DESCRIPTION}`),
       trigger: triggerSchema(NAME_DESCRIPTION),
+      schedule: scheduleSchema(`Runs a service every interval or at cron times, with a payload. ${NAME_DESCRIPTION}`),
       endpoint: endpointSchema(`An HTTP trigger: runs a service for each request to a method and path of a listener, and answers when the work is done. ${NAME_DESCRIPTION}`),
       service,
       step: stepSchema(),

@@ -71,7 +71,7 @@ export function flowGraph(model: FlowModel): FlowGraph {
     for (const filter of t.topics) topicTexts.add(mask(filter));
     if (t.onError?.kind === 'publish') topicTexts.add(mask(t.onError.topic));
   }
-  for (const e of model.endpoints.values()) if (e.onError?.kind === 'publish') topicTexts.add(mask(e.onError.topic));
+  for (const e of [...model.endpoints.values(), ...model.schedules.values()]) if (e.onError?.kind === 'publish') topicTexts.add(mask(e.onError.topic));
   for (const list of uses.values()) for (const use of list) if (use.kind === 'publish') topicTexts.add(use.topic);
   const topics = [...topicTexts].sort(compare);
   const topicId = uniqueIds('topic', topics);
@@ -85,6 +85,8 @@ export function flowGraph(model: FlowModel): FlowGraph {
   const listenerId = uniqueIds('listener', listenerNames);
   const endpointNames = listenerNames.flatMap((l) => endpoints.filter((e) => e.listener === l).map((e) => e.name));
   const endpointId = uniqueIds('endpoint', endpointNames);
+  const schedules = [...model.schedules.values()].sort((a, b) => compare(a.name, b.name));
+  const scheduleId = uniqueIds('schedule', schedules.map((s) => s.name));
   const apis = [...new Set([...uses.values()].flatMap((list) => list.flatMap((use) => (use.kind === 'http' ? [use.text] : []))))].sort(compare);
   const apiId = uniqueIds('api', apis);
   const serviceId = uniqueIds('service', services.map((s) => s.name));
@@ -100,6 +102,7 @@ export function flowGraph(model: FlowModel): FlowGraph {
       const e = model.endpoints.get(name)!;
       return { id: endpointId.get(name)!, kind: 'trigger', lines: endpointLines(e), group: listenerId.get(e.listener)!, disabled: !e.enabled || model.listeners.get(e.listener)?.enabled === false };
     }),
+    ...schedules.map((s): GraphNode => ({ id: scheduleId.get(s.name)!, kind: 'trigger', lines: [s.name, s.timing.kind === 'every' ? `every ${duration(s.timing.everyMs)}` : `cron ${s.timing.cron}${s.timing.timezone === 'UTC' ? '' : ` ${s.timing.timezone}`}`], group: 'schedules', disabled: !s.enabled })),
     ...services.map((s): GraphNode => ({ id: serviceId.get(s.name)!, kind: 'service', lines: [s.name], disabled: false })),
     ...apis.map((text): GraphNode => ({ id: apiId.get(text)!, kind: 'api', lines: [text], disabled: false })),
   ];
@@ -109,6 +112,7 @@ export function flowGraph(model: FlowModel): FlowGraph {
       const l = model.listeners.get(name);
       return { id: listenerId.get(name)!, label: `listener ${name}${l === undefined ? '' : ` :${l.port}`}`, disabled: l?.enabled === false };
     }),
+    ...(schedules.length === 0 ? [] : [{ id: 'schedules', label: 'schedules', disabled: false }]),
   ];
 
   const edges: GraphEdge[] = [];
@@ -120,8 +124,8 @@ export function flowGraph(model: FlowModel): FlowGraph {
     if (route?.kind === 'publish') edges.push(edge(id, topicId.get(mask(route.topic))!, 'error', route.connection === undefined ? 'onError' : `onError, via ${route.connection}`));
     if (route?.kind === 'service') edges.push(edge(id, serviceId.get(route.service)!, 'error', 'onError'));
   }
-  for (const e of endpoints) {
-    const id = endpointId.get(e.name)!;
+  for (const e of [...endpoints, ...schedules]) {
+    const id = ('listener' in e ? endpointId : scheduleId).get(e.name)!;
     edges.push(edge(id, serviceId.get(e.service)!, 'runs'));
     const route = e.onError;
     if (route?.kind === 'publish') edges.push(edge(id, topicId.get(mask(route.topic))!, 'error', route.connection === undefined ? 'onError' : `onError, via ${route.connection}`));

@@ -5,7 +5,8 @@
 import type { Trigger } from '../flow/model.js';
 import type { Reply } from '../http/listener.js';
 import type { Delivery } from '../mqtt/message.js';
-import type { HttpContext } from '../pipeline/context.js';
+import type { HttpContext, ScheduleContext } from '../pipeline/context.js';
+import type { Maybe } from '../util/maybe.js';
 import type { MessageFailure } from '../pipeline/execution.js';
 
 /** What a job reads of its trigger: an MQTT trigger, or an endpoint (an HTTP trigger). */
@@ -25,6 +26,17 @@ export interface HttpDelivery extends Delivery {
   /** The reply of a `respond` step; undefined drops an earlier attempt's. */
   reply(reply: Reply | undefined): void;
   failed(failure: MessageFailure): void;
+}
+
+/** A fire of a schedule, delivered as a message: its payload is made when the job starts. */
+export interface ScheduledDelivery extends Delivery {
+  readonly schedule: ScheduleContext;
+  /** The fire's payload (an expression is evaluated here); what it throws fails the fire. */
+  payloadValue(): Maybe<unknown>;
+}
+
+export function isScheduledDelivery(delivery: Delivery): delivery is ScheduledDelivery {
+  return (delivery as Partial<ScheduledDelivery>).schedule !== undefined;
 }
 
 export function isHttpDelivery(delivery: Delivery): delivery is HttpDelivery {

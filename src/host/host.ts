@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FlowModel } from '../flow/model.js';
-import { isHttpDelivery, type JobTrigger } from './delivery-kinds.js';
+import { isHttpDelivery, isScheduledDelivery, type JobTrigger } from './delivery-kinds.js';
 import { HttpError, type HttpClient } from '../http/client.js';
 import type { Delivery, OutgoingMessage, OutputTracker } from '../mqtt/message.js';
 import type { MessageContext } from '../pipeline/context.js';
@@ -230,6 +230,8 @@ export class MessageHost {
       context.levels = delivery.topic.split('/').slice(1);
       context.wildcards = Object.values(delivery.http.params);
       context.http = delivery.http;
+    } else if (isScheduledDelivery(delivery)) {
+      context.schedule = delivery.schedule;
     }
     if (delivery.messageId !== undefined) context.messageId = delivery.messageId;
     if (delivery.properties !== undefined) context.properties = readableProperties(delivery.properties);

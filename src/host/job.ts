@@ -14,7 +14,8 @@ import { retryDelay } from '../triggers/retry.js';
 import { sendAlongRoute, type FailureReport, type RouteSender } from '../triggers/on-error.js';
 import type { Log } from '../util/log.js';
 import type { MessageHost } from './host.js';
-import { isHttpDelivery, type JobTrigger } from './delivery-kinds.js';
+import { isHttpDelivery, isScheduledDelivery, type JobTrigger } from './delivery-kinds.js';
+import type { Maybe } from '../util/maybe.js';
 
 /** Per-trigger counts, read by the engine's snapshot (status, metrics) and in tests. */
 export interface TriggerCounters {
@@ -80,16 +81,31 @@ export class Job implements OutputTracker {
   /** Decodes the message and runs its first attempt (synchronously, as far as the steps allow). */
   start(): void {
     const { trigger, host, matchers } = this.version;
-    try {
-      // A request without a body (a GET, an empty POST) has the payload null.
-      this.#payload = this.delivery.payload.length === 0 && isHttpDelivery(this.delivery) ? null : decodePayload(this.delivery.payload, trigger.payload, trigger.maxPayloadBytes);
-      this.#context = host.context(trigger, matchers, this.delivery, this.#payload);
-    } catch (error) {
+    const fail = (error: unknown): void => {
       this.attempts = 1;
       this.#failAfterAttempts(asFailure(error));
+    };
+    const begin = (payload: unknown): void => {
+      try {
+        this.#payload = payload;
+        this.#context = host.context(trigger, matchers, this.delivery, payload);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      this.#attempt();
+    };
+    let payload: Maybe<unknown>;
+    try {
+      const delivery = this.delivery;
+      // A fire's payload is made now; a request without a body (a GET, an empty POST) has the payload null.
+      payload = isScheduledDelivery(delivery) ? delivery.payloadValue() : delivery.payload.length === 0 && isHttpDelivery(delivery) ? null : decodePayload(delivery.payload, trigger.payload, trigger.maxPayloadBytes);
+    } catch (error) {
+      fail(error);
       return;
     }
-    this.#attempt();
+    if (payload instanceof Promise) payload.then(begin, fail);
+    else begin(payload);
   }
 
   #attempt(): void {

@@ -19,6 +19,19 @@ export interface MessageContext {
   readonly properties?: Readonly<Record<string, unknown>>;
   /** A request to an endpoint (an HTTP trigger). */
   readonly http?: HttpContext;
+  /** A fire of a schedule. */
+  readonly schedule?: ScheduleContext;
+}
+
+/** A fire of a schedule as services see it (`$message.schedule`). */
+export interface ScheduleContext {
+  readonly name: string;
+  /** The tick it fires for (ISO 8601), before jitter. */
+  readonly scheduledAt: string;
+  /** When it fired (ISO 8601). */
+  readonly firedAt: string;
+  /** True for a fire missed while mqflow was down, made up for (missed: once or all). */
+  readonly missed: boolean;
 }
 
 /** A request to an endpoint as services see it (`$message.http`); credentials are not shown. */

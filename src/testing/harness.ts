@@ -5,6 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import { endpointDelivery } from '../engine/endpoints.js';
+import { fireDelivery } from '../engine/schedules.js';
 import { TriggerRunner } from '../engine/trigger-runner.js';
 import type { JobTrigger } from '../host/delivery-kinds.js';
 import { HIDDEN_HEADERS, pathMatcher, queryOf, type Answer, type IncomingRequest, type Reply } from '../http/listener.js';
@@ -144,9 +145,12 @@ export async function runCase(model: FlowModel, testCase: TestCase, onClock?: (n
 
   // A trigger's messages arrive as the broker would deliver them; an endpoint's as requests, answered as the listener would.
   const endpoint = testCase.target.kind === 'endpoint' ? model.endpoints.get(testCase.target.name)! : undefined;
-  const trigger = endpoint ?? model.triggers.get(testCase.target.name)!;
+  const schedule = testCase.target.kind === 'schedule' ? model.schedules.get(testCase.target.name)! : undefined;
+  const trigger = endpoint ?? schedule ?? model.triggers.get(testCase.target.name)!;
   const runner = new TriggerRunner<JobTrigger>(trigger, { host: () => host, log, sessionKept: false });
   const deliver = (message: TestMessage, i: number, receivedAt: number, finish: () => void): Delivery => {
+    // A fire happens at the message's time: that is its tick.
+    if (schedule !== undefined) return fireDelivery(schedule, receivedAt, false, receivedAt, finish);
     if (endpoint === undefined) return delivery(message, i + 1, receivedAt, finish);
     const answer: Answer = {
       send: (reply) => {

@@ -82,7 +82,7 @@ export interface TestCase {
   readonly name: string;
   readonly file: string;
   readonly line: number;
-  readonly target: { readonly kind: 'trigger' | 'service' | 'endpoint'; readonly name: string };
+  readonly target: { readonly kind: 'trigger' | 'service' | 'endpoint' | 'schedule'; readonly name: string };
   /** What http steps get: the first stub that matches a request answers it. */
   readonly http?: readonly HttpStub[];
   /** For service tests: the connection publishes go through when a step names none. */
@@ -192,6 +192,7 @@ export const TEST_FILE_SCHEMA = {
           trigger: { type: 'string', minLength: 1 },
           service: { type: 'string', minLength: 1 },
           endpoint: { type: 'string', minLength: 1, description: 'An endpoint (HTTP trigger): each message is a request to it.' },
+          schedule: { type: 'string', minLength: 1, description: 'A schedule: each message is a fire, at its at.' },
           http: { type: 'array', items: HTTP_STUB, description: 'The answers http steps get; a request no stub answers fails its step.' },
           connection: { type: 'string', minLength: 1 },
           message: MESSAGE,
@@ -260,15 +261,15 @@ export function loadTestFile(absolutePath: string, model: FlowModel, problems: P
   const cases: TestCase[] = [];
   data.tests.forEach((raw, i) => {
     const at: ValuePath = ['tests', i];
-    const t = raw as { name: string; trigger?: string; service?: string; endpoint?: string; http?: { request: string; status?: number; headers?: Record<string, string>; body?: unknown; fail?: 'timeout' | 'refused' }[]; connection?: string; message?: Record<string, unknown>; messages?: Record<string, unknown>[]; fixed?: TestCase['fixed']; state?: Record<string, unknown>[]; expect: Omit<Expectations, 'state'> & { state?: Record<string, unknown>[] } };
+    const t = raw as { name: string; trigger?: string; service?: string; endpoint?: string; schedule?: string; http?: { request: string; status?: number; headers?: Record<string, string>; body?: unknown; fail?: 'timeout' | 'refused' }[]; connection?: string; message?: Record<string, unknown>; messages?: Record<string, unknown>[]; fixed?: TestCase['fixed']; state?: Record<string, unknown>[]; expect: Omit<Expectations, 'state'> & { state?: Record<string, unknown>[] } };
     let ok = true;
-    if ([t.trigger, t.service, t.endpoint].filter((x) => x !== undefined).length !== 1) {
-      report(at, `test "${t.name}" must name one trigger, service or endpoint`, 'add trigger: <name> (the message arrives as the broker would deliver it), service: <name> (called directly) or endpoint: <name> (each message is an HTTP request)');
+    if ([t.trigger, t.service, t.endpoint, t.schedule].filter((x) => x !== undefined).length !== 1) {
+      report(at, `test "${t.name}" must name one trigger, service, endpoint or schedule`, 'add trigger: <name> (the message arrives as the broker would deliver it), service: <name> (called directly), endpoint: <name> (each message is an HTTP request) or schedule: <name> (each message is a fire)');
       ok = false;
     }
-    const kind = t.trigger !== undefined ? 'trigger' : t.endpoint !== undefined ? 'endpoint' : 'service';
-    const name = t.trigger ?? t.endpoint ?? t.service ?? '';
-    const known: ReadonlyMap<string, unknown> = kind === 'trigger' ? model.triggers : kind === 'endpoint' ? model.endpoints : model.services;
+    const kind = t.trigger !== undefined ? 'trigger' : t.endpoint !== undefined ? 'endpoint' : t.schedule !== undefined ? 'schedule' : 'service';
+    const name = t.trigger ?? t.endpoint ?? t.schedule ?? t.service ?? '';
+    const known: ReadonlyMap<string, unknown> = kind === 'trigger' ? model.triggers : kind === 'endpoint' ? model.endpoints : kind === 'schedule' ? model.schedules : model.services;
     if (name !== '' && !known.has(name)) {
       const suggestion = closestMatch(name, [...known.keys()]);
       report([...at, kind], `no ${kind} named "${name}"${suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`}`);
@@ -304,7 +305,11 @@ export function loadTestFile(absolutePath: string, model: FlowModel, problems: P
         report(path, 'path, method and headers are for requests to an endpoint', 'remove them, or test an endpoint: endpoint: <name>');
         return undefined;
       }
-      if (m.payload === undefined && kind !== 'endpoint') {
+      if (kind === 'schedule' && (m.topic !== undefined || m.payload !== undefined)) {
+        report(path, 'a fire of a schedule has the schedule\'s payload: give only its at', 'e.g. - at: 1m');
+        return undefined;
+      }
+      if (m.payload === undefined && kind !== 'endpoint' && kind !== 'schedule') {
         report(path, 'a message needs a payload');
         return undefined;
       }

@@ -105,7 +105,7 @@ services:
     expect(r.status).toBe(1);
     const report = JSON.parse(r.stdout) as { valid: boolean; summary: Record<string, number>; problems: Record<string, unknown>[] };
     expect(report.valid).toBe(false);
-    expect(report.summary).toEqual({ files: 1, connections: 1, triggers: 1, endpoints: 0, services: 1, errors: 3, warnings: 0 });
+    expect(report.summary).toEqual({ files: 1, connections: 1, triggers: 1, endpoints: 0, schedules: 0, services: 1, errors: 3, warnings: 0 });
     expect(report.problems[0]).toEqual({
       severity: 'error',
       code: 'MQFLOW_SCHEMA_ENUM',

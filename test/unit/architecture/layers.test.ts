@@ -20,7 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['component'],
   ['stores', 'windows'],
   ['steps', 'triggers', 'connections'],
-  ['listeners'],
+  ['listeners', 'schedules'],
   ['flow'],
   ['host'],
   ['engine'],

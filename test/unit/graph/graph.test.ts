@@ -386,3 +386,40 @@ services:
     expect(renderDot(graph)).toContain(`${api.id} [label="POST https://alarm.example.com/doors/{{ $wildcards[0] }}", shape=hexagon];`);
   });
 });
+
+describe('mqflow graph: schedules', () => {
+  it('draws each schedule with when it fires, in a box of schedules, running its service', () => {
+    const graph = flowGraph(
+      model({
+        files: {
+          's.yaml': `connections:
+  plant:
+    url: mqtt://127.0.0.1:1883
+schedules:
+  beat:
+    every: 30s
+    service: beat
+  report:
+    cron: 0 6 * * MON-FRI
+    timezone: Europe/Berlin
+    service: beat
+services:
+  beat:
+    steps:
+      - publish:
+          topic: plant/beat
+`,
+        },
+      }),
+    );
+    expect(graph.groups).toContainEqual({ id: 'schedules', label: 'schedules', disabled: false });
+    expect(graph.nodes.filter((n) => n.group === 'schedules').map((n) => n.lines)).toEqual([
+      ['beat', 'every 30s'],
+      ['report', 'cron 0 6 * * MON-FRI Europe/Berlin'],
+    ]);
+    expect(graph.edges.filter((e) => e.kind === 'runs')).toEqual([
+      { from: 'schedule_beat', to: 'service_beat', kind: 'runs' },
+      { from: 'schedule_report', to: 'service_beat', kind: 'runs' },
+    ]);
+  });
+});

@@ -1,0 +1,41 @@
+/** Schedule ticks (docs/flow-language.md, "Schedules"): every aligned to the epoch, cron in its time zone, missed ticks bounded. */
+import { describe, expect, it } from 'vitest';
+import { nextTick, ticksBetween } from '../../../src/engine/schedules.js';
+import { cronProblem } from '../../../src/schedules/schedule-options.js';
+
+const at = (iso: string): number => Date.parse(iso);
+const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+describe('ticks', () => {
+  it('every: multiples of the interval since the epoch, strictly after the given time', () => {
+    const every = { timing: { kind: 'every', everyMs: 30_000 } } as const;
+    expect(iso(nextTick(every, at('2026-01-01T00:00:10Z')))).toBe('2026-01-01T00:00:30.000Z');
+    expect(iso(nextTick(every, at('2026-01-01T00:00:30Z')))).toBe('2026-01-01T00:01:00.000Z');
+  });
+
+  it('cron: in its time zone, daylight saving time included', () => {
+    const berlin = { timing: { kind: 'cron', cron: '0 0 6 * * MON-FRI', timezone: 'Europe/Berlin' } } as const;
+    // Friday 2026-03-27 06:00 CET is 05:00Z; the next is Monday 2026-03-30 06:00 CEST, 04:00Z.
+    expect(iso(nextTick(berlin, at('2026-03-27T00:00:00Z')))).toBe('2026-03-27T05:00:00.000Z');
+    expect(iso(nextTick(berlin, at('2026-03-27T05:00:00Z')))).toBe('2026-03-30T04:00:00.000Z');
+  });
+
+  it('missed ticks: those after the last fire up to now, the latest ones when over the limit', () => {
+    const every = { timing: { kind: 'every', everyMs: 1_000 } } as const;
+    expect(ticksBetween(every, at('2026-01-01T00:00:00Z'), at('2026-01-01T00:00:03.500Z'), 10).map(iso)).toEqual(['2026-01-01T00:00:01.000Z', '2026-01-01T00:00:02.000Z', '2026-01-01T00:00:03.000Z']);
+    expect(ticksBetween(every, at('2026-01-01T00:00:00Z'), at('2026-01-01T00:00:03.500Z'), 1).map(iso)).toEqual(['2026-01-01T00:00:03.000Z']);
+    expect(ticksBetween(every, at('2026-01-01T00:00:00Z'), at('2026-01-01T00:00:00.500Z'), 10)).toEqual([]);
+  });
+});
+
+describe('cron checks', () => {
+  it('accepts 5 and 6 fields in a real zone, and says what is wrong otherwise', () => {
+    expect(cronProblem('*/5 * * * *', 'UTC')).toBeUndefined();
+    expect(cronProblem('0 */5 * * * *', 'America/New_York')).toBeUndefined();
+    expect(cronProblem('* * * *', 'UTC')?.message).toContain('not 4');
+    expect(cronProblem('0 0 0 * * * 2030', 'UTC')?.message).toContain('not 7');
+    expect(cronProblem('61 * * * * *', 'UTC')?.message).toContain('61');
+    expect(cronProblem('0 0 31 2 *', 'UTC')).toMatchObject({ field: 'cron', message: 'it never fires' });
+    expect(cronProblem('0 * * * *', 'Mars/Olympus')).toMatchObject({ field: 'timezone' });
+  });
+});
