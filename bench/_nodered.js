@@ -8,13 +8,27 @@
  *   fourstep  – mqtt in → switch (JSONata filter) → change (JSONata transform) → switch
  *               (celsius > 90) → change (level hot | normal) → two changes (JSONata topics
  *               out/<device> and site/<site>/<level>) → two mqtt out: 2 outputs per input
+ *   http      – mqtt in load/in (parsed JSON) → change (JSONata msg.url = $env("API_URL") &
+ *               "/devices/" & payload.device; move msg.payload to msg.reading) → http request
+ *               (GET, URL from msg.url, a parsed JSON object, "Enable connection keep-alive" on)
+ *               → change (JSONata payload {device, seq, location}) → mqtt out load/out. Used by
+ *               bench/http.js; nodeRedSystem() then needs `apiUrl` and returns env { API_URL }.
+ *   webhook   – http in (POST /hooks/readings/:device, parsed JSON body) → change (JSONata
+ *               payload {"device": req.params.device, "seq": payload.seq}) → mqtt out load/out and
+ *               → http response (status 204). Used by bench/http.js; nodeRedSystem() then needs
+ *               `httpPort`, where Node-RED's HTTP server (node routes only, no editor) listens.
+ *               The http response node answers when the message reaches it, without waiting for
+ *               the mqtt out node's publish to be acknowledged (PUBACK).
  * All MQTT nodes share one broker config node (MQTT 3.1.1, clean session, keepalive 60).
  *
  * Ready detection: Node-RED logs "Started flows" and "Connected to broker: …", then subscribes
  * without a callback, so SUBACK is neither logged nor shown as a status. settings.js therefore
  * wraps mqtt.js' MqttClient#subscribe inside the Node-RED process (runs once per subscribe call,
  * never per message) to print "mqflow-bench: subscribed <topic> qos <granted>" when the SUBACK
- * arrives; ready() waits for that line for load/in. The same hook sets TCP no-delay on the socket.
+ * arrives; ready() waits for that line for load/in. The settings also set TCP no-delay on the
+ * broker socket (when mqtt.js opens it), as every other process of the benchmark does. The webhook
+ * system subscribes nothing: ready() waits for "Started flows", the broker connection and
+ * "Server now running at" (the HTTP port is open).
  *
  * Not a benchmark module (run.js skips files starting with "_").
  */
@@ -75,7 +89,7 @@ function freePort() {
   });
 }
 
-const SYSTEMS = ['identity', 'transform', 'fourstep'];
+const SYSTEMS = ['identity', 'transform', 'fourstep', 'http', 'webhook'];
 const CELSIUS = '(payload.temp_f - 32) * 5 / 9';
 
 /** The flows of one system: one tab, one shared broker config node. Change node rules use JSONata against msg. */
@@ -101,6 +115,23 @@ function flows(system, qos, { host, port, clientid }) {
     mqttIn('json', 'transform');
     change('transform', [set('topic', '"out/" & payload.deviceId'), set('payload', `{"device": payload.deviceId, "celsius": ${CELSIUS}, "ts": payload.ts, "seq": payload.seq}`)], ['out']);
     mqttOut('out', ''); // empty topic: msg.topic is used
+  } else if (system === 'http') {
+    mqttIn('json', 'request-url');
+    // The request URL from the environment and the reading; the reading is kept in msg.reading,
+    // since the http request node replaces msg.payload with the response.
+    change('request-url', [set('url', '$env("API_URL") & "/devices/" & payload.device'), { t: 'move', p: 'payload', pt: 'msg', to: 'reading', tot: 'msg' }], ['request']);
+    // The editor's defaults except: return "a parsed JSON object", keep-alive ticked (the API
+    // server keeps connections alive, as the relay's and mqflow's clients do).
+    add('request', 'http request', { method: 'GET', ret: 'obj', paytoqs: 'ignore', url: '', tls: '', persist: true, proxy: '', insecureHTTPParser: false, authType: '', senderr: false, headers: [] }, [['enrich']]);
+    change('enrich', [set('payload', '{"device": reading.device, "seq": reading.seq, "location": payload.location}')], ['out']);
+    mqttOut('out', 'load/out');
+  } else if (system === 'webhook') {
+    // The editor's defaults except: method POST, the path. The body (application/json) arrives parsed.
+    add('hook', 'http in', { url: '/hooks/readings/:device', method: 'post', upload: false, skipBodyParsing: false, swaggerDoc: '' }, [['reading']]);
+    change('reading', [set('payload', '{"device": req.params.device, "seq": payload.seq}')], ['out', 'answer']);
+    mqttOut('out', 'load/out');
+    // The editor's defaults except the status: 204, no body.
+    add('answer', 'http response', { statusCode: '204', headers: {} });
   } else {
     mqttIn('json', 'filter');
     // (1) filter: the editor's "JSONata exp" rule passes when the expression is true
@@ -120,10 +151,13 @@ function flows(system, qos, { host, port, clientid }) {
   return nodes;
 }
 
-/** settings.js: headless (no editor, no HTTP nodes), no credential encryption, telemetry and diagnostics off, plus the SUBACK hook. */
-function settings({ flowFile, uiPort, mqttModule }) {
+/**
+ * settings.js: headless (no editor; no HTTP nodes unless `httpNodes`, then their routes on uiPort),
+ * no credential encryption, telemetry and diagnostics off, plus the SUBACK and no-delay hooks.
+ */
+function settings({ flowFile, uiPort, mqttModule, httpNodes = false }) {
   const config = {
-    flowFile, uiHost: '127.0.0.1', uiPort, httpAdminRoot: false, httpNodeRoot: false, disableEditor: true,
+    flowFile, uiHost: '127.0.0.1', uiPort, httpAdminRoot: false, httpNodeRoot: httpNodes ? '/' : false, disableEditor: true,
     credentialSecret: false, flowFilePretty: false,
     logging: { console: { level: 'info', metrics: false, audit: false } },
     telemetry: { enabled: false, updateNotification: false },
@@ -134,9 +168,16 @@ function settings({ flowFile, uiPort, mqttModule }) {
     editorTheme: { projects: { enabled: false }, multiplayer: { enabled: false } },
   };
   return `// Written by bench/_nodered.js for one benchmark run.
-// Benchmark hook: Node-RED subscribes without a callback; report each SUBACK on stdout. It also
-// sets TCP no-delay on the broker socket, as every other process of the benchmark does.
+// Benchmark hooks: TCP no-delay on the broker socket as mqtt.js opens it (once per connection),
+// as every other process of the benchmark does; and, since Node-RED subscribes without a
+// callback, each SUBACK reported on stdout (which also sets no-delay, as before).
 const { MqttClient } = require(${JSON.stringify(mqttModule)});
+const connect = MqttClient.prototype.connect;
+MqttClient.prototype.connect = function () {
+  const result = connect.apply(this, arguments);
+  if (this.stream && typeof this.stream.setNoDelay === 'function') this.stream.setNoDelay(true);
+  return result;
+};
 const subscribe = MqttClient.prototype.subscribe;
 MqttClient.prototype.subscribe = function (topic, opts, callback) {
   if (this.stream && typeof this.stream.setNoDelay === 'function') this.stream.setNoDelay(true);
@@ -154,10 +195,15 @@ module.exports = ${JSON.stringify(config, null, 2)};
  * Writes a Node-RED user dir into `dir` (flows.json + settings.js) for one system and QoS and
  * returns { args, ready }: args are the node CLI arguments to spawn with process.execPath;
  * ready(stdoutSoFar) is true once the flows started, the broker connection is up and the broker
- * acknowledged the load/in subscription.
+ * acknowledged the load/in subscription. The http system also takes `apiUrl` (the API's origin)
+ * and returns `env` ({ API_URL }), the environment to add to the Node-RED process's. The webhook
+ * system takes `httpPort` (127.0.0.1) and is ready once the flows started, the broker connection
+ * is up and the HTTP server listens.
  */
-export async function nodeRedSystem({ redJs, dir, system, qos, url }) {
+export async function nodeRedSystem({ redJs, dir, system, qos, url, apiUrl, httpPort }) {
   if (!SYSTEMS.includes(system)) throw new Error(`node-red: unknown system ${system} (${SYSTEMS.join(', ')})`);
+  if (system === 'http' && apiUrl === undefined) throw new Error('node-red: the http system needs apiUrl');
+  if (system === 'webhook' && httpPort === undefined) throw new Error('node-red: the webhook system needs httpPort');
   const { hostname, port } = new URL(url);
   const clientid = `bench-nodered-${process.pid}-${system}-q${qos}-${Date.now().toString(36)}`;
   // The mqtt.js instance Node-RED's MQTT nodes load, so the hook patches the class they use.
@@ -168,10 +214,13 @@ export async function nodeRedSystem({ redJs, dir, system, qos, url }) {
   const settingsFile = join(absDir, 'settings.js');
   writeFileSync(flowFile, `${JSON.stringify(flows(system, qos, { host: hostname, port: port || '1883', clientid }), null, 2)}\n`);
   // Headless mode listens on no port at all; a free uiPort keeps it safe if HTTP gets enabled.
-  writeFileSync(settingsFile, settings({ flowFile, uiPort: await freePort(), mqttModule: requireNodes.resolve('mqtt') }));
+  const webhook = system === 'webhook';
+  writeFileSync(settingsFile, settings({ flowFile, uiPort: webhook ? httpPort : await freePort(), mqttModule: requireNodes.resolve('mqtt'), httpNodes: webhook }));
   const connected = `Connected to broker: ${clientid}@`;
+  const listening = webhook ? 'Server now running at' : 'mqflow-bench: subscribed load/in qos';
   return {
     args: [resolve(redJs), '--userDir', absDir, '--settings', settingsFile, flowFile],
-    ready: (stdout) => stdout.includes('Started flows') && stdout.includes(connected) && stdout.includes('mqflow-bench: subscribed load/in qos'),
+    ...(system === 'http' ? { env: { API_URL: apiUrl } } : {}),
+    ready: (stdout) => stdout.includes('Started flows') && stdout.includes(connected) && stdout.includes(listening),
   };
 }
