@@ -91,6 +91,15 @@ export function createMetrics(version: string): Metrics {
   );
   totals('mqflow_schedule_missed_fires_total', 'Fires of ticks missed while mqflow was down, made up for (missed: once or all)', ['schedule'], (set, s) => s.schedules.filter((x) => x.running).forEach((x) => set({ schedule: x.name }, x.fires.madeUp)));
   gauge('mqflow_schedule_last_fire_timestamp_seconds', 'The tick of the last fire done (seconds since the epoch)', ['schedule'], (set, s) => s.schedules.forEach((x) => x.lastFire !== undefined && set({ schedule: x.name }, Date.parse(x.lastFire) / 1000)));
+  totals('mqflow_mqtt_requests_total', 'MQTT 5 requests of request steps, by connection and outcome (replied, timeout, late: a reply after its request timed out)', ['connection', 'outcome'], (set, s) =>
+    s.connections.forEach((c) => {
+      if (c.requests === undefined) return;
+      set({ connection: c.name, outcome: 'replied' }, c.requests.replied);
+      set({ connection: c.name, outcome: 'timeout' }, c.requests.timedOut);
+      set({ connection: c.name, outcome: 'late' }, c.requests.late);
+    }),
+  );
+  registry.registerMetric(histogram('mqflow_mqtt_request_duration_seconds', 'From sending an MQTT 5 request to its reply, by connection', snapshot, (s) => s.connections.flatMap((c) => (c.requests === undefined ? [] : [{ labels: { connection: c.name }, h: c.requests.latency }]))));
   gauge('mqflow_http_requests_in_flight', 'Requests of http steps sent and not answered yet, by host', ['host'], (set, s) => s.http.forEach((h) => set({ host: h.host }, h.inFlight)));
   registry.registerMetric(histogram('mqflow_http_request_duration_seconds', 'Time from sending a request of an http step to its whole response (or its failure), by host', snapshot, (s) => s.http.map((h) => ({ labels: { host: h.host }, h: h.duration }))));
 

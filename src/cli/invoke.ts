@@ -83,14 +83,18 @@ export async function runInvoke(args: readonly string[], io: CommandIO): Promise
   const publishers = new Map<string, Publisher>();
   const published: { connection: string; message: OutgoingMessage }[] = [];
   const describe = (name: string, message: OutgoingMessage): string => `to ${message.topic} via ${name} (qos ${message.qos}${message.retain ? ', retain' : ''}): ${message.payload.toString()}`;
+  const publisherOf = (name: string): Publisher => {
+    const definition = model.connections.get(name);
+    if (definition === undefined) throw new MessageFailure('no connection to publish through (give --connection)', 'MQFLOW_PUBLISH_NO_CONNECTION');
+    let publisher = publishers.get(name);
+    if (publisher === undefined) publishers.set(name, (publisher = commandPublisher(definition, createLog({ level: 'warn', pretty: false, secrets: model.secrets, destination: process.stderr }))));
+    return publisher;
+  };
   const output: Output = live
     ? {
+        request: (name, message, timeoutMs, tracker) => publisherOf(name).request(message, timeoutMs, tracker),
         send(name, message, tracker) {
-          const definition = model.connections.get(name);
-          if (definition === undefined) throw new MessageFailure('no connection to publish through (give --connection)', 'MQFLOW_PUBLISH_NO_CONNECTION');
-          let publisher = publishers.get(name);
-          if (publisher === undefined) publishers.set(name, (publisher = commandPublisher(definition, createLog({ level: 'warn', pretty: false, secrets: model.secrets, destination: process.stderr }))));
-          publisher.send(message, {
+          publisherOf(name).send(message, {
             outputHanded: () => tracker.outputHanded(),
             outputSettled(error) {
               if (error === undefined) {
@@ -103,6 +107,7 @@ export async function runInvoke(args: readonly string[], io: CommandIO): Promise
         },
       }
     : {
+        request: (_name, message) => Promise.reject(new MessageFailure(`a dry run sends no request (to ${message.topic}); add --live to send it`, 'MQFLOW_REQUEST_DRY_RUN')),
         send(name, message, tracker) {
           if (!model.connections.has(name)) throw new MessageFailure('no connection to publish through (give --connection)', 'MQFLOW_PUBLISH_NO_CONNECTION');
           published.push({ connection: name, message });

@@ -87,6 +87,11 @@ export class Engine {
         if (publisher === undefined) throw new PublishError(`connection ${connection} is not running (disabled or not defined)`, 'MQFLOW_PUBLISH_NO_CONNECTION');
         publisher.send(message, tracker);
       },
+      request: (connection, message, timeoutMs, tracker) => {
+        const publisher = this.#publishers.get(connection);
+        if (publisher === undefined) return Promise.reject(new PublishError(`connection ${connection} is not running (disabled or not defined)`, 'MQFLOW_PUBLISH_NO_CONNECTION'));
+        return publisher.request(message, timeoutMs, tracker);
+      },
     };
     this.#stores = new OpenStores(this.#log, options.clock ?? systemClock);
     this.#endpoints = new Endpoints(() => this.#host, this.#log);

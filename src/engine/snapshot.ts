@@ -30,6 +30,8 @@ export interface ConnectionSnapshot {
   readonly publishes: { readonly ok: number; readonly failed: number };
   readonly offlineQueue: number;
   readonly lastError?: string;
+  /** MQTT 5 requests of `request` steps through it, once it made one: replies, timeouts, late replies, waiting now; reply latency. */
+  readonly requests?: { readonly replied: number; readonly timedOut: number; readonly late: number; readonly waiting: number; readonly latency: HistogramSnapshot };
 }
 
 export interface TriggerSnapshot {
@@ -178,6 +180,7 @@ export function snapshotOf(source: SnapshotSource): EngineSnapshot {
       reconnects: publisher?.reconnects.count ?? 0,
       publishes: { ...(publisher?.publishes ?? { ok: 0, failed: 0 }) },
       offlineQueue: publisher?.offlineQueueDepth ?? 0,
+      ...(publisher?.inbox === undefined ? {} : { requests: { ...publisher.inbox.counts, waiting: publisher.inbox.waiting, latency: publisher.inbox.latency.snapshot() } }),
       ...(publisher?.lastError === undefined ? {} : { lastError: publisher.lastError }),
     };
   });

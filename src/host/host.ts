@@ -59,6 +59,10 @@ export class MessageHost {
       invoke: (service, payload, from) => this.pipeline.invoke(service, payload, from),
       log: (level, text, from, step) => this.log[level]({ event: 'log-step', trigger: from.message.trigger, topic: from.message.topic, step }, text),
       collect: (window, value, from, step) => this.#collect(window, value, from, step),
+      request: (request, timeoutMs, from) => {
+        const name = request.connection ?? from.message.connection;
+        return this.output.request(name, outgoing(request, this.model.connections.get(name)?.protocolVersion === 5), timeoutMs, from.outputs);
+      },
       http: (request) => (http === undefined ? Promise.reject(new HttpError('no HTTP client here', 'MQFLOW_HTTP_CONNECT', false)) : http.request(request)),
     };
     this.pipeline = new Pipeline(model.services, effects);
@@ -269,12 +273,13 @@ function isoTime(ms: number): string {
 /** The message handed to the output: MQTT 5 properties only where the connection speaks MQTT 5. */
 export function outgoing(request: PublishRequest, v5: boolean): OutgoingMessage {
   const base = { topic: request.topic, payload: request.payload, qos: request.qos, retain: request.retain };
-  if (!v5 || (request.userProperties === undefined && request.contentType === undefined)) return base;
+  if (!v5 || (request.userProperties === undefined && request.contentType === undefined && request.correlationData === undefined)) return base;
   return {
     ...base,
     properties: {
       ...(request.userProperties === undefined ? {} : { userProperties: { ...request.userProperties } }),
       ...(request.contentType === undefined ? {} : { contentType: request.contentType }),
+      ...(request.correlationData === undefined ? {} : { correlationData: request.correlationData }),
     },
   };
 }

@@ -12,6 +12,7 @@ import { publishPacketSize } from './packet-size.js';
 import { closeOnProtocolError, endClient, reconnectDelay, useNoDelay } from './reconnect.js';
 import './tolerant-acks.js';
 import { batchWrites } from './write-batch.js';
+import { RequestInbox, RequestTimeout, type ReplyMessage } from './request-inbox.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'stopped';
 
@@ -282,12 +283,48 @@ export class Publisher {
     });
   }
 
+  /** This client's replies, once it made a request. */
+  #inbox: RequestInbox | undefined;
+
+  get inbox(): RequestInbox | undefined {
+    return this.#inbox;
+  }
+
+  /**
+   * MQTT 5 request/response: hands `message` with this client's response topic and a correlation
+   * data of its own (as send() does: `tracker` hears of the publish), and resolves with the reply
+   * matched to it, or rejects after `timeoutMs` (RequestTimeout) or when it cannot be sent.
+   */
+  async request(message: OutgoingMessage, timeoutMs: number, tracker: OutputTracker): Promise<ReplyMessage> {
+    if (this.#client.options.protocolVersion !== 5) {
+      throw new PublishError(`connection ${this.name} speaks MQTT 3.1.1: a request needs MQTT 5 (protocolVersion: 5) for its response topic and correlation data`, 'MQFLOW_REQUEST_PROTOCOL');
+    }
+    const inbox = (this.#inbox ??= new RequestInbox(this.#client, String(this.#client.options.clientId)));
+    // Not connected yet, the subscription waits: the request's timeout covers that wait too.
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([inbox.ready(), new Promise((_, reject) => (timer = setTimeout(() => reject(new RequestTimeout(`connection ${this.name} could not subscribe to its reply topic within ${timeoutMs} ms`)), timeoutMs)))]);
+    } finally {
+      clearTimeout(timer);
+    }
+    const { correlationData, reply, cancel } = inbox.expect(Math.max(1, timeoutMs - (Date.now() - started)));
+    const properties = { ...message.properties, responseTopic: inbox.topic, correlationData };
+    try {
+      this.send({ ...message, properties }, tracker);
+    } catch (error) {
+      cancel(error as Error);
+    }
+    return reply;
+  }
+
   /**
    * Waits (up to `timeoutMs`) for publishes in flight, then disconnects: cleanly when they all
    * settled, forcibly when some did not (a broker gone or frozen would hold a clean disconnect
    * for ever; invariant 30). Resolves with the number of publishes left unconfirmed.
    */
   async stop(timeoutMs: number): Promise<number> {
+    this.#inbox?.close(new PublishError(`connection ${this.name} is stopping`, 'MQFLOW_PUBLISH_STOPPED'));
     if (this.#state === 'stopped') return 0;
     if (this.#unsettled > 0) await this.#settled.wait(timeoutMs);
     this.#state = 'stopped';

@@ -3,6 +3,7 @@ import type { Bindings } from '../expr/expression.js';
 import type { HttpRequest, HttpResponse } from '../http/client.js';
 import type { Reply } from '../http/listener.js';
 import type { OutputTracker, QoS } from '../mqtt/message.js';
+import type { ReplyMessage } from '../mqtt/request-inbox.js';
 import type { MessageState } from '../state/message-state.js';
 import type { SourcePosition } from '../util/position.js';
 import type { MessageContext } from './context.js';
@@ -119,6 +120,8 @@ export interface Effects {
   publish(request: PublishRequest, from: Execution): void;
   invoke(service: string, payload: unknown, from: Execution): Maybe<ServiceResult>;
   log(level: 'trace' | 'debug' | 'info' | 'warn' | 'error', text: string, from: Execution, step: string): void;
+  /** MQTT 5 request/response (a `request` step): publishes `request` and resolves with the reply matched to it. */
+  request(request: PublishRequest, timeoutMs: number, from: Execution): Promise<ReplyMessage>;
   /** Sends an HTTP request (an `http` step): the pooled client at run time, stubs in `mqflow test`. */
   http(request: HttpRequest, from: Execution): Promise<HttpResponse>;
   /** Adds `value` to the window named `window`; `from`'s message is held until the windows it went into emitted. */
@@ -134,6 +137,8 @@ export interface PublishRequest {
   readonly retain: boolean;
   readonly userProperties?: Readonly<Record<string, string>>;
   readonly contentType?: string;
+  /** MQTT 5: the correlation data of the request this publish replies to (a `reply` step). */
+  readonly correlationData?: Buffer;
 }
 
 export type Outcome = 'continue' | 'stop';

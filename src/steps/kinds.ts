@@ -12,6 +12,8 @@ import { log } from './log.js';
 import { lookup } from './lookup.js';
 import { publish } from './publish.js';
 import { remember } from './remember.js';
+import { reply } from './reply.js';
+import { request } from './request.js';
 import { respond } from './respond.js';
 import { set } from './set.js';
 import { split } from './split.js';
@@ -22,7 +24,7 @@ import { validate } from './validate.js';
 // Each kind's value type differs; the registry sees them as unknown (values are schema-checked before compile).
 export type AnyStepKind = StepKind<unknown, StepData>;
 
-export const STEP_KINDS: readonly AnyStepKind[] = [transform, filter, set, validate, publish, log, invoke, choice, split, dedupe, changed, throttle, remember, lookup, collect, http, respond];
+export const STEP_KINDS: readonly AnyStepKind[] = [transform, filter, set, validate, publish, log, invoke, choice, split, dedupe, changed, throttle, remember, lookup, collect, http, respond, request, reply];
 
 export const STEP_KIND_NAMES: readonly string[] = STEP_KINDS.map((k) => k.kind);
 

@@ -10,6 +10,7 @@ import { TriggerRunner } from '../engine/trigger-runner.js';
 import type { JobTrigger } from '../host/delivery-kinds.js';
 import { HIDDEN_HEADERS, pathMatcher, queryOf, type Answer, type IncomingRequest, type Reply } from '../http/listener.js';
 import { StubHttpClient, type RecordedRequest } from './http-stubs.js';
+import { RequestTimeout } from '../mqtt/request-inbox.js';
 import type { Endpoint, FlowModel } from '../flow/model.js';
 import { MessageHost } from '../host/host.js';
 import { CaptureOutput, type CapturedMessage } from '../host/output.js';
@@ -75,7 +76,12 @@ export async function runCase(model: FlowModel, testCase: TestCase, onClock?: (n
       return store.store.get(store.key(namespace, key), clock.now());
     },
   };
-  const output = new CaptureOutput(new Set(model.connections.keys()));
+  const output = new CaptureOutput(new Set(model.connections.keys()), (connection, message) => {
+    const stub = (testCase.replies ?? []).find((r) => (r.topic.endsWith('*') ? message.topic.startsWith(r.topic.slice(0, -1)) : r.topic === message.topic));
+    if (stub === undefined || stub.fail === 'timeout') return Promise.reject(new RequestTimeout(`no reply${stub === undefined ? ` (mqflow test: no stub under replies: answers ${message.topic})` : ' (stub)'}`));
+    const payload = stub.payload === undefined ? Buffer.alloc(0) : Buffer.from(typeof stub.payload === 'string' ? stub.payload : JSON.stringify(stub.payload));
+    return Promise.resolve({ topic: `mqflow/replies/test-${connection}`, payload, properties: {} });
+  });
   const lines = new Writable({
     write(chunk: Buffer, _encoding, done) {
       for (const text of chunk.toString().split('\n')) {

@@ -28,6 +28,13 @@ export interface TestMessage {
   readonly request?: { readonly method: string; readonly path: string; readonly headers: Readonly<Record<string, string>> };
 }
 
+/** A reply a `request` step gets in a test: to requests on `topic` (a prefix when it ends with *). */
+export interface ReplyStub {
+  readonly topic: string;
+  readonly payload?: unknown;
+  readonly fail?: 'timeout';
+}
+
 /** A request an http step must have sent: its method and URL, and some of its headers and its body. */
 export interface ExpectedRequest {
   readonly method: string;
@@ -85,6 +92,8 @@ export interface TestCase {
   readonly target: { readonly kind: 'trigger' | 'service' | 'endpoint' | 'schedule'; readonly name: string };
   /** What http steps get: the first stub that matches a request answers it. */
   readonly http?: readonly HttpStub[];
+  /** What request steps get: the first stub whose topic matches answers. */
+  readonly replies?: readonly ReplyStub[];
   /** For service tests: the connection publishes go through when a step names none. */
   readonly connection?: string;
   readonly messages: readonly TestMessage[];
@@ -125,6 +134,17 @@ const HTTP_STUB = {
     headers: { type: 'object', additionalProperties: { type: 'string' } },
     body: { description: 'The body: a YAML value sent as JSON, or a string sent as text.' },
     fail: { enum: ['timeout', 'refused'], description: 'Instead of a response: a timeout (MQFLOW_HTTP_TIMEOUT), or no server (MQFLOW_HTTP_CONNECT).' },
+  },
+} as const;
+
+const REPLY_STUB = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['topic'],
+  properties: {
+    topic: { type: 'string', minLength: 1, description: 'The topic of the requests it answers; ending in * matches by prefix.' },
+    payload: { description: 'The reply: a YAML value sent as JSON, or a string sent as text.' },
+    fail: { const: 'timeout', description: 'No reply: the request times out (MQFLOW_REQUEST_TIMEOUT).' },
   },
 } as const;
 
@@ -194,6 +214,7 @@ export const TEST_FILE_SCHEMA = {
           endpoint: { type: 'string', minLength: 1, description: 'An endpoint (HTTP trigger): each message is a request to it.' },
           schedule: { type: 'string', minLength: 1, description: 'A schedule: each message is a fire, at its at.' },
           http: { type: 'array', items: HTTP_STUB, description: 'The answers http steps get; a request no stub answers fails its step.' },
+          replies: { type: 'array', items: REPLY_STUB, description: 'The replies request steps get; a request no stub answers times out.' },
           connection: { type: 'string', minLength: 1 },
           message: MESSAGE,
           messages: { type: 'array', minItems: 1, items: MESSAGE },
@@ -261,7 +282,7 @@ export function loadTestFile(absolutePath: string, model: FlowModel, problems: P
   const cases: TestCase[] = [];
   data.tests.forEach((raw, i) => {
     const at: ValuePath = ['tests', i];
-    const t = raw as { name: string; trigger?: string; service?: string; endpoint?: string; schedule?: string; http?: { request: string; status?: number; headers?: Record<string, string>; body?: unknown; fail?: 'timeout' | 'refused' }[]; connection?: string; message?: Record<string, unknown>; messages?: Record<string, unknown>[]; fixed?: TestCase['fixed']; state?: Record<string, unknown>[]; expect: Omit<Expectations, 'state'> & { state?: Record<string, unknown>[] } };
+    const t = raw as { name: string; replies?: ReplyStub[]; trigger?: string; service?: string; endpoint?: string; schedule?: string; http?: { request: string; status?: number; headers?: Record<string, string>; body?: unknown; fail?: 'timeout' | 'refused' }[]; connection?: string; message?: Record<string, unknown>; messages?: Record<string, unknown>[]; fixed?: TestCase['fixed']; state?: Record<string, unknown>[]; expect: Omit<Expectations, 'state'> & { state?: Record<string, unknown>[] } };
     let ok = true;
     if ([t.trigger, t.service, t.endpoint, t.schedule].filter((x) => x !== undefined).length !== 1) {
       report(at, `test "${t.name}" must name one trigger, service, endpoint or schedule`, 'add trigger: <name> (the message arrives as the broker would deliver it), service: <name> (called directly), endpoint: <name> (each message is an HTTP request) or schedule: <name> (each message is a fire)');
@@ -363,6 +384,7 @@ export function loadTestFile(absolutePath: string, model: FlowModel, problems: P
       file: shownAs,
       line: source.locate(at).line,
       target: { kind, name },
+      ...(t.replies === undefined ? {} : { replies: t.replies }),
       ...(t.http === undefined
         ? {}
         : { http: t.http.map((s) => ({ ...parseRequestLine(s.request), status: s.status ?? 200, headers: s.headers ?? {}, ...(s.body === undefined ? {} : { body: s.body }), ...(s.fail === undefined ? {} : { fail: s.fail }) })) }),

@@ -18,6 +18,10 @@ class HandOutput implements Output {
   /** Topics whose next hand-over is refused (as a full offline queue would). */
   readonly refuse = new Set<string>();
 
+  request(): Promise<never> {
+    return Promise.reject(new Error('no requests here'));
+  }
+
   send(_connection: string, message: OutgoingMessage, tracker: OutputTracker): void {
     if (this.refuse.delete(message.topic)) throw new PublishError('connection plant is down and 1 publishes already wait (offlineQueueSize)', 'MQFLOW_PUBLISH_QUEUE_FULL');
     tracker.outputHanded();
