@@ -158,7 +158,7 @@ function stepUses(steps: readonly Step[], mask: (text: string) => string, contex
   const uses: StepUse[] = [];
   for (const step of steps) {
     for (const use of stepKind(step.kind)?.uses?.(step) ?? []) {
-      if (use.kind === 'publish') uses.push({ kind: 'publish', topic: mask(templateText(use.topic)), connection: use.connection, context });
+      if (use.kind === 'publish') uses.push({ kind: 'publish', topic: mask(templateText(use.topic)), connection: use.connection, context: use.label === undefined ? context : [use.label, ...context] });
       else if (use.kind === 'invoke') uses.push({ kind: 'invoke', service: use.service, context });
       else if (use.kind === 'http') uses.push({ kind: 'http', text: mask(`${use.method} ${templateText(use.url)}`), context });
       else {

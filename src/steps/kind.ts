@@ -19,7 +19,7 @@ export interface StepData extends StepHeader {
 
 /** What a step refers to, for `mqflow graph`: a topic it publishes to, a service it invokes, an HTTP API it calls, steps it nests. */
 export type StepUse =
-  | { readonly kind: 'publish'; readonly topic: Template; readonly connection?: string }
+  | { readonly kind: 'publish'; readonly topic: Template; readonly connection?: string; readonly label?: 'request' | 'reply' }
   | { readonly kind: 'invoke'; readonly service: string }
   | { readonly kind: 'http'; readonly method: string; readonly url: Template }
   | { readonly kind: 'nested'; readonly label: 'when' | 'otherwise' | 'each'; readonly expression?: string; readonly steps: readonly Step[] };

@@ -6,7 +6,7 @@
  */
 import { fieldRows, objectSchema, type FieldSpec } from '../component/spec.js';
 import type { Expression } from '../expr/expression.js';
-import type { Template } from '../expr/template.js';
+import { compileTemplate, type Template } from '../expr/template.js';
 import type { QoS } from '../mqtt/message.js';
 import { topicFilterProblem, topicMatches, topicNameProblem } from '../mqtt/topic-filter.js';
 import { encodePayload, evaluate, render } from '../pipeline/evaluate.js';
@@ -89,8 +89,14 @@ export const reply: StepKind<ReplyValue, ReplyStep> = {
       return send(step, exec, runtime, topic!, correlation);
     });
   },
-  uses: (step) => (step.topic === undefined ? [] : [{ kind: 'publish', topic: step.topic, ...(step.connection === undefined ? {} : { connection: step.connection }) }]),
+  // The response topic is the requester's: drawn as the allowed filter, or the 3.1.1 topic template.
+  uses: (step) => [{ kind: 'publish', label: 'reply', topic: step.topic ?? literalTemplate(step.allow), ...(step.connection === undefined ? {} : { connection: step.connection }) }],
 };
+
+/** A template that is only text, for the graph. */
+function literalTemplate(text: string): Template {
+  return compileTemplate(text, [{ text, isExpression: false, offset: 0 }], () => undefined)!;
+}
 
 function fallbackTopic(step: ReplyStep, exec: Execution): Maybe<string | undefined> {
   return step.topic === undefined ? undefined : render(step.topic, exec, step);

@@ -104,7 +104,7 @@ export const request: StepKind<RequestValue, RequestStep> = {
       return after(step.payload === undefined ? exec.payload : evaluate(step.payload, exec.payload, exec, step), (value) => ask(step, exec, runtime, topic, value));
     });
   },
-  uses: (step) => [{ kind: 'publish', topic: step.topic, ...(step.connection === undefined ? {} : { connection: step.connection }) }],
+  uses: (step) => [{ kind: 'publish', label: 'request', topic: step.topic, ...(step.connection === undefined ? {} : { connection: step.connection }) }],
 };
 
 function renderTopic(step: RequestStep, exec: Execution): Maybe<string> {

@@ -423,3 +423,32 @@ services:
     ]);
   });
 });
+
+describe('mqflow graph: request and reply', () => {
+  it('labels the edge of a request and of a reply, the reply drawn to the topics allow permits', () => {
+    const graph = flowGraph(
+      model({
+        files: {
+          'rr.yaml': `connections:
+  plant:
+    url: mqtt://127.0.0.1:1883
+    protocolVersion: 5
+services:
+  ask:
+    steps:
+      - request:
+          topic: devices/{{ device }}/get
+  answer:
+    steps:
+      - reply:
+          allow: replies/#
+`,
+        },
+      }),
+    );
+    expect(graph.edges.filter((e) => e.kind === 'publish').map((e) => [e.from, e.to, e.label])).toEqual([
+      ['service_answer', 'topic_replies_all', 'reply'],
+      ['service_ask', 'topic_devices_device_get', 'request'],
+    ]);
+  });
+});
