@@ -1,6 +1,12 @@
 /** Schedule ticks (docs/flow-language.md, "Schedules"): every aligned to the epoch, cron in its time zone, missed ticks bounded. */
-import { describe, expect, it } from 'vitest';
-import { nextTick, ticksBetween } from '../../../src/engine/schedules.js';
+import { Writable } from 'node:stream';
+import { describe, expect, it, vi } from 'vitest';
+import { nextTick, RunningSchedule, ticksBetween } from '../../../src/engine/schedules.js';
+import { MessageHost } from '../../../src/host/host.js';
+import { CaptureOutput } from '../../../src/host/output.js';
+import { ManualClock } from '../../../src/state/clock.js';
+import { createLog } from '../../../src/util/log.js';
+import { buildMemory } from '../flow/helpers.js';
 import { cronProblem } from '../../../src/schedules/schedule-options.js';
 
 const at = (iso: string): number => Date.parse(iso);
@@ -37,5 +43,50 @@ describe('cron checks', () => {
     expect(cronProblem('61 * * * * *', 'UTC')?.message).toContain('61');
     expect(cronProblem('0 0 31 2 *', 'UTC')).toMatchObject({ field: 'cron', message: 'it never fires' });
     expect(cronProblem('0 * * * *', 'Mars/Olympus')).toMatchObject({ field: 'timezone' });
+  });
+});
+
+describe('a running schedule', () => {
+  it('fires each tick after its jitter, with the tick and the fire time in $message.schedule', async () => {
+    const model = buildMemory({
+      files: {
+        'flow.yaml': `connections:
+  plant:
+    url: mqtt://127.0.0.1:1883
+schedules:
+  beat:
+    every: 10s
+    jitter: 2s
+    expression: $message.schedule
+    service: beat
+services:
+  beat:
+    steps:
+      - publish:
+          topic: beats
+`,
+      },
+    }).model!;
+    const output = new CaptureOutput(new Set(['plant']));
+    const log = createLog({ level: 'error', pretty: false, secrets: [], destination: new Writable({ write: (_c, _e, done) => done() }) });
+    const host = new MessageHost(model, output, log);
+    const clock = new ManualClock(Date.parse('2026-01-01T00:00:01Z'));
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    try {
+      const running = new RunningSchedule(model.schedules.get('beat')!, { host: () => host, log, clock, store: () => undefined, instance: 'test' });
+      await running.start();
+      await clock.advanceTo(Date.parse('2026-01-01T00:00:25Z'));
+      await new Promise((r) => setImmediate(r));
+      running.stop();
+      const fired = output.sent.map((s) => JSON.parse(s.message.payload.toString()) as { scheduledAt: string; firedAt: string; missed: boolean });
+      // Ticks at :10 and :20, each fired 1 s (half the 2 s jitter) after it.
+      expect(fired).toEqual([
+        { name: 'beat', scheduledAt: '2026-01-01T00:00:10.000Z', firedAt: '2026-01-01T00:00:11.000Z', missed: false },
+        { name: 'beat', scheduledAt: '2026-01-01T00:00:20.000Z', firedAt: '2026-01-01T00:00:21.000Z', missed: false },
+      ]);
+      expect(running.counters).toMatchObject({ fired: 2, overrun: 0 });
+    } finally {
+      random.mockRestore();
+    }
   });
 });

@@ -1,6 +1,7 @@
 /** listeners and endpoints: what compile accepts, warns about and refuses (docs/flow-language.md, "HTTP triggers"). */
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { pathMatcher } from '../../../src/http/listener.js';
+import { HttpListener, pathMatcher } from '../../../src/http/listener.js';
 import { buildMemory } from '../flow/helpers.js';
 
 const problems = (yaml: string, env: Record<string, string> = {}): string[] => buildMemory({ files: { 'flow.yaml': yaml }, env }).text.filter((l) => / (error|warning): /.test(l));
@@ -41,5 +42,27 @@ describe('endpoint paths', () => {
       },
     });
     expect(built.model!.endpoints.get('e')).toMatchObject({ method: 'POST', connection: 'plant', queueSize: 100, processing: { mode: 'serial' } });
+  });
+});
+
+describe('HttpListener', () => {
+  it('closes connections over maxConnections at once, and answers the others', async () => {
+    const listener = new HttpListener({ host: '127.0.0.1', port: 0, maxBodyBytes: 100, headersTimeoutMs: 5_000, requestTimeoutMs: 5_000, maxConnections: 1 });
+    listener.routes = [{ method: 'GET', match: (p) => (p === '/x' ? {} : undefined), handle: (_req, answer) => answer.send({ status: 200, body: 'ok' }) }];
+    const { port } = await listener.listen();
+    const open = (): Promise<{ closedWithoutAnswer: Promise<boolean>; send: (text: string) => void }> =>
+      new Promise((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          let data = '';
+          socket.on('data', (d: Buffer) => (data += d.toString()));
+          resolve({ closedWithoutAnswer: new Promise((done) => socket.on('close', () => done(data === ''))), send: (text) => socket.write(text) });
+        });
+      });
+    const first = await open();
+    const second = await open();
+    expect(await second.closedWithoutAnswer).toBe(true);
+    first.send('GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(await first.closedWithoutAnswer).toBe(false);
+    await listener.close(1_000);
   });
 });
