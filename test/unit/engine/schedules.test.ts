@@ -90,3 +90,34 @@ services:
     }
   });
 });
+
+describe('a schedule whose fires do not finish', () => {
+  it('skips the ticks beyond queueSize and counts them', async () => {
+    const model = buildMemory({
+      files: {
+        'flow.yaml': `schedules:
+  poll:
+    every: 1s
+    queueSize: 2
+    service: poll
+services:
+  poll:
+    steps:
+      - http:
+          url: http://127.0.0.1:9/never
+`,
+      },
+    }).model!;
+    const log = createLog({ level: 'error', pretty: false, secrets: [], destination: new Writable({ write: (_c, _e, done) => done() }) });
+    // An API that never answers: each fire stays in flight.
+    const host = new MessageHost(model, new CaptureOutput(new Set()), log, { http: { request: () => new Promise(() => undefined) } });
+    const clock = new ManualClock(Date.parse('2026-01-01T00:00:00.500Z'));
+    const running = new RunningSchedule(model.schedules.get('poll')!, { host: () => host, log, clock, store: () => undefined, instance: 'test' });
+    await running.start();
+    await clock.advanceTo(Date.parse('2026-01-01T00:00:05.600Z'));
+    running.stop();
+    // One fire runs, one waits (queueSize 2): the other three ticks are skipped.
+    expect(running.counters).toMatchObject({ fired: 2, overrun: 3 });
+    expect(running.runner.inFlight + running.runner.queueDepth).toBe(2);
+  });
+});
