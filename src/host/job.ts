@@ -80,32 +80,42 @@ export class Job implements OutputTracker {
 
   /** Decodes the message and runs its first attempt (synchronously, as far as the steps allow). */
   start(): void {
-    const { trigger, host, matchers } = this.version;
-    const fail = (error: unknown): void => {
-      this.attempts = 1;
-      this.#failAfterAttempts(asFailure(error));
-    };
-    const begin = (payload: unknown): void => {
-      try {
-        this.#payload = payload;
-        this.#context = host.context(trigger, matchers, this.delivery, payload);
-      } catch (error) {
-        fail(error);
-        return;
-      }
-      this.#attempt();
-    };
     let payload: Maybe<unknown>;
     try {
-      const delivery = this.delivery;
-      // A fire's payload is made now; a request without a body (a GET, an empty POST) has the payload null.
-      payload = isScheduledDelivery(delivery) ? delivery.payloadValue() : delivery.payload.length === 0 && isHttpDelivery(delivery) ? null : decodePayload(delivery.payload, trigger.payload, trigger.maxPayloadBytes);
+      payload = this.#decode();
     } catch (error) {
-      fail(error);
+      this.#failStart(error);
       return;
     }
-    if (payload instanceof Promise) payload.then(begin, fail);
-    else begin(payload);
+    if (payload instanceof Promise) payload.then((p) => this.#begin(p), (error: unknown) => this.#failStart(error));
+    else this.#begin(payload);
+  }
+
+  /** The first payload: decoded from the bytes, made at a schedule's fire, or null for a request without a body. */
+  #decode(): Maybe<unknown> {
+    const { delivery } = this;
+    const { trigger } = this.version;
+    if (isScheduledDelivery(delivery)) return delivery.payloadValue();
+    if (delivery.payload.length === 0 && isHttpDelivery(delivery)) return null;
+    return decodePayload(delivery.payload, trigger.payload, trigger.maxPayloadBytes);
+  }
+
+  #begin(payload: unknown): void {
+    const { trigger, host, matchers } = this.version;
+    try {
+      this.#payload = payload;
+      this.#context = host.context(trigger, matchers, this.delivery, payload);
+    } catch (error) {
+      this.#failStart(error);
+      return;
+    }
+    this.#attempt();
+  }
+
+  /** A payload that could not be decoded (or made) is not retried. */
+  #failStart(error: unknown): void {
+    this.attempts = 1;
+    this.#failAfterAttempts(asFailure(error));
   }
 
   #attempt(): void {
