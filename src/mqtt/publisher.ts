@@ -81,8 +81,13 @@ export class Publisher {
   /** Publishes handed and not yet settled; stop() waits for them. */
   #unsettled = 0;
   readonly #settled = new Waiters();
-  /** Pending publishes in the order they were handed (the oldest first), for the timeout. */
-  #pending: Pending[] = [];
+  /**
+   * Pending publishes in the order they were handed (the oldest first), for the timeout. Settled
+   * ones at the head are let go at once (their slot emptied), not at the next sweep: held for
+   * 250 ms, each kept its message's job alive into V8's old generation (measured: the default
+   * trigger's CPU per message went from 1.15 × to 1.35 × the relay's with that).
+   */
+  #pending: (Pending | undefined)[] = [];
   #pendingHead = 0;
   #connectedAt = 0;
   /** The current network connection got its CONNACK (mqtt.js says 'connect' only after resending its store). */
@@ -203,6 +208,7 @@ export class Publisher {
         if (error) this.publishes.failed++;
         else this.publishes.ok++;
         if (--this.#unsettled === 0) this.#settled.wake();
+        this.#letGo();
         tracker.outputSettled(error ? (pending.failure ?? this.#refusal(message, error)) : undefined);
       },
     };
@@ -213,6 +219,21 @@ export class Publisher {
     const idNow = message.qos > 0 && client._storeProcessing !== true && (client._storeProcessingQueue?.length ?? 0) === 0;
     this.#client.publish(message.topic, message.payload, message.properties === undefined ? { qos: message.qos, retain: message.retain } : { qos: message.qos, retain: message.retain, properties: message.properties }, pending.callback);
     if (idNow && !pending.settled) pending.messageId = this.#client.getLastMessageId();
+  }
+
+  /** Empties the slots of the settled publishes at the head, and compacts the list now and then. */
+  #letGo(): void {
+    const pending = this.#pending;
+    let head = this.#pendingHead;
+    while (head < pending.length && pending[head]?.settled !== false) pending[head++] = undefined;
+    this.#pendingHead = head;
+    if (head === pending.length) {
+      pending.length = 0;
+      this.#pendingHead = 0;
+    } else if (head > 1024 && head * 2 > pending.length) {
+      this.#pending = pending.slice(head);
+      this.#pendingHead = 0;
+    }
   }
 
   /** What a publish mqtt.js failed is reported as: refused by the broker (a reason code), or failed. */
@@ -230,7 +251,7 @@ export class Publisher {
    */
   #connectionLost(): void {
     let i = this.#pendingHead;
-    while (i < this.#pending.length && this.#pending[i]!.settled) i++;
+    while (i < this.#pending.length && this.#pending[i]?.settled !== false) i++;
     const oldest = this.#pending[i];
     if (oldest !== undefined && ++oldest.lost >= LOST_CONNECTIONS) {
       this.#fail(oldest, new PublishError(`publish to ${oldest.topic} failed: the connection to the broker was lost ${LOST_CONNECTIONS} times while it waited for its acknowledgement (a message the broker will not take?)`, 'MQFLOW_PUBLISH_FAILED'));
@@ -253,19 +274,20 @@ export class Publisher {
    * (a message the broker cannot take would otherwise come back after every reconnect).
    */
   #timeOut(): void {
-    while (this.#pendingHead < this.#pending.length && this.#pending[this.#pendingHead]!.settled) this.#pendingHead++;
-    if (this.#pendingHead > 1024 && this.#pendingHead * 2 > this.#pending.length) {
-      this.#pending = this.#pending.slice(this.#pendingHead);
-      this.#pendingHead = 0;
-    }
+    this.#letGo();
     if (this.#state !== 'connected') return;
     const now = Date.now();
     const timeout = this.#options.publishTimeoutMs;
+    // Found first, failed after: failing one lets the settled ones go, which changes the list.
+    const expired: Pending[] = [];
     for (let i = this.#pendingHead; i < this.#pending.length; i++) {
-      const pending = this.#pending[i]!;
-      if (pending.settled) continue;
+      const pending = this.#pending[i];
+      if (pending === undefined || pending.settled) continue;
       // The clock starts when the publish was handed, or again at a reconnect (mqtt.js resends it).
       if (now - Math.max(pending.sentAt, this.#connectedAt) <= timeout) break;
+      expired.push(pending);
+    }
+    for (const pending of expired) {
       this.#fail(pending, new PublishError(`publish to ${pending.topic} failed: no acknowledgement from the broker within ${timeout} ms (publishTimeout of connection ${this.name})`, 'MQFLOW_PUBLISH_TIMEOUT'));
     }
   }
