@@ -355,7 +355,8 @@ function request(step: HttpStep, exec: Execution): Maybe<HttpRequest> {
     after(renderAll(step.query, exec, step), (query) =>
       after(renderAll(step.headers, exec, step), (headerValues) =>
         after(step.body !== undefined ? evaluate(step.body, exec.payload, exec, step) : SENDS_PAYLOAD.has(step.method) ? exec.payload : undefined, (bodyValue) => {
-          let path = text.slice(step.shape.origin.length) || '/';
+          // The rendered URL starts with the template's literal origin, as written (its case, a default port).
+          let path = text.slice(step.shape.pathOffset) || '/';
           if (query.length > 0) {
             const search = new URLSearchParams(query.map(([n, v]) => [n, v] as [string, string])).toString();
             path += `${path.includes('?') ? '&' : '?'}${search}`;
