@@ -19,8 +19,12 @@ import { TriggerRunner } from './trigger-runner.js';
 
 /** The namespace of the schedules' keys in their stores. */
 const NAMESPACE = 'mqflow.schedules';
-/** How long a done tick's record stays (replicas starting late must still see it). */
-const TICK_TTL_MS = 7 * 24 * 3_600_000;
+/**
+ * How long a done tick's record stays, in claim leases: long enough for every replica that found
+ * the tick claimed to look again (after one lease), short enough that a schedule firing every
+ * second does not fill Redis (missed fires are found from the last fire, not from these).
+ */
+const TICK_TTL_LEASES = 10;
 
 export interface ScheduleCounters {
   /** Fires delivered to the service (made-up ones included). */
@@ -162,12 +166,13 @@ export class RunningSchedule {
       return;
     }
     const open = this.deps.store();
-    const tickKey = open?.key(NAMESPACE, `${schedule.name}:tick:${tick}`);
+    // Ticks are claimed (and recorded) only where replicas share the store.
+    const tickKey = open?.store.shared === true ? open.key(NAMESPACE, `${schedule.name}:tick:${tick}`) : undefined;
     const token = `${this.deps.instance}:${tick}`;
-    if (open?.store.shared === true && open.store.claim !== undefined) {
+    if (tickKey !== undefined && open?.store.claim !== undefined) {
       let claim;
       try {
-        claim = await open.store.claim(tickKey!, token, open.limits.claimLeaseMs);
+        claim = await open.store.claim(tickKey, token, open.limits.claimLeaseMs);
       } catch (error) {
         // Better a tick fired twice than lost: without an answer from the store, this replica fires it.
         this.#log.warn({ event: 'schedule-claim-failed', reason: (error as Error).message }, `schedule ${schedule.name}: the tick could not be claimed (${(error as Error).message}); firing it here`);
@@ -209,7 +214,8 @@ export class RunningSchedule {
     if (open === undefined) return;
     const now = this.deps.clock.now();
     try {
-      await open.store.commit([{ key: open.key(NAMESPACE, `${this.#schedule.name}:last`), value: this.lastDone }, ...(tickKey === undefined ? [] : [{ key: tickKey, value: 1, ttlMs: TICK_TTL_MS }])], now);
+      const tickTtlMs = Math.max(60_000, TICK_TTL_LEASES * open.limits.claimLeaseMs);
+      await open.store.commit([{ key: open.key(NAMESPACE, `${this.#schedule.name}:last`), value: this.lastDone }, ...(tickKey === undefined ? [] : [{ key: tickKey, value: 1, ttlMs: tickTtlMs }])], now);
     } catch (error) {
       this.#log.warn({ event: 'schedule-store-failed', reason: (error as Error).message }, `schedule ${this.#schedule.name}: its last fire could not be kept (${(error as Error).message})`);
     }
