@@ -2,7 +2,8 @@
 import { compileListener } from '../listeners/listener-options.js';
 import { ENDPOINT_OPTIONS } from '../listeners/endpoint-options.js';
 import { revealSecrets } from '../util/secret.js';
-import { definitionHeader, type CompileContext, type Located } from './compile-context.js';
+import { definitionHeader, report, type CompileContext, type Located } from './compile-context.js';
+import type { ErrorRoute } from '../triggers/on-error.js';
 import { compileOptions, componentCompiler } from './component-compiler.js';
 import type { Endpoint, Listener, Schedule } from './model.js';
 import { SCHEDULE_OPTIONS } from '../schedules/schedule-options.js';
@@ -19,6 +20,7 @@ export function compileListenerDefinition(context: CompileContext, def: Located<
 export function compileEndpoint(context: CompileContext, def: Located<Record<string, unknown>>, onlyConnection: string | undefined): Endpoint | undefined {
   const parts = compileOptions(context, def, ENDPOINT_OPTIONS) as Omit<Endpoint, 'name' | 'at' | 'enabled' | 'fingerprint'> | undefined;
   if (parts === undefined) return undefined;
+  warnSuspend(context, def, parts.onError, 'a failed request is answered 503 (its sender sends it again) and the endpoint goes on');
   const connection = parts.connection ?? onlyConnection;
   return { ...definitionHeader(def, def.value), ...parts, ...(connection === undefined ? {} : { connection }) };
 }
@@ -27,6 +29,13 @@ export function compileEndpoint(context: CompileContext, def: Located<Record<str
 export function compileSchedule(context: CompileContext, def: Located<Record<string, unknown>>, onlyConnection: string | undefined): Schedule | undefined {
   const parts = compileOptions(context, def, SCHEDULE_OPTIONS) as Omit<Schedule, 'name' | 'at' | 'enabled' | 'fingerprint' | 'processing' | 'payload' | 'maxPayloadBytes'> | undefined;
   if (parts === undefined) return undefined;
+  warnSuspend(context, def, parts.onError, 'a failed fire is dropped (not kept as done) and the schedule goes on');
   const connection = parts.connection ?? onlyConnection;
   return { ...definitionHeader(def, def.value), ...parts, processing: { mode: 'serial' }, payload: 'json', maxPayloadBytes: Number.MAX_SAFE_INTEGER, ...(connection === undefined ? {} : { connection }) };
+}
+
+/** onError: suspend stops an MQTT subscription, which endpoints and schedules do not have. */
+function warnSuspend(context: CompileContext, def: Located<Record<string, unknown>>, route: ErrorRoute | undefined, instead: string): void {
+  if (route?.kind !== 'suspend') return;
+  report(context, def.file, [...def.path, 'onError'], 'MQFLOW_SUSPEND_NOT_MQTT', `${def.path.join('.')}.onError: suspend stops an MQTT subscription; here ${instead}`, 'use publish or service to keep the failures', 'warning');
 }

@@ -66,3 +66,33 @@ describe('HttpListener', () => {
     await listener.close(1_000);
   });
 });
+
+describe('onError: suspend on triggers that are not MQTT subscriptions', () => {
+  it('is a warning on an endpoint and on a schedule, saying what happens instead', () => {
+    const lines = problems(`listeners:
+  l:
+    port: 1
+endpoints:
+  e:
+    listener: l
+    path: /x
+    service: s
+    onError:
+      suspend: {}
+schedules:
+  t:
+    every: 1m
+    service: s
+    onError:
+      suspend: {}
+services:
+  s:
+    steps:
+      - log: hi
+`);
+    expect(lines).toEqual([
+      expect.stringMatching(/warning: endpoints\.e\.onError: suspend stops an MQTT subscription; here a failed request is answered 503/),
+      expect.stringMatching(/warning: schedules\.t\.onError: suspend stops an MQTT subscription; here a failed fire is dropped/),
+    ]);
+  });
+});
