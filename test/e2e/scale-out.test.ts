@@ -105,13 +105,16 @@ describe.runIf(RUN_MOSQUITTO)('scale-out: 3 replicas on a shared subscription', 
       for (const [name, n] of Object.entries(shares)) expect(n, name).toBeGreaterThan(TOTAL / 10);
       // Exactly TOTAL distinct messages came out (0 lost); a few may come twice (redelivered after the kill).
       expect(out.distinct).toBe(TOTAL);
-      // Only what the killed replica had processed but not yet acknowledged comes twice: at most
-      // Mosquitto's in-flight window for one MQTT 3.1.1 client (docs/scaling.md#sizing) — and as
+      // Only what the killed replica had processed but not yet acknowledged comes again: at most
+      // Mosquitto's in-flight window for one MQTT 3.1.1 client (docs/scaling.md#sizing), and up to
+      // twice over — CI saw 22 and 40 duplicates with no other connection lost: with a shared
+      // subscription a dead member's in-flight messages may go to the other members (MQTT 5,
+      // 4.8.2: "MAY") and also, kept in its persistent session, to it again when it is back. As
       // much again for each trigger connection of the other replicas that was lost meanwhile (a
       // loaded machine can miss a keepalive; that connection's unacknowledged messages come again).
       const lost = ['r1', 'r3'].reduce((n, name) => n + replicas.get(name)!.lines.filter((l) => l.event === 'disconnected').length, 0);
       if (lost > 0) console.log(`scale-out: ${lost} trigger connections of the other replicas were lost and reconnected`);
-      expect(duplicates).toBeLessThanOrEqual(MOSQUITTO_MAX_INFLIGHT * (1 + lost));
+      expect(duplicates).toBeLessThanOrEqual(2 * MOSQUITTO_MAX_INFLIGHT * (1 + lost));
     } finally {
       await sink.endAsync();
       await load.endAsync();
