@@ -4,18 +4,11 @@
  */
 import { formatPath, type ValuePath } from '../util/path.js';
 import { Secret } from '../util/secret.js';
+import type { TlsOptions } from '../util/tls-options.js';
 import type { ComponentCompiler } from './compiler.js';
 import type { FieldSpec } from './spec.js';
 
-export interface TlsOptions {
-  /** PEM contents, read at load from the files the flow names. */
-  readonly ca?: string;
-  readonly cert?: string;
-  readonly key?: Secret;
-  readonly passphrase?: Secret;
-  readonly rejectUnauthorized: boolean;
-  readonly servername?: string;
-}
+export type { TlsOptions };
 
 /** The fields of a client's TLS map; `peer` names what is verified (a broker, a server). */
 export function tlsFields(peer: string): Readonly<Record<string, FieldSpec>> {

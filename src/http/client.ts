@@ -9,17 +9,10 @@ import type * as Undici from 'undici';
 
 type Pool = Undici.Pool;
 import { Histogram, type HistogramSnapshot } from '../util/histogram.js';
-import type { Secret } from '../util/secret.js';
+import type { TlsOptions } from '../util/tls-options.js';
 
-/** TLS of an HTTPS origin: PEM contents read at load. */
-export interface HttpTls {
-  readonly ca?: string;
-  readonly cert?: string;
-  readonly key?: Secret;
-  readonly passphrase?: Secret;
-  readonly rejectUnauthorized: boolean;
-  readonly servername?: string;
-}
+/** TLS of an HTTPS origin. */
+export type HttpTls = TlsOptions;
 
 /** What decides which pool a request goes through. */
 export interface PoolSettings {

@@ -20,7 +20,7 @@ import { after, type Maybe } from '../util/maybe.js';
 import { formatPath, type ValuePath } from '../util/path.js';
 import { StateError } from '../state/state-error.js';
 import { Secret } from '../util/secret.js';
-import { CONTEXT_BINDINGS, CONTINUE, JSONATA_FUNCTIONS, type StepData, type StepKind } from './kind.js';
+import { CONTINUE, variableNameProblem, type StepData, type StepKind } from './kind.js';
 import { compileStateRef, STORE_FIELD, withStore, type StateRef } from './state-step.js';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
@@ -123,7 +123,6 @@ const FIELDS: Readonly<Record<string, FieldSpec>> = {
   cache: { schema: objectSchema('Keep 2xx responses in a state store, by key, for ttl.', CACHE_FIELDS, ['key', 'ttl']), type: 'map', default: 'none', doc: 'Keep 2xx responses in a [store](#stores) by `key` for `ttl`, so messages with the same key within it send no request. `store` (default `memory`) and `namespace` as for [remember](#remember).' },
 };
 
-const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export const http: StepKind<HttpValue, HttpStep> = {
   kind: 'http',
@@ -181,9 +180,9 @@ export const http: StepKind<HttpValue, HttpStep> = {
     };
     const query = templates('query');
     const headers = templates('headers');
-    if (value.as !== undefined && (CONTEXT_BINDINGS.includes(value.as) || JSONATA_FUNCTIONS.includes(value.as) || !VARIABLE_NAME.test(value.as))) {
-      const at = [...path, 'as'];
-      c.problem(at, 'MQFLOW_VARIABLE_NAME', `${formatPath(at)}: "${value.as}" cannot be a variable name here: it would hide $${value.as}`, 'choose another name');
+    const asProblem = value.as === undefined ? undefined : variableNameProblem(value.as);
+    if (asProblem !== undefined) {
+      c.problem([...path, 'as'], 'MQFLOW_VARIABLE_NAME', `${formatPath([...path, 'as'])}: ${asProblem}`, 'choose another name');
       ok = false;
     }
     const body = value.body === undefined ? undefined : c.expression(value.body, [...path, 'body']);

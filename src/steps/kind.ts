@@ -11,6 +11,7 @@ import type { Maybe } from '../util/maybe.js';
 import type { Step, StepHeader, StepRuntime } from '../pipeline/step.js';
 import type { JsonSchema } from '../util/json-schema.js';
 import type { ValuePath } from '../util/path.js';
+import { JSONATA_FUNCTIONS } from '../expr/jsonata-functions.js';
 
 /** A compiled step before `run` is attached: its kind, header and kind-specific fields. */
 export interface StepData extends StepHeader {
@@ -49,8 +50,14 @@ export interface StepKind<Value, Data extends StepData> {
 /** Names that expressions see as `$name` for every message; `set` may not reuse them. */
 export const CONTEXT_BINDINGS: readonly string[] = ['message', 'topic', 'levels', 'wildcards', 'item', 'index'];
 
+/** Why `name` cannot be a variable steps bind (`as`, `set`), or undefined. */
+export function variableNameProblem(name: string): string | undefined {
+  if (CONTEXT_BINDINGS.includes(name) || JSONATA_FUNCTIONS.includes(name) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return `"${name}" cannot be a variable name here: it would hide $${name}`;
+  return undefined;
+}
+
 /** JSONata's built-in functions; a `set` variable with one of these names would hide it. */
-export { JSONATA_FUNCTIONS } from '../expr/jsonata-functions.js';
+export { JSONATA_FUNCTIONS };
 
 export const CONTINUE: Outcome = 'continue';
 export const STOP: Outcome = 'stop';

@@ -9,7 +9,7 @@ import { evaluate } from '../pipeline/evaluate.js';
 import { MessageFailure } from '../pipeline/execution.js';
 import { after } from '../util/maybe.js';
 import { formatPath } from '../util/path.js';
-import { CONTEXT_BINDINGS, CONTINUE, JSONATA_FUNCTIONS, type StepData, type StepKind } from './kind.js';
+import { CONTINUE, variableNameProblem, type StepData, type StepKind } from './kind.js';
 import { compileStateRef, namespaceField, STORE_FIELD, withStore, type StateRef } from './state-step.js';
 
 export interface LookupStep extends StepData, StateRef {
@@ -27,7 +27,6 @@ interface LookupValue {
   store?: string;
 }
 
-const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const FIELDS = {
   namespace: namespaceField(false),
@@ -57,8 +56,9 @@ export const lookup: StepKind<LookupValue, LookupStep> = {
 `,
   compile(value, header, path, compiler) {
     const at = [...path, 'as'];
-    if (CONTEXT_BINDINGS.includes(value.as) || JSONATA_FUNCTIONS.includes(value.as) || !VARIABLE_NAME.test(value.as)) {
-      compiler.problem(at, 'MQFLOW_VARIABLE_NAME', `${formatPath(at)}: "${value.as}" cannot be a variable name here: it would hide $${value.as}`, 'choose another name');
+    const asProblem = variableNameProblem(value.as);
+    if (asProblem !== undefined) {
+      compiler.problem(at, 'MQFLOW_VARIABLE_NAME', `${formatPath(at)}: ${asProblem}`, 'choose another name');
       return undefined;
     }
     const key = compiler.expression(value.key, [...path, 'key']);

@@ -17,7 +17,7 @@ import type { StepRuntime } from '../pipeline/step.js';
 import { durationMs, durationSchema } from '../util/duration.js';
 import { after, type Maybe } from '../util/maybe.js';
 import { formatPath } from '../util/path.js';
-import { CONTEXT_BINDINGS, CONTINUE, JSONATA_FUNCTIONS, type StepData, type StepKind } from './kind.js';
+import { CONTINUE, variableNameProblem, type StepData, type StepKind } from './kind.js';
 import { checkedTopic, renderedTopicProblem, shortQuote } from './publish-topic.js';
 
 export interface RequestStep extends StepData {
@@ -39,7 +39,6 @@ interface RequestValue {
   connection?: string;
 }
 
-const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const FIELDS: Readonly<Record<string, FieldSpec>> = {
   topic: { schema: { type: 'string', minLength: 1, description: 'The topic of the request: text with optional {{ JSONata }} parts (each fills one level).', examples: ['plant/{{ device }}/commands/read-setpoint'] }, type: 'template', default: 'required', doc: 'The topic of the request, as a `publish` topic (each `{{ }}` value fills one level).' },
@@ -80,8 +79,9 @@ export const request: StepKind<RequestValue, RequestStep> = {
         ok = false;
       }
     }
-    if (value.as !== undefined && (CONTEXT_BINDINGS.includes(value.as) || JSONATA_FUNCTIONS.includes(value.as) || !VARIABLE_NAME.test(value.as))) {
-      c.problem([...path, 'as'], 'MQFLOW_VARIABLE_NAME', `${formatPath([...path, 'as'])}: "${value.as}" cannot be a variable name here: it would hide $${value.as}`, 'choose another name');
+    const asProblem = value.as === undefined ? undefined : variableNameProblem(value.as);
+    if (asProblem !== undefined) {
+      c.problem([...path, 'as'], 'MQFLOW_VARIABLE_NAME', `${formatPath([...path, 'as'])}: ${asProblem}`, 'choose another name');
       ok = false;
     }
     const payload = value.payload === undefined ? undefined : c.expression(value.payload, [...path, 'payload']);
