@@ -1,11 +1,12 @@
 /**
- * Process plumbing shared by the runtime and memory benchmarks: free ports, a Mosquitto started
- * for the run, child node processes with a readiness check, and /proc readings (CPU time, RSS).
+ * Process plumbing shared by the benchmarks: free ports, a Mosquitto started for the run, child
+ * node processes with a readiness check and their tracking, /proc readings (CPU time of a process
+ * or of its tree, RSS), the monotonic clock roles share, and a window of a CPU profile.
  *
  * Not a benchmark module (run.js skips files starting with "_").
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -130,6 +131,66 @@ export function cpuMicros(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+}
+
+/** Children alive now, so a signal or an error cleans them up (each benchmark kills what is left). */
+export const live = new Set();
+
+/** Adds `child` to `live` until it exits; returns it. */
+export function track(child) {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+/**
+ * utime + stime + the reaped children's (cutime + cstime) of a process and all its live
+ * descendants, in µs (`us`), the system (kernel) part of it (`sysUs`), and how many processes.
+ */
+export function treeCpuMicros(root) {
+  const procs = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    procs.set(Number(entry), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]), sys: Number(f[12]) + Number(f[14]) });
+  }
+  let ticks = 0;
+  let sys = 0;
+  let processes = 0;
+  const todo = [root];
+  while (todo.length > 0) {
+    const pid = todo.pop();
+    const p = procs.get(pid);
+    if (p === undefined) continue;
+    ticks += p.ticks;
+    sys += p.sys;
+    processes += 1;
+    for (const [child, q] of procs) if (q.ppid === pid) todo.push(child);
+  }
+  return { us: (ticks * 1e6) / CLK_TCK, sysUs: (sys * 1e6) / CLK_TCK, processes };
+}
+
+/** Milliseconds on the machine's monotonic clock, which the processes of a run share. */
+export const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
+
+/** The samples of a .cpuprofile whose time (µs, the monotonic clock of process.hrtime) lies in [fromUs, toUs]. */
+export function cpuProfileWindow(profile, fromUs, toUs) {
+  const samples = [];
+  const timeDeltas = [];
+  let at = profile.startTime;
+  for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i] ?? 0;
+    if (at < fromUs || at > toUs) continue;
+    samples.push(profile.samples[i]);
+    timeDeltas.push(profile.timeDeltas[i] ?? 0);
+  }
+  return { ...profile, samples, timeDeltas, startTime: fromUs, endTime: toUs };
 }
 
 function statusMb(pid, field) {

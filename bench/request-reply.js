@@ -37,13 +37,12 @@
  * prints the top self-time functions of the measured window (load start → last rr/done), in ms
  * and in µs per round trip (the profile is kept in the OS temp dir, its path printed).
  */
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import mqtt from 'mqtt';
-import { MQFLOW, ROOT, median, mosquittoVersion, peakRssMb, r1, r2, spawnNode, startBroker, stopChild } from './_harness.js';
+import { MQFLOW, ROOT, cpuProfileWindow, live, median, monotonicMs, mosquittoVersion, peakRssMb, r1, r2, spawnNode, startBroker, stopChild, track, treeCpuMicros } from './_harness.js';
 
 export const name = 'request-reply';
 export const description = 'MQTT 5 request/reply round trips: two mqflow processes (request step, reply step) vs a hand-written mqtt.js requester + responder: round trips/s, latency p50/p99, CPU per round trip';
@@ -117,8 +116,6 @@ services:
 // Child roles: `node bench/request-reply.js --role <role> …`. Each runs in its own process.
 // ---------------------------------------------------------------------------------------------
 
-/** Monotonic milliseconds, comparable across processes on this machine. */
-const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 /** An MQTT 5 mqtt.js client that exits the process on an error, unless `done()` says the role has finished. */
 function connectOrExit(url, role, done = () => false) {
@@ -386,48 +383,7 @@ function sinkRole([url, expectedText, idleText]) {
 // The benchmark.
 // ---------------------------------------------------------------------------------------------
 
-/** Children alive now, so a signal or an error cleans them up. */
-const live = new Set();
-const track = (child) => {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  return child;
-};
 
-/**
- * utime + stime + the reaped children's (cutime + cstime) of a process and all its live
- * descendants, in µs (`us`), and the system (kernel) part of it (`sysUs`).
- */
-let clkTck;
-function treeCpuMicros(root) {
-  clkTck ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-  const procs = new Map();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    procs.set(Number(entry), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]), sys: Number(f[12]) + Number(f[14]) });
-  }
-  let ticks = 0;
-  let sys = 0;
-  const todo = [root];
-  let processes = 0;
-  while (todo.length > 0) {
-    const pid = todo.pop();
-    const p = procs.get(pid);
-    if (p === undefined) continue;
-    ticks += p.ticks;
-    sys += p.sys;
-    processes += 1;
-    for (const [child, q] of procs) if (q.ppid === pid) todo.push(child);
-  }
-  return { us: (ticks * 1e6) / clkTck, sysUs: (sys * 1e6) / clkTck, processes };
-}
 
 /**
  * Starts a system's two processes (asking, answering); resolves once both subscribed.
@@ -709,19 +665,6 @@ export async function run({ log = console.log, argv = [] } = {}) {
   }
 }
 
-/** The samples of a .cpuprofile whose time (µs, the monotonic clock of process.hrtime) lies in [fromUs, toUs]. */
-function windowOf(profile, fromUs, toUs) {
-  const samples = [];
-  const timeDeltas = [];
-  let at = profile.startTime;
-  for (let i = 0; i < profile.samples.length; i++) {
-    at += profile.timeDeltas[i] ?? 0;
-    if (at < fromUs || at > toUs) continue;
-    samples.push(profile.samples[i]);
-    timeDeltas.push(profile.timeDeltas[i] ?? 0);
-  }
-  return { ...profile, samples, timeDeltas, startTime: fromUs, endTime: toUs };
-}
 
 /** Runs the mqflow system once with one process under --cpu-prof; prints the top self-time functions of the measured window. */
 async function profileRun(role, { messages, window }) {
@@ -737,7 +680,7 @@ async function profileRun(role, { messages, window }) {
     const kept = join(tmpdir(), `mqflow-bench-request-reply-${role}.cpuprofile`);
     copyFileSync(file, kept);
     const full = JSON.parse(readFileSync(file, 'utf8'));
-    const s = summarise(windowOf(full, m.windowMs[0] * 1000, m.windowMs[1] * 1000));
+    const s = summarise(cpuProfileWindow(full, m.windowMs[0] * 1000, m.windowMs[1] * 1000));
     const perRt = (ms) => `${((ms * 1000) / m.distinct).toFixed(2).padStart(7)} µs/rt`;
     console.log(`profile: measured window (load start → last rr/done) ${s.totalMs} ms, ${s.busyMs} ms busy on the main thread = ${perRt(s.busyMs).trim()}; shares are of the window's busy time; kept as ${kept}`);
     const pct = (x) => `${(x * 100).toFixed(1)}%`.padStart(6);

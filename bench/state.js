@@ -39,7 +39,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import mqtt from 'mqtt';
-import { BENCH, MQFLOW, ROOT, cpuMicros, freePort, median, mosquittoVersion, peakRssMb, r1, r2, sleep, spawnNode, startBroker, stopChild } from './_harness.js';
+import { BENCH, MQFLOW, ROOT, cpuMicros, freePort, live, median, mosquittoVersion, peakRssMb, r1, r2, sleep, spawnNode, startBroker, stopChild, track } from './_harness.js';
 import { codeVersion, machine } from './loader.js';
 
 export const name = 'state';
@@ -70,13 +70,6 @@ const VARIANTS = [
   { name: 'dedupe redis tuned', extra: true, tuned: true, store: 'redis', steps: '      - dedupe:\n          key: seq\n          store: bench\n' },
 ];
 
-/** Children and folders alive now, so a signal or an error cleans them up. */
-const live = new Set();
-const track = (child) => {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  return child;
-};
 
 function writeFlow(dir, variant, { url, redisUrl, run }) {
   mkdirSync(dir, { recursive: true });
