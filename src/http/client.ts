@@ -23,6 +23,8 @@ export interface PoolSettings {
 export interface HttpRequest {
   /** `https://api.example.com:8443`: fixed by the flow, never by a message. */
   readonly origin: string;
+  /** The origin's host[:port], as metrics name it. */
+  readonly host: string;
   /** Path and query, encoded. */
   readonly path: string;
   readonly method: Undici.Dispatcher.HttpMethod;
@@ -77,6 +79,7 @@ class HostCounters {
 
 export class PooledHttpClient implements HttpClient {
   readonly #pools = new Map<string, Pool>();
+  readonly #tlsKeys = new WeakMap<PoolSettings, string>();
   /** undici is loaded with the first request: a flow without http steps does not pay for it. */
   #undici: Promise<typeof Undici> | undefined;
   readonly #hosts = new Map<string, HostCounters>();
@@ -84,7 +87,7 @@ export class PooledHttpClient implements HttpClient {
 
   async request(request: HttpRequest): Promise<HttpResponse> {
     if (this.#closed) throw new HttpError('the HTTP client is closed (mqflow is stopping)', 'MQFLOW_HTTP_CONNECT', true);
-    const host = new URL(request.origin).host;
+    const host = request.host;
     let counters = this.#hosts.get(host);
     if (counters === undefined) this.#hosts.set(host, (counters = new HostCounters()));
     const started = performance.now();
@@ -120,7 +123,10 @@ export class PooledHttpClient implements HttpClient {
 
   #pool(request: HttpRequest, Pool: typeof Undici.Pool): Pool {
     const { maxConnections, tls } = request.pool;
-    const key = `${request.origin} ${maxConnections} ${tls === undefined ? '' : tlsKey(tls)}`;
+    // A step's settings are one object: its key (a hash of its TLS files) is made once, not per request.
+    let tlsPart = this.#tlsKeys.get(request.pool);
+    if (tlsPart === undefined) this.#tlsKeys.set(request.pool, (tlsPart = tls === undefined ? '' : tlsKey(tls)));
+    const key = `${request.origin} ${maxConnections} ${tlsPart}`;
     let pool = this.#pools.get(key);
     if (pool === undefined) {
       pool = new Pool(request.origin, {

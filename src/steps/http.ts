@@ -371,7 +371,7 @@ function request(step: HttpStep, exec: Execution): Maybe<HttpRequest> {
             body = typeof bodyValue === 'string' || Buffer.isBuffer(bodyValue) ? bodyValue : exec.receivedBytes !== undefined && bodyValue === exec.message.payload && typeof bodyValue === 'object' && bodyValue !== null ? exec.receivedBytes : JSON.stringify(bodyValue);
             headers['content-type'] = step.contentType ?? (typeof bodyValue === 'string' ? 'text/plain; charset=utf-8' : Buffer.isBuffer(bodyValue) ? 'application/octet-stream' : 'application/json');
           }
-          return { origin: step.shape.origin, path, method: step.method, headers, ...(body === undefined ? {} : { body }), timeoutMs: step.timeoutMs, maxResponseBytes: step.maxResponseBytes, pool: step.pool };
+          return { origin: step.shape.origin, host: step.shape.host, path, method: step.method, headers, ...(body === undefined ? {} : { body }), timeoutMs: step.timeoutMs, maxResponseBytes: step.maxResponseBytes, pool: step.pool };
         }),
       ),
     ),
