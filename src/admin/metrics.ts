@@ -123,6 +123,10 @@ export function createMetrics(version: string): Metrics {
   totals('mqflow_store_evictions_total', 'Entries a memory store evicted to stay within maxEntries', ['store'], (set, s) => s.stores.forEach((st) => set({ store: st.name }, st.evictions)));
   totals('mqflow_store_errors_total', 'Reads, claims and commits of a state store that failed', ['store'], (set, s) => s.stores.forEach((st) => set({ store: st.name }, st.errors)));
   totals('mqflow_store_commits_total', 'Messages whose state changes a store committed', ['store'], (set, s) => s.stores.forEach((st) => set({ store: st.name }, st.commits)));
+  gauge('mqflow_sparkplug_edge_nodes', 'Sparkplug B edge nodes whose alias table and sequence are kept, by the store their tables are in', ['store'], (set, s) => s.stores.forEach((st) => st.sparkplug !== undefined && set({ store: st.name }, st.sparkplug.edgeNodes)));
+  totals('mqflow_sparkplug_events_total', 'Sparkplug B reports by kind: sequence_gap, data_before_birth, unknown_alias, stale_death, rebirth_requested, table_not_stored', ['store', 'kind'], (set, s) =>
+    s.stores.forEach((st) => Object.entries(st.sparkplug?.events ?? {}).forEach(([kind, n]) => set({ store: st.name, kind }, n))),
+  );
   gauge('mqflow_store_keys_held', 'Keys held by messages in flight (others with the same key wait)', ['store'], (set, s) => s.stores.forEach((st) => set({ store: st.name }, st.keysHeld)));
   gauge('mqflow_window_open', 'Windows open now (one per key; more when sliding)', ['window'], (set, s) => s.windows.forEach((w) => set({ window: w.name }, w.open)));
   gauge('mqflow_window_messages_held', 'Messages held until the windows they went into emit', ['window'], (set, s) => s.windows.forEach((w) => set({ window: w.name }, w.held)));

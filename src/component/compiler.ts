@@ -35,4 +35,8 @@ export interface ComponentCompiler {
   resolvePath(name: string): string;
   /** The contents of a file named relative to the flow file (TLS certificates); problems reported at `path`. */
   readFile(name: string, path: ValuePath): string | undefined;
+  /** The contents of a file compile depends on (a .proto): a changed file is a changed definition. Throws when it cannot be read. */
+  read(absolutePath: string): string;
+  /** An error inside a file the definition names (a line of a .proto file): the definition is not compiled. */
+  problemInFile(absolutePath: string, line: number, column: number, code: string, message: string, hint?: string): void;
 }

@@ -68,6 +68,8 @@ export class Engine {
   #windows = new Map<string, WindowRuntime>();
   /** The HTTP client of `http` steps: its pools (and their kept-alive connections) outlive reloads (invariant 46). */
   readonly #http = new PooledHttpClient();
+  /** Sparkplug edge-node seq of publishes (Effects.nextSequence): kept across reloads. */
+  readonly #sequences = new Map<string, number>();
   /** HTTP listeners and the runners of their endpoints (invariant 47). */
   readonly #endpoints: Endpoints;
   /** Schedules and the runners of their fires (invariant 49). */
@@ -102,7 +104,7 @@ export class Engine {
   /** The message host of `model`, with its windows: unchanged ones kept, the others new; `replaced` are to be closed. */
   #newHost(model: FlowModel, state: StateEnvironment): { host: MessageHost; replaced: WindowRuntime[] } {
     const windows = new Map<string, WindowRuntime>();
-    const host = new MessageHost(model, this.#output, this.#log, { logPublishes: true, state, windows: { window: (name) => windows.get(name) }, http: this.#http });
+    const host = new MessageHost(model, this.#output, this.#log, { logPublishes: true, state, windows: { window: (name) => windows.get(name) }, http: this.#http, sequences: this.#sequences });
     const replaced: WindowRuntime[] = [];
     for (const [name, runtime] of this.#windows) if (model.windows.get(name)?.fingerprint !== runtime.fingerprint) replaced.push(runtime);
     for (const [name, window] of model.windows) {

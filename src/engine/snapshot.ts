@@ -6,6 +6,7 @@
  */
 import type { FlowModel, Store } from '../flow/model.js';
 import type { OpenStore } from '../state/open-store.js';
+import { existingSparkplugSession } from '../codecs/sparkplug/session.js';
 import type { WindowCounters } from '../host/windows.js';
 import type { HostStats } from '../http/client.js';
 import type { RunningEndpoint } from './endpoints.js';
@@ -76,6 +77,8 @@ export interface StoreSnapshot {
   readonly commits: number;
   /** Keys messages hold now (invariant 36). */
   readonly keysHeld: number;
+  /** Sparkplug B triggers keeping their alias tables here: edge nodes known, and reports by kind (invariant 56). */
+  readonly sparkplug?: { readonly edgeNodes: number; readonly events: Readonly<Record<string, number>> };
 }
 
 export interface WindowSnapshot {
@@ -230,6 +233,7 @@ export function snapshotOf(source: SnapshotSource): EngineSnapshot {
       errors: stats.errors + stats.commitFailures,
       commits: stats.commits,
       keysHeld: stats.keysHeld,
+      ...sparkplugOf(open),
     };
   });
   const windows = [...source.windows].map(([name, w]): WindowSnapshot => ({ name, ...w.counters }));
@@ -292,4 +296,9 @@ function withoutCredentials(url: string): string {
   } catch {
     return '(invalid url)';
   }
+}
+
+function sparkplugOf(open: OpenStore): Pick<StoreSnapshot, 'sparkplug'> {
+  const session = existingSparkplugSession(open);
+  return session === undefined ? {} : { sparkplug: { edgeNodes: session.nodes, events: Object.fromEntries(session.events) } };
 }

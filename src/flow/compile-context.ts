@@ -4,6 +4,7 @@ import type { LoadedFile } from './load.js';
 import { formatPath, toPointer, type ValuePath } from '../util/path.js';
 import type { ProblemList, Severity } from './problem.js';
 import { describeValue } from './interpolate.js';
+import { createHash } from 'node:crypto';
 import { fingerprint } from './fingerprint.js';
 import type { Definition } from './model.js';
 
@@ -65,6 +66,21 @@ export function report(
 /** A value quoted for a message, or where it came from when it was resolved from a secret. */
 export function quote(file: LoadedFile, path: ValuePath, value: unknown): string {
   return describeValue(value, toPointer(path), file.interpolated);
+}
+
+export function contentDigest(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** `context` with its reads recorded (path → digest of the contents): the files a definition depends on. */
+export function recordingReads(context: CompileContext): { context: CompileContext; files: Map<string, string> } {
+  const files = new Map<string, string>();
+  const readFile = (path: string): string => {
+    const text = context.readFile(path);
+    files.set(path, contentDigest(text));
+    return text;
+  };
+  return { context: { ...context, readFile }, files };
 }
 
 /** The fields every compiled definition has; `identity` is what its fingerprint is computed from. */

@@ -5,7 +5,7 @@
  */
 import type { ExpressionEngine } from '../expr/expression.js';
 import { compileConnection } from './compile-connection.js';
-import { report, type CompileContext, type ExpressionSite, type Located, type Reference } from './compile-context.js';
+import { contentDigest, recordingReads, report, type CompileContext, type ExpressionSite, type Located, type Reference } from './compile-context.js';
 import { compileService } from './compile-service.js';
 import { compileStoreDefinition, withDefaultStore } from './compile-store.js';
 import { compileWindowDefinition } from './compile-window.js';
@@ -43,6 +43,8 @@ interface CompiledDefinition {
   readonly compiled: Trigger | Service | undefined;
   readonly problems: readonly FlowProblem[];
   readonly references: readonly Reference[];
+  /** The files its compile read (a .proto), by digest: one that changed compiles it again. */
+  readonly files: ReadonlyMap<string, string>;
 }
 
 /** Returns the model, or undefined when any error was reported. */
@@ -90,15 +92,26 @@ function reuse<T extends Trigger | Service>(context: CompileContext, cache: Defi
   if (byName === undefined) cache.set(def.file, (byName = new Map<string, CompiledDefinition>()));
   const key = `${kind}\0${def.name}`;
   let entry = byName.get(key);
-  if (entry === undefined) {
-    const own: CompileContext = { ...context, problems: new ProblemList(), references: [] };
-    const compiled = compile(own);
-    entry = { compiled, problems: own.problems.all(), references: own.references };
+  if (entry === undefined || filesChanged(context, entry.files)) {
+    const own = recordingReads({ ...context, problems: new ProblemList(), references: [] });
+    const compiled = compile(own.context);
+    entry = { compiled, problems: own.context.problems.all(), references: own.context.references, files: own.files };
     byName.set(key, entry);
   }
   for (const problem of entry.problems) context.problems.add(problem);
   context.references.push(...entry.references);
   return entry.compiled as T | undefined;
+}
+
+function filesChanged(context: CompileContext, files: ReadonlyMap<string, string>): boolean {
+  for (const [path, digest] of files) {
+    try {
+      if (contentDigest(context.readFile(path)) !== digest) return true;
+    } catch {
+      return true;
+    }
+  }
+  return false;
 }
 
 function compileAll<V, T extends Connection | Store | Window | Listener | Trigger | Endpoint | Schedule | Service>(context: CompileContext, defs: readonly Located<V>[], compile: (def: Located<V>) => T | undefined): Map<string, T> {

@@ -2,7 +2,7 @@
  * The ComponentCompiler of one definition: what step kinds and options compile with. Problems are
  * reported at their place in the flow file (expressions at their line and column inside it).
  */
-import { dirname, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { ComponentCompiler } from '../component/compiler.js';
 import type { DefinitionOption } from '../component/option.js';
 import { ExpressionSyntaxError, type Expression } from '../expr/expression.js';
@@ -128,6 +128,13 @@ export function componentCompiler(context: CompileContext, def: Located<unknown>
       context.references.push({ kind, name, file, path, ...(kind === 'service' && fromService !== undefined ? { fromService } : {}) });
     },
     resolvePath: (name) => resolve(dirname(file.source.absolutePath), name),
+    read: (absolutePath) => context.readFile(absolutePath),
+    problemInFile(absolutePath, line, column, code, message, hint) {
+      // Shown as the flow file is: relative to the folder of its display path.
+      const shown = join(dirname(file.source.displayPath), relative(dirname(file.source.absolutePath), absolutePath));
+      context.problems.add({ severity: 'error', code, file: shown, line, column, path: formatPath(def.path), message, ...(hint === undefined ? {} : { hint }) });
+      failed();
+    },
     readFile(name, path) {
       const absolute = resolve(dirname(file.source.absolutePath), name);
       try {

@@ -13,7 +13,7 @@ import type { PayloadSchema } from '../pipeline/payload-schema.js';
 import type { Step } from '../pipeline/step.js';
 import type { AckMode } from '../triggers/delivery.js';
 import type { ErrorRoute } from '../triggers/on-error.js';
-import type { PayloadDecoding } from '../triggers/payload.js';
+import type { PayloadDecoding, PayloadPart } from '../triggers/payload.js';
 import type { Processing } from '../triggers/processing.js';
 import type { RetryPolicy } from '../triggers/retry.js';
 import type { Subscription } from '../triggers/subscription.js';
@@ -53,10 +53,8 @@ export interface Store extends Definition, StoreSettings {}
 export interface Listener extends Definition, ListenerSettings {}
 
 /** An HTTP trigger: a method and path of a listener, run as messages of a trigger runner (invariant 47). */
-export interface Endpoint extends Definition, Route {
+export interface Endpoint extends Definition, Route, PayloadPart {
   readonly processing: Processing;
-  readonly payload: PayloadDecoding;
-  readonly maxPayloadBytes: number;
   readonly retry: RetryPolicy;
   readonly onError?: ErrorRoute;
 }
@@ -75,10 +73,8 @@ export interface Schedule extends Definition, ScheduleSettings {
 /** A window (docs/architecture.md, "Windows"): fed by `collect` steps, its steps run as each window closes. */
 export interface Window extends Definition, WindowSettings {}
 
-export interface Trigger extends Definition, Subscription {
+export interface Trigger extends Definition, Subscription, PayloadPart {
   readonly processing: Processing;
-  readonly payload: PayloadDecoding;
-  readonly maxPayloadBytes: number;
   readonly ack: AckMode;
   readonly queueSize: number;
   readonly retry: RetryPolicy;

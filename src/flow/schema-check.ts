@@ -3,6 +3,7 @@
  * positioned problems that say what to change. Values that came from `${env:…}` are coerced to the
  * number or boolean the schema expects (environment variables are always text).
  */
+import { REBIRTH_PATTERN } from '../component/codec.js';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { LoadedFile } from './load.js';
 import { PERCENT_PATTERN } from '../steps/changed.js';
@@ -83,6 +84,7 @@ function describeErrors(errors: readonly ErrorObject[], data: unknown, file: Loa
 const PATTERN_PHRASES: Readonly<Record<string, string>> = {
   [DURATION_PATTERN]: 'be a duration such as "500ms", "10s", "5m" or a number of milliseconds',
   [PERCENT_PATTERN]: 'be a number or a percentage such as "5%"',
+  [REBIRTH_PATTERN]: 'be a duration such as "30s" or "5m", a number of milliseconds, or off',
   [NAMESPACE_PATTERN]: 'be a namespace: letters, digits and _ . - / [ ], starting with a letter, digit or _, at most 200 characters',
 };
 
@@ -114,15 +116,18 @@ function collapseAlternatives(errors: readonly ErrorObject[]): ErrorObject[] {
   // ajv pushes a failed anyOf's branch errors just before the anyOf error itself: the run of errors
   // right before it, at or below its instance, belongs to it (schemaPath alone cannot tell, since
   // it is relative to a $ref target).
+  // Outermost first: an anyOf nested in a branch goes with that branch's errors, and is resolved
+  // when that branch is (with its own branch errors, not without them).
   const owner = new Map<ErrorObject, number>();
-  errors.forEach((alt, index) => {
-    if (alt.keyword !== 'anyOf') return;
+  for (let index = errors.length - 1; index >= 0; index--) {
+    const alt = errors[index]!;
+    if (alt.keyword !== 'anyOf' || owner.has(alt)) continue;
     for (let i = index - 1; i >= 0; i--) {
       const e = errors[i]!;
       if (e.instancePath !== alt.instancePath && !e.instancePath.startsWith(`${alt.instancePath}/`)) break;
       if (!owner.has(e)) owner.set(e, index);
     }
-  });
+  }
   const out: ErrorObject[] = [];
   errors.forEach((error, index) => {
     if (owner.has(error)) return; // handled with the anyOf that owns it
@@ -146,7 +151,11 @@ function resolveAlternative(alt: ErrorObject, branchErrors: readonly ErrorObject
     branches.set(key, [...(branches.get(key) ?? []), e]);
   }
   const typeMismatch = (list: ErrorObject[]): boolean => list.every((e) => e.keyword === 'type' && e.instancePath === alt.instancePath);
-  const matched = [...branches.values()].find((list) => !typeMismatch(list));
+  // A branch that failed only on the value itself (its type, an enum) explains less than one that
+  // took the value and failed inside it: `payload: { sparkplugB: { rebirth: x } }` is about rebirth.
+  const shallow = (list: ErrorObject[]): boolean => list.every((e) => e.instancePath === alt.instancePath && (e.keyword === 'type' || e.keyword === 'enum' || e.keyword === 'const'));
+  const candidates = [...branches.values()].filter((list) => !typeMismatch(list));
+  const matched = candidates.find((list) => !shallow(list)) ?? candidates[0];
   if (matched !== undefined) return collapseAlternatives(matched);
   const types = branchErrors.map((e) => String((e.params as { type: unknown }).type));
   return [{ ...alt, keyword: 'type', params: { type: types.join(',') } }];

@@ -2,7 +2,8 @@
  * Watches a flow folder (chokidar) and reports changes in debounced batches: an editor's atomic
  * save (write a temporary file, rename it over the original), a `git checkout` touching many
  * files, or a folder renamed, each become one batch. Only what discoverFlowFiles would read
- * counts: flow files, in folders that are not hidden and not node_modules.
+ * counts: flow files and the .proto files codecs read, in folders that are not hidden and not
+ * node_modules.
  */
 import { basename, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
@@ -29,7 +30,8 @@ export function watchFlowFolder(dir: string, options: WatchOptions): FlowWatcher
     const parts = rel.split(sep);
     const folders = isFile === true ? parts.slice(0, -1) : parts;
     if (folders.some((p) => p.startsWith('.') || p === 'node_modules')) return true;
-    return isFile === true && !isFlowFileName(basename(path));
+    // .proto files: a payload codec compiles them, so an edit reloads what uses them.
+    return isFile === true && !isFlowFileName(basename(path)) && !path.endsWith('.proto');
   };
   const watcher: FSWatcher = watch(dir, {
     ignoreInitial: true,

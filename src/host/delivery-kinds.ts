@@ -10,7 +10,7 @@ import type { Maybe } from '../util/maybe.js';
 import type { MessageFailure } from '../pipeline/execution.js';
 
 /** What a job reads of its trigger: an MQTT trigger, or an endpoint (an HTTP trigger). */
-export type JobTrigger = Pick<Trigger, 'name' | 'service' | 'payload' | 'maxPayloadBytes' | 'retry' | 'onError' | 'processing'> & {
+export type JobTrigger = Pick<Trigger, 'name' | 'service' | 'payload' | 'codec' | 'sparkplug' | 'maxPayloadBytes' | 'retry' | 'onError' | 'processing'> & {
   /** The connection publishes without one go through (an endpoint may have none). */
   readonly connection?: string;
   readonly topics?: readonly string[];

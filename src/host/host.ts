@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { FlowModel } from '../flow/model.js';
 import { isHttpDelivery, isScheduledDelivery, type JobTrigger } from './delivery-kinds.js';
+import { decodeDelivery } from './decode.js';
 import { HttpError, type HttpClient } from '../http/client.js';
 import type { Delivery, OutgoingMessage, OutputTracker } from '../mqtt/message.js';
 import type { MessageContext } from '../pipeline/context.js';
@@ -46,12 +47,15 @@ export class MessageHost {
       readonly windows?: WindowEnvironment;
       /** What `http` steps send their requests through. */
       readonly http?: HttpClient;
+      /** Numbered sequences (Effects.nextSequence), kept by the engine across versions. */
+      readonly sequences?: Map<string, number>;
     } = {},
   ) {
     this.#logPublishes = options.logPublishes === true && log.isLevelEnabled('debug');
     this.#state = options.state;
     this.#windows = options.windows;
     const http = options.http;
+    const sequences = options.sequences ?? new Map<string, number>();
     this.stateful =
       options.state !== undefined && ([...model.services.values(), ...model.windows.values()].some((s) => usesState(s.steps)) || [...model.windows.values()].some((w) => w.store !== undefined));
     const effects: Effects = {
@@ -59,6 +63,11 @@ export class MessageHost {
       invoke: (service, payload, from) => this.pipeline.invoke(service, payload, from),
       log: (level, text, from, step) => this.log[level]({ event: 'log-step', trigger: from.message.trigger, topic: from.message.topic, step }, text),
       collect: (window, value, from, step) => this.#collect(window, value, from, step),
+      nextSequence: (key, restart) => {
+        const next = restart ? 0 : (sequences.get(key) ?? -1) + 1;
+        sequences.set(key, next);
+        return next;
+      },
       request: (request, timeoutMs, from) => {
         const name = request.connection ?? from.message.connection;
         return this.output.request(name, outgoing(request, this.model.connections.get(name)?.protocolVersion === 5), timeoutMs, from.outputs);
@@ -66,6 +75,11 @@ export class MessageHost {
       http: (request) => (http === undefined ? Promise.reject(new HttpError('no HTTP client here', 'MQFLOW_HTTP_CONNECT', false)) : http.request(request)),
     };
     this.pipeline = new Pipeline(model.services, effects);
+  }
+
+  /** The first payload of a delivery, as its trigger's codec decodes it; IGNORED: acknowledge without running the service. */
+  decode(trigger: JobTrigger, delivery: Delivery): Maybe<unknown> {
+    return decodeDelivery({ state: this.#state, log: this.log, publish: (r, via, t) => this.publish(r, via, t) }, trigger, delivery);
   }
 
   /** A message was delivered under this version. */
@@ -272,7 +286,7 @@ function isoTime(ms: number): string {
 
 /** The message handed to the output: MQTT 5 properties only where the connection speaks MQTT 5. */
 export function outgoing(request: PublishRequest, v5: boolean): OutgoingMessage {
-  const base = { topic: request.topic, payload: request.payload, qos: request.qos, retain: request.retain };
+  const base: OutgoingMessage = request.decoder === undefined ? { topic: request.topic, payload: request.payload, qos: request.qos, retain: request.retain } : { topic: request.topic, payload: request.payload, qos: request.qos, retain: request.retain, decoder: request.decoder };
   if (!v5 || (request.userProperties === undefined && request.contentType === undefined && request.correlationData === undefined)) return base;
   return {
     ...base,

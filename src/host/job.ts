@@ -9,7 +9,8 @@ import type { Delivery, OutputTracker } from '../mqtt/message.js';
 import type { MessageContext } from '../pipeline/context.js';
 import { Execution, MessageFailure } from '../pipeline/execution.js';
 import type { MessageState } from '../state/message-state.js';
-import { decodePayload, payloadForReport } from '../triggers/payload.js';
+import { payloadForReport } from '../triggers/payload.js';
+import { IGNORED } from './decode.js';
 import { retryDelay } from '../triggers/retry.js';
 import { sendAlongRoute, type FailureReport, type RouteSender } from '../triggers/on-error.js';
 import type { Log } from '../util/log.js';
@@ -97,11 +98,16 @@ export class Job implements OutputTracker {
     const { trigger } = this.version;
     if (isScheduledDelivery(delivery)) return delivery.payloadValue();
     if (delivery.payload.length === 0 && isHttpDelivery(delivery)) return null;
-    return decodePayload(delivery.payload, trigger.payload, trigger.maxPayloadBytes);
+    return this.version.host.decode(trigger, delivery);
   }
 
   #begin(payload: unknown): void {
     const { trigger, host, matchers } = this.version;
+    // A message its codec says to pass over (a stale Sparkplug NDEATH) is done: acknowledged, no service run.
+    if (payload === IGNORED) {
+      this.#stepsSucceeded();
+      return;
+    }
     try {
       this.#payload = payload;
       this.#context = host.context(trigger, matchers, this.delivery, payload);

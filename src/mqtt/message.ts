@@ -11,6 +11,8 @@ export interface OutgoingMessage {
   readonly retain: boolean;
   /** MQTT 5 properties; absent on MQTT 3.1.1 connections. */
   readonly properties?: IClientPublishOptions['properties'];
+  /** How to read back what a codec encoded into `payload` (not sent: `mqflow test` compares and shows payloads decoded). */
+  readonly decoder?: (payload: Buffer) => unknown;
 }
 
 /** Told when an output handed to a client settles: acknowledged (QoS 1/2) or written (QoS 0), or failed. */

@@ -126,6 +126,8 @@ export interface Effects {
   http(request: HttpRequest, from: Execution): Promise<HttpResponse>;
   /** Adds `value` to the window named `window`; `from`'s message is held until the windows it went into emitted. */
   collect(window: string, value: unknown, from: Execution, step: { readonly path: string; readonly at: SourcePosition }): Maybe<void>;
+  /** The next number (0, 1, 2, …) of the sequence `key`, from 0 again when `restart` (a Sparkplug edge node's seq); kept across reloads. */
+  nextSequence(key: string, restart: boolean): number;
 }
 
 export interface PublishRequest {
@@ -139,6 +141,8 @@ export interface PublishRequest {
   readonly contentType?: string;
   /** MQTT 5: the correlation data of the request this publish replies to (a `reply` step). */
   readonly correlationData?: Buffer;
+  /** How to read back what a codec encoded into `payload` (not sent: `mqflow test` compares and shows payloads decoded). */
+  readonly decoder?: (payload: Buffer) => unknown;
 }
 
 export type Outcome = 'continue' | 'stop';

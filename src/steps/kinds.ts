@@ -1,4 +1,5 @@
 /** The registry of step kinds, in the order the docs and the schema list them. Adding a kind: its module, and one line here. */
+import type { CodecSetting } from '../component/codec.js';
 import { changed } from './changed.js';
 import { choice } from './choice.js';
 import { collect } from './collect.js';
@@ -58,4 +59,14 @@ export function stateUses(steps: readonly Step[]): StateUse[] {
 /** True when a step of `steps`, or nested in them, reads or writes a state store. */
 export function usesState(steps: readonly Step[]): boolean {
   return stateUses(steps).length > 0;
+}
+
+/** The publish steps among `steps` (and nested in them) that name a codec, for `mqflow validate --explain`. */
+export function codecUses(steps: readonly Step[]): { readonly step: Step; readonly codec: CodecSetting }[] {
+  return steps.flatMap((step) => {
+    const codec = (step as unknown as { codec?: CodecSetting }).codec;
+    const own = step.kind === 'publish' && codec !== undefined ? [{ step, codec }] : [];
+    const kind = stepKind(step.kind);
+    return [...own, ...(kind?.uses?.(step as StepData) ?? []).flatMap((use) => (use.kind === 'nested' ? codecUses(use.steps) : []))];
+  });
 }

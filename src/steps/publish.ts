@@ -13,6 +13,8 @@ import { after, type Maybe } from '../util/maybe.js';
 import type { StepRuntime } from '../pipeline/step.js';
 import { formatPath } from '../util/path.js';
 import { CONTINUE, type StepData, type StepKind } from './kind.js';
+import { codecSchema, compileCodec, type CodecSetting } from '../component/codec.js';
+import { decoderOf, encodeWith, CONTENT_TYPES } from './publish-codec.js';
 import { checkedTopic, renderedTopicProblem, shortQuote, TOPIC_LEVELS, type TopicLevels } from './publish-topic.js';
 
 export interface PublishStep extends StepData {
@@ -29,6 +31,8 @@ export interface PublishStep extends StepData {
   readonly retain: boolean;
   readonly userProperties: readonly { readonly name: string; readonly value: Template }[];
   readonly contentType?: string;
+  /** Undefined: strings as UTF-8 text, anything else as JSON. */
+  readonly codec?: CodecSetting;
 }
 
 interface PublishValue {
@@ -40,6 +44,7 @@ interface PublishValue {
   retain?: boolean;
   userProperties?: Record<string, string>;
   contentType?: string;
+  codec?: unknown;
 }
 
 export const publish: StepKind<PublishValue, PublishStep> = {
@@ -71,7 +76,8 @@ export const publish: StepKind<PublishValue, PublishStep> = {
         additionalProperties: { type: 'string', description: 'A text template.' },
         examples: [{ source: 'mqflow', site: '{{ $wildcards[0] }}' }],
       },
-      contentType: { type: 'string', description: 'MQTT 5 content type. Default: application/json for JSON payloads.', examples: ['application/json'] },
+      contentType: { type: 'string', description: 'MQTT 5 content type. Default: application/json for JSON payloads, application/cbor and application/x-protobuf for those codecs.', examples: ['application/json'] },
+      codec: codecSchema('encode', 'How the payload is encoded (docs/codecs.md): json, text, binary (a base64 string sent as its bytes), cbor, { protobuf: { file, type } } or sparkplugB (to a Sparkplug B topic). Default: strings as UTF-8 text, anything else as JSON.'),
     },
   },
   summary: { does: 'publishes a message', changesPayload: 'no' },
@@ -85,7 +91,8 @@ export const publish: StepKind<PublishValue, PublishStep> = {
       ['`qos`', '`0`, `1`, `2`', '`1`', 'Quality of service. With 1 or 2, the incoming message is acknowledged only after the broker has acknowledged this publish. The step itself does not wait: the next steps, and the next message, go on meanwhile.'],
       ['`retain`', 'boolean', '`false`', 'Ask the broker to retain the message.'],
       ['`userProperties`', 'map of templates', 'none', 'MQTT 5 user properties: name → text with optional `{{ JSONata }}` parts. Ignored on MQTT 3.1.1 connections.'],
-      ['`contentType`', 'string', '`application/json` when the payload is sent as JSON; none for a string', 'MQTT 5 content type. Ignored on MQTT 3.1.1 connections.'],
+      ['`contentType`', 'string', '`application/json` when the payload is sent as JSON, `application/cbor` and `application/x-protobuf` for those codecs; none for a string', 'MQTT 5 content type. Ignored on MQTT 3.1.1 connections.'],
+      ['`codec`', '`json`, `text`, `binary`, `cbor`, `sparkplugB`, or `protobuf: { file, type }`', 'strings as UTF-8 text, anything else as JSON', 'How the payload is encoded ([codecs](codecs.md)). A value the codec cannot encode fails the message (`MQFLOW_ENCODE_<CODEC>`).'],
     ],
   },
   example: `services:
@@ -116,7 +123,9 @@ export const publish: StepKind<PublishValue, PublishStep> = {
       const template = compiler.template(text, [...path, 'userProperties', name]);
       if (template !== undefined) userProperties.push({ name, value: template });
     }
-    if (topic === undefined || (value.payload !== undefined && payload === undefined)) return undefined;
+    const codecPath = [...path, 'codec'];
+    const codec = value.codec === undefined || compiler.broken(codecPath) ? undefined : compileCodec(value.codec, codecPath, compiler, 'encode');
+    if (topic === undefined || (value.payload !== undefined && payload === undefined) || (value.codec !== undefined && codec === undefined)) return undefined;
     return {
       kind: 'publish',
       ...header,
@@ -128,6 +137,7 @@ export const publish: StepKind<PublishValue, PublishStep> = {
       retain: value.retain ?? false,
       userProperties,
       contentType: value.contentType,
+      ...(codec === undefined ? {} : { codec }),
     };
   },
   run(step, exec, runtime) {
@@ -188,10 +198,10 @@ function renderProperties(step: PublishStep, exec: Execution): Maybe<Record<stri
 
 /** Hands the message to its connection; a refusal (stopped, offline queue full) fails the step. */
 function hand(step: PublishStep, exec: Execution, { effects }: StepRuntime, topic: string, value: unknown, userProperties: Record<string, string> | undefined): Outcome {
-  const payload = encodePayload(value, step, exec);
+  const payload = step.codec === undefined ? encodePayload(value, step, exec) : encodeWith(step.codec, value, topic, step, effects);
   // MQTT 5 content type: as given, else application/json for what was encoded as JSON.
-  const contentType = step.contentType ?? (typeof value === 'string' || Buffer.isBuffer(value) ? undefined : 'application/json');
-  const request: PublishRequest = { connection: step.connection, topic, payload, qos: step.qos, retain: step.retain, userProperties, contentType };
+  const contentType = step.contentType ?? (step.codec === undefined ? (typeof value === 'string' || Buffer.isBuffer(value) ? undefined : 'application/json') : CONTENT_TYPES[step.codec.name]);
+  const request: PublishRequest = { connection: step.connection, topic, payload, qos: step.qos, retain: step.retain, userProperties, contentType, ...(step.codec === undefined ? {} : { decoder: decoderOf(step.codec) }) };
   try {
     effects.publish(request, exec);
   } catch (error) {

@@ -3,7 +3,9 @@
  * (decoding, retries, error routes) and the trigger runner — over an in-memory output: no network,
  * no broker. What it records is what `mqflow run` would hand its connections (invariant 25).
  */
+import { isUtf8 } from 'node:buffer';
 import { Writable } from 'node:stream';
+import { writePayload } from '../codecs/sparkplug/payload.js';
 import { endpointDelivery } from '../engine/endpoints.js';
 import { fireDelivery } from '../engine/schedules.js';
 import { TriggerRunner } from '../engine/trigger-runner.js';
@@ -157,7 +159,7 @@ export async function runCase(model: FlowModel, testCase: TestCase, onClock?: (n
   const deliver = (message: TestMessage, i: number, receivedAt: number, finish: () => void): Delivery => {
     // A fire happens at the message's time: that is its tick.
     if (schedule !== undefined) return fireDelivery(schedule, receivedAt, false, receivedAt, finish);
-    if (endpoint === undefined) return delivery(message, i + 1, receivedAt, finish);
+    if (endpoint === undefined) return delivery(message, trigger, i + 1, receivedAt, finish);
     const answer: Answer = {
       send: (reply) => {
         observed.responses[i] = reply;
@@ -231,12 +233,22 @@ async function untilDone<T>(work: Promise<T>, clock: ManualClock, waiting: () =>
 }
 
 function captured({ connection, message }: CapturedMessage): CapturedPublish {
-  const text = typeof message.payload === 'string' ? message.payload : message.payload.toString('utf8');
+  // What a codec encoded is compared (and shown) decoded by that codec; other bytes that are not UTF-8 as base64.
+  const bytes = typeof message.payload === 'string' ? undefined : message.payload;
+  const text = bytes === undefined ? (message.payload as string) : isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('base64');
   let json: unknown;
-  try {
-    json = JSON.parse(text) as unknown;
-  } catch {
-    json = undefined;
+  if (bytes !== undefined && message.decoder !== undefined) {
+    try {
+      json = message.decoder(bytes);
+    } catch {
+      json = undefined; // shown as its text: what it was encoded as cannot read it back
+    }
+  } else {
+    try {
+      json = JSON.parse(text) as unknown;
+    } catch {
+      json = undefined;
+    }
   }
   return {
     connection,
@@ -257,13 +269,21 @@ function request(endpoint: Endpoint, message: TestMessage, receivedAt: number): 
       .map(([k, v]): [string, string] => [k.toLowerCase(), v])
       .filter(([k]) => !HIDDEN_HEADERS.has(k)),
   );
-  const body = message.payload === undefined ? Buffer.alloc(0) : typeof message.payload === 'string' ? Buffer.from(message.payload) : Buffer.from(JSON.stringify(message.payload));
+  const body = message.payload === undefined ? Buffer.alloc(0) : payloadBytes(message.payload, endpoint);
   return { method: message.request?.method ?? endpoint.method, path: url.pathname, params: pathMatcher(endpoint.path).match(url.pathname) ?? {}, query: queryOf(url), headers, body, receivedAt };
 }
 
-function delivery(message: TestMessage, id: number, receivedAt: number, complete: () => void): Delivery {
-  // Text as UTF-8, bytes as they are (the payload fuzzer sends raw bytes), anything else as JSON.
-  const payload = typeof message.payload === 'string' ? Buffer.from(message.payload) : Buffer.isBuffer(message.payload) ? message.payload : Buffer.from(JSON.stringify(message.payload));
+/** A test message's payload as bytes: text as UTF-8, bytes as they are (the payload fuzzer sends raw bytes), any other value encoded by the trigger's codec, else as JSON. */
+function payloadBytes(payload: unknown, trigger: Pick<JobTrigger, 'payload' | 'codec'>): Buffer {
+  if (typeof payload === 'string') return Buffer.from(payload);
+  if (Buffer.isBuffer(payload)) return payload;
+  if (trigger.codec !== undefined) return trigger.codec.encode(payload);
+  if (trigger.payload === 'sparkplugB') return writePayload(payload, {});
+  return Buffer.from(JSON.stringify(payload) ?? '');
+}
+
+function delivery(message: TestMessage, trigger: JobTrigger, id: number, receivedAt: number, complete: () => void): Delivery {
+  const payload = payloadBytes(message.payload, trigger);
   return {
     topic: message.topic,
     payload,

@@ -1,18 +1,32 @@
-/** payload and maxPayloadBytes: how a message's bytes become the service's first payload. */
+/** payload and maxPayloadBytes: how a message's bytes become the service's first payload (codecs: docs/codecs.md). */
 import { isUtf8 } from 'node:buffer';
+import type { PayloadCodec } from '../codecs/codec.js';
+import type { SparkplugSettings } from '../codecs/sparkplug/session.js';
+import { codecSchema, compileCodec, type CodecName } from '../component/codec.js';
 import type { DefinitionOption } from '../component/option.js';
+import { formatPath } from '../util/path.js';
 import { MessageFailure } from '../pipeline/execution.js';
 
-export type PayloadDecoding = 'json' | 'text' | 'binary';
+export type PayloadDecoding = CodecName;
 
-export const payload: DefinitionOption<{ payload: PayloadDecoding; maxPayloadBytes: number }> = {
+/** A trigger's or endpoint's decoding, as compiled. */
+export interface PayloadPart {
+  readonly payload: PayloadDecoding;
+  /** cbor, protobuf: the codec. */
+  readonly codec?: PayloadCodec;
+  /** sparkplugB: decoded by the host, which keeps the edge nodes' alias tables. */
+  readonly sparkplug?: SparkplugSettings;
+  readonly maxPayloadBytes: number;
+}
+
+export const payload: DefinitionOption<PayloadPart> = {
   name: 'payload',
   fields: {
     payload: {
-      schema: { enum: ['json', 'text', 'binary'], description: 'How the payload is decoded for the service: json (parsed), text (UTF-8 string) or binary (base64 string). Default: json.' },
-      type: '`json`, `text`, `binary`',
+      schema: codecSchema('decode', 'How the payload is decoded for the service (docs/codecs.md): json (parsed), text (UTF-8 string), binary (base64 string), cbor, { protobuf: { file, type } }, sparkplugB or { sparkplugB: { store, rebirth, sequence } }. Default: json.'),
+      type: '`json`, `text`, `binary`, `cbor`, `sparkplugB`, or a map: `protobuf: { file, type }`, `sparkplugB: { store, rebirth, sequence }`',
       default: '`json`',
-      doc: 'How the payload is decoded for the service: parsed JSON, a UTF-8 string, or a base64 string.',
+      doc: 'How the payload is decoded for the service: parsed JSON, a UTF-8 string, a base64 string, CBOR, Protocol Buffers, or Sparkplug B ([codecs](codecs.md)).',
     },
     maxPayloadBytes: {
       schema: { type: 'integer', minimum: 0, description: 'Payloads larger than this fail (to the error route) without being decoded. Default: 1048576 (1 MiB).' },
@@ -34,15 +48,28 @@ services:
       - publish:
           topic: archive/{{ $wildcards[0] }}/{{ $wildcards[1] }}
 `,
-  compile(value) {
-    return { payload: (value.payload as PayloadDecoding | undefined) ?? 'json', maxPayloadBytes: (value.maxPayloadBytes as number | undefined) ?? 1_048_576 };
+  compile(value, path, c) {
+    const at = [...path, 'payload'];
+    const setting = c.broken(at) ? undefined : compileCodec(value.payload, at, c, 'decode');
+    if (setting === undefined) return undefined;
+    if (setting.name === 'sparkplugB' && path[0] === 'endpoints') {
+      c.problem(at, 'MQFLOW_PAYLOAD_CODEC', `${formatPath(at)}: sparkplugB decodes MQTT messages (it reads the topic); an HTTP request has none`, 'use json, cbor or protobuf here');
+      return undefined;
+    }
+    return {
+      payload: setting.name,
+      ...(setting.codec === undefined ? {} : { codec: setting.codec }),
+      ...(setting.sparkplug === undefined ? {} : { sparkplug: setting.sparkplug }),
+      maxPayloadBytes: (value.maxPayloadBytes as number | undefined) ?? 1_048_576,
+    };
   },
 };
 
-export function decodePayload(bytes: Buffer, decoding: PayloadDecoding, maxBytes: number): unknown {
-  if (bytes.length > maxBytes) {
-    throw new MessageFailure(`the payload is ${bytes.length} bytes, over the trigger's maxPayloadBytes (${maxBytes})`, 'MQFLOW_PAYLOAD_TOO_LARGE');
-  }
+/** Decodes with every codec but sparkplugB (which the host decodes, see MessageHost.decode). */
+export function decodePayload(bytes: Buffer, part: Pick<PayloadPart, 'payload' | 'codec' | 'maxPayloadBytes'>): unknown {
+  checkPayloadSize(bytes, part.maxPayloadBytes);
+  const decoding = part.payload;
+  if (part.codec !== undefined) return part.codec.decode(bytes);
   if (decoding === 'binary') return bytes.toString('base64');
   if (!isUtf8(bytes)) throw new MessageFailure(`the payload is not valid UTF-8 text (${decoding} expected)`, 'MQFLOW_PAYLOAD_ENCODING');
   let text = bytes.toString('utf8');
@@ -54,6 +81,12 @@ export function decodePayload(bytes: Buffer, decoding: PayloadDecoding, maxBytes
   } catch (error) {
     if (text.trim() === '') throw new MessageFailure('the payload is empty, and the trigger expects JSON', 'MQFLOW_PAYLOAD_JSON');
     throw new MessageFailure(`the payload is not valid JSON: ${(error as Error).message}`, 'MQFLOW_PAYLOAD_JSON');
+  }
+}
+
+export function checkPayloadSize(bytes: Buffer, maxBytes: number): void {
+  if (bytes.length > maxBytes) {
+    throw new MessageFailure(`the payload is ${bytes.length} bytes, over the trigger's maxPayloadBytes (${maxBytes})`, 'MQFLOW_PAYLOAD_TOO_LARGE');
   }
 }
 

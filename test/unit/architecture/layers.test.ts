@@ -17,6 +17,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['mqtt', 'http'],
   ['state'],
   ['pipeline'],
+  ['codecs'],
   ['component'],
   ['stores', 'windows'],
   ['steps', 'triggers', 'connections'],
