@@ -158,6 +158,7 @@ function protobufCodec(type: protobuf.Type): PayloadCodec {
     decode(bytes) {
       try {
         // protobufjs stops at 100 nested messages (Reader.recursionLimit); with StrictReader, every length is checked.
+        checkWireTypes(type, new StrictReader(bytes), bytes.length, 0);
         return type.toObject(type.decode(new StrictReader(bytes)), JSON_FORM);
       } catch (error) {
         const deep = messageOf(error) === 'maximum nesting depth exceeded' ? ` (more than ${protobuf.Reader.recursionLimit} messages deep)` : '';
@@ -176,6 +177,37 @@ function protobufCodec(type: protobuf.Type): PayloadCodec {
       }
     },
   };
+}
+
+/** The wire type of each scalar type (0 varint, 1 64-bit, 5 32-bit, 2 length-delimited). */
+const WIRE_TYPES: Readonly<Record<string, number>> = { double: 1, float: 5, int32: 0, uint32: 0, sint32: 0, fixed32: 5, sfixed32: 5, int64: 0, uint64: 0, sint64: 0, fixed64: 1, sfixed64: 1, bool: 0, string: 2, bytes: 2 };
+
+/**
+ * protobufjs reads a known field by its declared type whatever wire type the tag says (a varint
+ * becomes a string): every field of the bytes, and of the messages inside, must come with its
+ * type's wire type (a repeated scalar packed, or not). Unknown fields are skipped, as decode does.
+ */
+function checkWireTypes(type: protobuf.Type, reader: protobuf.Reader, end: number, depth: number): void {
+  if (depth > protobuf.util.recursionLimit) throw new Error('maximum nesting depth exceeded');
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const wire = tag & 7;
+    const field = type.fieldsById[tag >>> 3];
+    if (field === undefined) {
+      reader.skipType(wire);
+      continue;
+    }
+    const message = field.resolvedType instanceof protobuf.Type;
+    const expected = field.map || message ? 2 : field.resolvedType instanceof protobuf.Enum ? 0 : WIRE_TYPES[field.type];
+    if (wire !== expected && !(field.repeated && wire === 2)) throw new Error(`field ${field.name} (${field.type}) comes with wire type ${wire}, not ${String(expected)}`);
+    if (message && !field.map) {
+      const length = reader.uint32();
+      const stop = reader.pos + length;
+      if (stop > end) throw new Error(`field ${field.name} is ${length} bytes long, past the end of its message`);
+      checkWireTypes(field.resolvedType as protobuf.Type, reader, stop, depth + 1);
+      reader.pos = stop;
+    } else reader.skipType(wire);
+  }
 }
 
 /** Why `value` is not the proto3 JSON form of `type` (prefixed with where); undefined when it is. */

@@ -315,8 +315,18 @@ describe('protobuf: hostile payloads end in MQFLOW_PAYLOAD_PROTOBUF', () => {
     const codec = compile('telemetry.proto', 'acme.Telemetry');
     expect(unreadable(codec, Buffer.from([0x0a, 0x10, 0x41]))).toBe('the payload is not a valid acme.Telemetry: index out of range: 2 + 16 > 3');
     expect(unreadable(codec, Buffer.from([0x52, 0x05, 0x01]))).toBe('the payload is not a valid acme.Telemetry: index out of range: 2 + 5 > 3');
-    expect(unreadable(codec, Buffer.from([0x6a, 0x7f, 0x0a, 0x01]))).toMatch(/^the payload is not a valid acme\.Telemetry: index out of range/);
+    expect(unreadable(codec, Buffer.from([0x6a, 0x7f, 0x0a, 0x01]))).toBe('the payload is not a valid acme.Telemetry: field unit is 127 bytes long, past the end of its message');
     expect(unreadable(codec, Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]))).toMatch(/index out of range/);
+  });
+
+  it('refuses a known field sent with another wire type than its type has (protobufjs alone would read it)', () => {
+    const codec = compile('telemetry.proto', 'acme.Telemetry');
+    // device_id (a string) as a varint; temperature (a double) as 32 bits; flags (uint32) as 64 bits.
+    expect(unreadable(codec, Buffer.from([0x08, 0x01, 0x41]))).toBe('the payload is not a valid acme.Telemetry: field deviceId (string) comes with wire type 0, not 2');
+    expect(unreadable(codec, Buffer.from([0x15, 0, 0, 0, 0]))).toBe('the payload is not a valid acme.Telemetry: field temperature (double) comes with wire type 5, not 1');
+    expect(unreadable(codec, Buffer.from([0x39, 0, 0, 0, 0, 0, 0, 0, 0]))).toBe('the payload is not a valid acme.Telemetry: field flags (uint32) comes with wire type 1, not 0');
+    // A repeated scalar may come packed (2) or one by one (its own wire type).
+    expect(codec.decode(Buffer.from([0x59, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0x5a, 0x08, 0, 0, 0, 0, 0, 0, 0, 0x40]))).toMatchObject({ samples: [1, 2] });
   });
 
   it('refuses invalid UTF-8 in a string field, wrong wire types and endless varints', () => {
