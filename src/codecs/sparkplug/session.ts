@@ -33,6 +33,13 @@ export interface SparkplugHooks {
 export const IGNORED: unique symbol = Symbol('sparkplug message ignored');
 
 const NAMESPACE = 'mqflow.sparkplug';
+/**
+ * Edge nodes kept in memory per session: beyond it, the least recently created one without
+ * decodes waiting is forgotten (its table stays in the store). Topics are the sender's choice.
+ */
+const MAX_EDGE_NODES = 50_000;
+/** Rebirth requests per session per second, whatever the number of edge nodes asking for one. */
+const MAX_REBIRTHS_PER_SECOND = 100;
 
 interface AliasEntry {
   readonly name: string;
@@ -74,8 +81,13 @@ export function existingSparkplugSession(store: OpenStore): SparkplugSession | u
 export class SparkplugSession {
   readonly #nodes = new Map<string, EdgeNode>();
   readonly events = new Map<SparkplugEvent, number>();
+  #rebirthSecond = 0;
+  #rebirthsInSecond = 0;
 
-  constructor(readonly store: OpenStore) {}
+  constructor(
+    readonly store: OpenStore,
+    private readonly limits: { readonly maxEdgeNodes: number; readonly maxRebirthsPerSecond: number } = { maxEdgeNodes: MAX_EDGE_NODES, maxRebirthsPerSecond: MAX_REBIRTHS_PER_SECOND },
+  ) {}
 
   get nodes(): number {
     return this.#nodes.size;
@@ -92,6 +104,7 @@ export class SparkplugSession {
     const key = `${topic.group}/${topic.edgeNode}`;
     let node = this.#nodes.get(key);
     if (node === undefined) {
+      if (this.#nodes.size >= this.limits.maxEdgeNodes) this.#forgetOne();
       node = { aliases: undefined, bdSeq: undefined, expected: undefined, lastRebirth: undefined, tail: undefined, waiting: 0 };
       this.#nodes.set(key, node);
     }
@@ -100,6 +113,28 @@ export class SparkplugSession {
     if (n.waiting > 0) return this.#queue(n, apply);
     if (n.aliases === undefined && topic.type !== 'NBIRTH') return this.#queue(n, () => after(this.#load(n, key), apply));
     return apply();
+  }
+
+  #forgetOne(): void {
+    for (const [key, node] of this.#nodes) {
+      if (node.waiting > 0) continue;
+      this.#nodes.delete(key);
+      return;
+    }
+  }
+
+  /** A rebirth request may go: once per node per interval, and at most maxRebirthsPerSecond in all. */
+  #mayRequestRebirth(node: EdgeNode, settings: SparkplugSettings, now: number): boolean {
+    if (settings.rebirthMs === undefined || (node.lastRebirth !== undefined && now - node.lastRebirth < settings.rebirthMs)) return false;
+    const second = Math.floor(now / 1000);
+    if (second !== this.#rebirthSecond) {
+      this.#rebirthSecond = second;
+      this.#rebirthsInSecond = 0;
+    }
+    if (this.#rebirthsInSecond >= this.limits.maxRebirthsPerSecond) return false;
+    this.#rebirthsInSecond++;
+    node.lastRebirth = now;
+    return true;
   }
 
   /** Runs `fn` after the decodes of `node` already waiting, so they keep their order. */
@@ -173,8 +208,7 @@ export class SparkplugSession {
       report('unknown_alias', `${type} uses alias${unknownAliases.length === 1 ? '' : 'es'} ${unknownAliases.slice(0, 10).join(', ')} that its BIRTH did not declare`);
       wantRebirth = true;
     }
-    if (wantRebirth && settings.rebirthMs !== undefined && (node.lastRebirth === undefined || now - node.lastRebirth >= settings.rebirthMs)) {
-      node.lastRebirth = now;
+    if (wantRebirth && this.#mayRequestRebirth(node, settings, now)) {
       report('rebirth_requested', 'Node Control/Rebirth sent');
       hooks.rebirth(`spBv1.0/${topic.group}/NCMD/${topic.edgeNode}`, rebirthRequest(now));
     }
