@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { FlowModel } from '../flow/model.js';
 import { isHttpDelivery, isScheduledDelivery, type JobTrigger } from './delivery-kinds.js';
-import { decodeDelivery } from './decode.js';
+import { decodeDelivery, type DecodeHost } from './decode.js';
 import { HttpError, type HttpClient } from '../http/client.js';
 import type { Delivery, OutgoingMessage, OutputTracker } from '../mqtt/message.js';
 import type { MessageContext } from '../pipeline/context.js';
@@ -53,6 +53,7 @@ export class MessageHost {
   ) {
     this.#logPublishes = options.logPublishes === true && log.isLevelEnabled('debug');
     this.#state = options.state;
+    this.#decodeHost = { state: options.state, log, publish: (r, via, t) => this.publish(r, via, t) };
     this.#windows = options.windows;
     const http = options.http;
     const sequences = options.sequences ?? new Map<string, number>();
@@ -79,8 +80,11 @@ export class MessageHost {
 
   /** The first payload of a delivery, as its trigger's codec decodes it; IGNORED: acknowledge without running the service. */
   decode(trigger: JobTrigger, delivery: Delivery): Maybe<unknown> {
-    return decodeDelivery({ state: this.#state, log: this.log, publish: (r, via, t) => this.publish(r, via, t) }, trigger, delivery);
+    return decodeDelivery(this.#decodeHost, trigger, delivery);
   }
+
+  /** What decoding uses of this host (made once: decode runs for every message). */
+  readonly #decodeHost: DecodeHost;
 
   /** A message was delivered under this version. */
   hold(): void {
