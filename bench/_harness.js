@@ -6,7 +6,7 @@
  * Not a benchmark module (run.js skips files starting with "_").
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -135,6 +135,33 @@ export function cpuMicros(pid) {
 
 /** Children alive now, so a signal or an error cleans them up (each benchmark kills what is left). */
 export const live = new Set();
+
+/**
+ * On SIGINT or SIGTERM: kills the live children and the broker (`broker()`, once started), removes
+ * the folder `work`, and exits 130 or 143. Returns what removes these handlers (once the run
+ * cleaned up by itself).
+ */
+export function cleanUpOnSignal(work, broker) {
+  const onSignal = (signal) => {
+    for (const child of live) child.kill('SIGKILL');
+    const started = broker();
+    if (started) {
+      try {
+        process.kill(started.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(work, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
 
 /** Adds `child` to `live` until it exits; returns it. */
 export function track(child) {

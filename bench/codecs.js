@@ -57,7 +57,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import mqtt from 'mqtt';
-import { MQFLOW, ROOT, live, median, monotonicMs, mosquittoVersion, peakRssMb, r1, r2, spawnNode, startBroker, stopChild, track, treeCpuMicros } from './_harness.js';
+import { cleanUpOnSignal, live, median, monotonicMs, mosquittoVersion, MQFLOW, peakRssMb, r1, r2, ROOT, spawnNode, startBroker, stopChild, track, treeCpuMicros } from './_harness.js';
 import { codeVersion, machine } from './loader.js';
 
 export const name = 'codecs';
@@ -693,20 +693,7 @@ export async function run({ log = console.log, argv = [] } = {}) {
   if (options.flows) {
     const work = mkdtempSync(join(tmpdir(), 'mqflow-bench-codecs-'));
     let broker;
-    const onSignal = (signal) => {
-      for (const child of live) child.kill('SIGKILL');
-      if (broker) {
-        try {
-          process.kill(broker.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-      rmSync(work, { recursive: true, force: true });
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const signalCleanUp = cleanUpOnSignal(work, () => broker);
     try {
       broker = await startBroker(work);
       versions.mosquitto = mosquittoVersion();
@@ -714,8 +701,7 @@ export async function run({ log = console.log, argv = [] } = {}) {
       const { runs, bytes, sample } = await flowBenchmark(dist, { url: broker.url, work, messages, rounds, variants, log });
       flows = { runs, bytes, sample, ...flowTable(runs, variants) };
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      signalCleanUp();
       for (const child of live) child.kill('SIGKILL');
       await broker?.stop();
       rmSync(work, { recursive: true, force: true });

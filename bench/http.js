@@ -73,7 +73,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import mqtt from 'mqtt';
-import { MQFLOW, ROOT, cpuProfileWindow, freePort, live, median, monotonicMs, mosquittoVersion, peakRssMb, r1, r2, spawnNode, startBroker, stopChild, track, treeCpuMicros } from './_harness.js';
+import { cleanUpOnSignal, cpuProfileWindow, freePort, live, median, monotonicMs, mosquittoVersion, MQFLOW, peakRssMb, r1, r2, ROOT, spawnNode, startBroker, stopChild, track, treeCpuMicros } from './_harness.js';
 
 export const name = 'http';
 export const description = 'MQTT → HTTP GET → MQTT enrichment and HTTP POST → MQTT webhook: mqflow (default, tuned) vs an mqtt.js + node:http relay (and Node-RED with --peers): msg/s, CPU/msg';
@@ -864,20 +864,7 @@ export async function run({ log = console.log, argv = [] } = {}) {
   let api;
   const rows = [];
   const summary = [];
-  const onSignal = (signal) => {
-    for (const child of live) child.kill('SIGKILL');
-    if (broker) {
-      try {
-        process.kill(broker.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    rmSync(work, { recursive: true, force: true });
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const signalCleanUp = cleanUpOnSignal(work, () => broker);
   try {
     broker = await startBroker(work);
     if (scenarios.includes('enrich')) api = await startApi();
@@ -891,8 +878,7 @@ export async function run({ log = console.log, argv = [] } = {}) {
       summary.push(...outcome.summary);
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signalCleanUp();
     for (const child of live) if (child !== api?.child) child.kill('SIGKILL');
     await api?.stop();
     await broker?.stop();

@@ -42,7 +42,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import mqtt from 'mqtt';
-import { MQFLOW, ROOT, cpuProfileWindow, live, median, monotonicMs, mosquittoVersion, peakRssMb, r1, r2, spawnNode, startBroker, stopChild, track, treeCpuMicros } from './_harness.js';
+import { cleanUpOnSignal, cpuProfileWindow, live, median, monotonicMs, mosquittoVersion, MQFLOW, peakRssMb, r1, r2, ROOT, spawnNode, startBroker, stopChild, track, treeCpuMicros } from './_harness.js';
 
 export const name = 'request-reply';
 export const description = 'MQTT 5 request/reply round trips: two mqflow processes (request step, reply step) vs a hand-written mqtt.js requester + responder: round trips/s, latency p50/p99, CPU per round trip';
@@ -636,20 +636,7 @@ export async function run({ log = console.log, argv = [] } = {}) {
   // dist/ is what runs: record the commit it was (presumably) built from before the runs.
   const code = codeVersion();
   let broker;
-  const onSignal = (signal) => {
-    for (const child of live) child.kill('SIGKILL');
-    if (broker) {
-      try {
-        process.kill(broker.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    rmSync(work, { recursive: true, force: true });
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const signalCleanUp = cleanUpOnSignal(work, () => broker);
   try {
     broker = await startBroker(work);
     const before = loadavg();
@@ -657,8 +644,7 @@ export async function run({ log = console.log, argv = [] } = {}) {
     const runs = await runRounds(systems, { log, url: broker.url, work, messages, window, rounds });
     return report(runs, systems, { messages, window, rounds, code, machine: machine(), versions: { mosquitto: mosquittoVersion() }, loadAverage: { before: before.map(r2), after: loadavg().map(r2) } });
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signalCleanUp();
     for (const child of live) child.kill('SIGKILL');
     await broker?.stop();
     rmSync(work, { recursive: true, force: true });

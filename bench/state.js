@@ -39,7 +39,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import mqtt from 'mqtt';
-import { BENCH, MQFLOW, ROOT, cpuMicros, freePort, live, median, mosquittoVersion, peakRssMb, r1, r2, sleep, spawnNode, startBroker, stopChild, track } from './_harness.js';
+import { BENCH, cleanUpOnSignal, cpuMicros, freePort, live, median, mosquittoVersion, MQFLOW, peakRssMb, r1, r2, ROOT, sleep, spawnNode, startBroker, stopChild, track } from './_harness.js';
 import { codeVersion, machine } from './loader.js';
 
 export const name = 'state';
@@ -336,20 +336,7 @@ export async function run({ log = console.log, argv = [] } = {}) {
   let redis;
   const runs = [];
   // Ctrl-C or a kill: stop what this benchmark started and remove its folder, then exit.
-  const onSignal = (signal) => {
-    for (const child of live) child.kill('SIGKILL');
-    if (broker) {
-      try {
-        process.kill(broker.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    rmSync(work, { recursive: true, force: true });
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const signalCleanUp = cleanUpOnSignal(work, () => broker);
   try {
     broker = await startBroker(work);
     if (variants.some((v) => v.store === 'redis')) {
@@ -372,8 +359,7 @@ export async function run({ log = console.log, argv = [] } = {}) {
       }
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signalCleanUp();
     for (const child of live) child.kill('SIGKILL');
     await redis?.stop();
     await broker?.stop();
