@@ -10,6 +10,7 @@ import { topicNameProblem } from '../mqtt/topic-filter.js';
 import type { MessageContext } from '../pipeline/context.js';
 import { durationMs, durationSchema } from '../util/duration.js';
 import { formatPath } from '../util/path.js';
+import type { FailureKind } from './failure-kind.js';
 
 export type ErrorRoute =
   | { readonly kind: 'publish'; readonly connection?: string; readonly topic: string; readonly qos: QoS; readonly retain: boolean }
@@ -128,7 +129,8 @@ export const onError: DefinitionOption<{ onError?: ErrorRoute }> = {
 
 /** What an error route receives: published as JSON, or the payload of the error service. */
 export interface FailureReport {
-  readonly error: { readonly message: string; readonly code: string; readonly step?: string; readonly at?: string };
+  /** `kind`: whether the failure was transient or deterministic (failure-kind.ts). */
+  readonly error: { readonly message: string; readonly code: string; readonly kind: FailureKind; readonly step?: string; readonly at?: string };
   readonly message: MessageContext;
   readonly trigger: string;
   readonly attempts: number;

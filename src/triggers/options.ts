@@ -7,6 +7,7 @@ import type { DefinitionOption } from '../component/option.js';
 import { fieldTable, objectSchema, type DocTable, type FieldSpec } from '../component/spec.js';
 import type { JsonSchema } from '../util/json-schema.js';
 import { delivery } from './delivery.js';
+import { FAILURE_KIND_TABLE } from './failure-kind.js';
 import { ON_ERROR_FIELDS, onError } from './on-error.js';
 import { payload } from './payload.js';
 import { processing } from './processing.js';
@@ -36,5 +37,6 @@ export function triggerSchema(nameRule: string): JsonSchema {
 export const TRIGGER_TABLES: readonly DocTable[] = [
   fieldTable('triggers', TRIGGER_FIELDS),
   fieldTable('trigger-retry', RETRY_FIELDS),
+  FAILURE_KIND_TABLE,
   { id: 'trigger-on-error', header: ['Field', 'Type', 'Description'], rows: Object.entries(ON_ERROR_FIELDS).map(([name, f]) => [`\`${name}\``, f.type, f.doc]) },
 ];

@@ -341,7 +341,8 @@ services:
     qos: 2
     processing: concurrent
     service: maybe-fail
-    retry: { maxAttempts: 2, delay: 1s }
+    # $error() is deterministic: failures: all retries it.
+    retry: { maxAttempts: 2, delay: 1s, failures: all }
     onError:
       publish: { topic: out/qos2p/dead }
 services:
@@ -498,6 +499,7 @@ services:
       delay: 50ms
       backoff: exponential
       maxDelay: 100ms
+      failures: all
     onError:
       publish:
         connection: ops
@@ -587,6 +589,7 @@ services:
       error: expect.objectContaining({
         message: "services.needs-temp.input: the payload does not match the schema: payload must have required property 'temp_f'",
         code: 'MQFLOW_INPUT',
+        kind: 'deterministic',
       }) as unknown,
       message: {
         topic,

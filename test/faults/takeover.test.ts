@@ -43,8 +43,8 @@ triggers:
     queueSize: ${QUEUE_SIZE}
     service: slow
     # A message younger than 5 ms fails once and is retried 30 ms later: the trigger waits (not
-    # busy), and the messages behind it queue up.
-    retry: { maxAttempts: 2, delay: 30ms }
+    # busy), and the messages behind it queue up. $error() is deterministic: failures: all retries it.
+    retry: { maxAttempts: 2, delay: 30ms, failures: all }
 services:
   slow:
     steps:

@@ -22,7 +22,7 @@ describe('compiled flow model', () => {
     expect(plant.birth).toEqual({ topic: 'plant/mqflow/status', payload: 'online', qos: 1, retain: true });
     const temperature = model.triggers.get('temperature-in')!;
     expect(temperature.subscriptions).toEqual(['plant/+/sensors/+/temperature']);
-    expect(temperature.retry).toEqual({ maxAttempts: 3, delayMs: 200, backoff: 'exponential', maxDelayMs: 30_000 });
+    expect(temperature.retry).toEqual({ maxAttempts: 3, delayMs: 200, backoff: 'exponential', maxDelayMs: 30_000, failures: 'transient' });
     expect(temperature.onError).toEqual({ kind: 'publish', topic: 'plant/dead-letter/temperature', qos: 1, retain: false });
     expect(model.triggers.get('batches-in')!.processing).toEqual({ mode: 'concurrent', maxConcurrency: 4 });
     const steps = model.services.get('normalize-temperature')!.steps;
@@ -53,7 +53,7 @@ services:
     });
     const t = model!.triggers.get('t')!;
     expect({ qos: t.qos, processing: t.processing, payload: t.payload, retry: t.retry, enabled: t.enabled }).toEqual({
-      qos: 1, processing: { mode: 'serial' }, payload: 'json', retry: { maxAttempts: 1, delayMs: 1000, backoff: 'exponential', maxDelayMs: 30_000 }, enabled: true,
+      qos: 1, processing: { mode: 'serial' }, payload: 'json', retry: { maxAttempts: 1, delayMs: 1000, backoff: 'exponential', maxDelayMs: 30_000, failures: 'transient' }, enabled: true,
     });
     const publish = model!.services.get('s')!.steps[0]!;
     expect(publish).toMatchObject({ kind: 'publish', qos: 1, retain: false, connection: undefined, payload: undefined });
