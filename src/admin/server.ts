@@ -10,9 +10,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Log } from '../util/log.js';
 import type { Metrics } from './metrics.js';
-import { STATUS_PAGE } from './page.js';
+import { flowGraph } from '../graph/graph.js';
+import { tap } from '../host/tap.js';
+import { STATUS_PAGE, STATUS_PAGE_CSP } from './page.js';
 import { createRequestGuard, type Refusal } from './request-guard.js';
 import { readiness, status, type StatusSource } from './status.js';
+import { MAX_TAP_CLIENTS, parseTapRequest, TapStreams } from './tap-stream.js';
 
 export interface AdminOptions extends StatusSource {
   readonly host: string;
@@ -43,6 +46,9 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
     return timingSafeEqual(digest(given), expected);
   };
   let guard: ((req: IncomingMessage) => Refusal | undefined) | undefined;
+  // The token is never shown in a tapped payload either.
+  if (options.token !== undefined) tap.addSecrets([options.token]);
+  const taps = new TapStreams(tap);
   const server: Server = createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => {
       options.log.error({ event: 'admin-error', err: { message: (error as Error).message } }, `admin API: ${(error as Error).message}`);
@@ -71,7 +77,7 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
       return send(res, 401, { error: 'a valid token is required (Authorization: Bearer <token>)' });
     }
     if (method === 'GET' && path === '/') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': STATUS_PAGE_CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
       res.end(STATUS_PAGE);
       return;
     }
@@ -81,7 +87,20 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
       res.end(text);
       return;
     }
-    if (method === 'GET' && path === '/api/status') return send(res, 200, status(options));
+    if (method === 'GET' && path === '/api/status') return send(res, 200, { ...status(options), tap: taps.status() });
+    if (method === 'GET' && path === '/api/graph') return send(res, 200, flowGraph(options.engine.defined));
+    if (path === '/api/tap') {
+      if (method !== 'GET') return send(res, 405, { error: `use GET for ${path}` });
+      const defined = options.engine.defined;
+      const asked = parseTapRequest(url, {
+        trigger: (name) => defined.triggers.has(name) || defined.endpoints.has(name) || defined.schedules.has(name),
+        service: (name) => defined.services.has(name),
+      });
+      if ('error' in asked) return send(res, asked.status, { error: asked.error });
+      if (taps.full) return send(res, 503, { error: `${MAX_TAP_CLIENTS} taps are attached already (at most ${MAX_TAP_CLIENTS} at once); try again when one has ended` });
+      taps.open(req, res, asked.filter, asked.rate);
+      return;
+    }
     const control = /^\/api\/(triggers|connections)\/([^/]+)\/(suspend|resume|enable|disable)$/.exec(path);
     if (control !== null) {
       if (method !== 'POST') return send(res, 405, { error: `use POST for ${path}` });
@@ -117,6 +136,7 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
     url: `http://${host}:${address.port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        taps.closeAll();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -17,6 +17,8 @@ import { stepConcurrency } from '../triggers/processing.js';
 import type { Log } from '../util/log.js';
 import { Waiters } from '../util/waiters.js';
 import { Histogram } from '../util/histogram.js';
+import { tap } from '../host/tap.js';
+import { RecentWindow } from './recent.js';
 
 export type { TriggerCounters } from '../host/job.js';
 
@@ -56,6 +58,8 @@ export class TriggerRunner<T extends JobTrigger = Trigger> implements JobOwner {
   #version: Version | undefined;
   readonly counters: TriggerCounters = { received: 0, processed: 0, failed: 0, retried: 0, routed: 0 };
   readonly processingTime = { processed: new Histogram(), failed: new Histogram() };
+  /** Rate and latency of the last minutes, for the status page. */
+  readonly recent = new RecentWindow();
   lastError: string | undefined;
 
   constructor(
@@ -124,7 +128,9 @@ export class TriggerRunner<T extends JobTrigger = Trigger> implements JobOwner {
     // One Version object per (definition, host) pair, not one per message.
     let version = this.#version;
     if (version === undefined || version.host !== host) version = this.#version = { trigger: this.#trigger, matchers: this.#matchers, host };
-    this.#queue.push(new Job(this, delivery, version));
+    const job = new Job(this, delivery, version);
+    if (tap.active) tap.received(job, this.#trigger.name, this.#trigger.service, delivery);
+    this.#queue.push(job);
     if (this.#held++ === 0) this.#progressAt = performance.now();
     if (this.#held > this.#heldPeak) this.#heldPeak = this.#held;
     this.#pump();
@@ -192,7 +198,10 @@ export class TriggerRunner<T extends JobTrigger = Trigger> implements JobOwner {
     if (outcome === 'processed') this.counters.processed++;
     const now = performance.now();
     this.#progressAt = now;
-    this.processingTime[outcome].observe((now - job.startedAt) / 1000);
+    const ms = now - job.startedAt;
+    this.processingTime[outcome].observe(ms / 1000);
+    this.recent.observe(now, ms, outcome === 'failed');
+    if (tap.active) tap.done(job, outcome, ms);
     job.version.host.release();
     // Let go of the job before its ack: the ack can make room at once, and the client then reads
     // (and delivers) the next message within complete().

@@ -22,6 +22,7 @@ import type { WindowEnvironment, WindowRuntime } from './windows.js';
 import type { Log } from '../util/log.js';
 import { Waiters } from '../util/waiters.js';
 import type { Output } from './output.js';
+import { tap } from './tap.js';
 
 export class MessageHost {
   readonly pipeline: Pipeline;
@@ -75,7 +76,8 @@ export class MessageHost {
       },
       http: (request) => (http === undefined ? Promise.reject(new HttpError('no HTTP client here', 'MQFLOW_HTTP_CONNECT', false)) : http.request(request)),
     };
-    this.pipeline = new Pipeline(model.services, effects);
+    this.pipeline = new Pipeline(model.services, effects, tap);
+    tap.addSecrets(model.secrets);
   }
 
   /** The first payload of a delivery, as its trigger's codec decodes it; IGNORED: acknowledge without running the service. */
@@ -205,6 +207,7 @@ export class MessageHost {
     const name = request.connection ?? via;
     const message = outgoing(request, this.model.connections.get(name)?.protocolVersion === 5);
     if (this.#logPublishes) this.log.debug({ event: 'publish', connection: name, topic: message.topic, qos: message.qos }, `publish ${message.topic}`);
+    if (tap.active) tap.published(tracker, name, message);
     this.output.send(name, message, tracker);
   }
 

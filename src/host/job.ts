@@ -11,12 +11,14 @@ import { Execution, MessageFailure } from '../pipeline/execution.js';
 import type { MessageState } from '../state/message-state.js';
 import { payloadForReport } from '../triggers/payload.js';
 import { IGNORED } from './decode.js';
-import { retryDelay } from '../triggers/retry.js';
+import { retries, retryDelay } from '../triggers/retry.js';
+import { failureKind } from '../triggers/failure-kind.js';
 import { sendAlongRoute, type FailureReport, type RouteSender } from '../triggers/on-error.js';
 import type { Log } from '../util/log.js';
 import type { MessageHost } from './host.js';
 import { isHttpDelivery, isScheduledDelivery, type JobTrigger } from './delivery-kinds.js';
 import type { Maybe } from '../util/maybe.js';
+import { tap } from './tap.js';
 
 /** Per-trigger counts, read by the engine's snapshot (status, metrics) and in tests. */
 export interface TriggerCounters {
@@ -180,12 +182,14 @@ export class Job implements OutputTracker {
   #attemptFailed(error: unknown): void {
     const failure = asFailure(error);
     const { trigger } = this.version;
-    if (this.attempts >= trigger.retry.maxAttempts || failure.permanent || this.#detached) {
+    // A deterministic failure would fail the same way again: retried only with retry.failures: all.
+    const kind = failureKind(failure);
+    if (this.attempts >= trigger.retry.maxAttempts || !retries(trigger.retry, kind) || this.#detached) {
       this.#failAfterAttempts(failure);
       return;
     }
     this.owner.counters.retried++;
-    this.owner.log.warn({ event: 'retry', topic: this.delivery.topic, attempt: this.attempts, reason: failure.message }, `attempt ${this.attempts} failed; retrying`);
+    this.owner.log.warn({ event: 'retry', topic: this.delivery.topic, attempt: this.attempts, code: failure.code, kind, reason: failure.message }, `attempt ${this.attempts} failed; retrying`);
     setTimeout(() => this.#attempt(), retryDelay(trigger.retry, this.attempts));
   }
 
@@ -254,6 +258,7 @@ export class Job implements OutputTracker {
     this.#state = undefined;
     owner.counters.failed++;
     owner.lastError = failure.message;
+    if (tap.active) tap.failed(this, failure, this.attempts);
     owner.log.error(
       { event: 'message-failed', topic: delivery.topic, attempt: this.attempts, code: failure.code, reason: failure.message, ...(failure.step === undefined ? {} : { step: failure.step.path }) },
       `message on ${delivery.topic} failed: ${failure.message}`,
@@ -321,6 +326,7 @@ export class Job implements OutputTracker {
       error: {
         message: failure.message,
         code: failure.code,
+        kind: failureKind(failure),
         ...(failure.step === undefined ? {} : { step: failure.step.path, at: `${failure.step.at.file}:${failure.step.at.line}:${failure.step.at.column}` }),
       },
       // The message as services saw it ($message); a payload that could not be decoded is carried raw.

@@ -16,10 +16,24 @@ export interface ServiceDefinition {
   readonly steps: readonly Step[];
 }
 
+/**
+ * Where steps report while someone watches (`mqflow tap`, docs/architecture.md invariant 57):
+ * `active` is the one check the loop makes; a step of a traced message is timed and reported.
+ */
+export interface StepTap {
+  readonly active: boolean;
+  /** Is the message whose outputs go to `key` traced. */
+  traced(key: object): boolean;
+  step(key: object, step: Step, outcome: 'continue' | 'stop' | 'failed', ms: number): void;
+}
+
+const NO_TAP: StepTap = { active: false, traced: () => false, step: () => {} };
+
 export class Pipeline implements StepRuntime {
   constructor(
     readonly services: ReadonlyMap<string, ServiceDefinition>,
     readonly effects: Effects,
+    readonly tap: StepTap = NO_TAP,
   ) {}
 
   /** Runs `service` on `exec` (its payload is the service's input); the payload it ends with stays in `exec`. */
@@ -41,12 +55,41 @@ export class Pipeline implements StepRuntime {
   }
 
   #from(steps: readonly Step[], exec: Execution, first: number): Maybe<Outcome> {
+    const tap = this.tap;
     for (let i = first; i < steps.length; i++) {
-      const outcome = steps[i]!.run(exec, this);
+      const outcome = tap.active && tap.traced(exec.outputs) ? this.#tapped(steps[i]!, exec) : steps[i]!.run(exec, this);
       if (outcome === 'stop') return 'stop';
       if (outcome !== 'continue') return outcome.then((o) => (o === 'stop' ? 'stop' : this.#from(steps, exec, i + 1)));
     }
     return 'continue';
+  }
+
+  /** Runs a step of a traced message, reporting its outcome and time (also when it fails or waits). */
+  #tapped(step: Step, exec: Execution): Maybe<Outcome> {
+    const { tap } = this;
+    const key = exec.outputs;
+    const started = performance.now();
+    let outcome: Maybe<Outcome>;
+    try {
+      outcome = step.run(exec, this);
+    } catch (error) {
+      tap.step(key, step, 'failed', performance.now() - started);
+      throw error;
+    }
+    if (!(outcome instanceof Promise)) {
+      tap.step(key, step, outcome, performance.now() - started);
+      return outcome;
+    }
+    return outcome.then(
+      (o) => {
+        tap.step(key, step, o, performance.now() - started);
+        return o;
+      },
+      (error: unknown) => {
+        tap.step(key, step, 'failed', performance.now() - started);
+        throw error;
+      },
+    );
   }
 
   /** Runs the service named `name` (an invoke step): same message, own variables. */

@@ -47,7 +47,15 @@ triggers:
     connection: plant
     topic: plant/+/temperature
     service: normalize
+  door-in:
+    connection: plant
+    topic: plant/+/door
+    service: doors
 services:
+  doors:
+    steps:
+      - publish:
+          topic: plant/doors
   normalize:
     description: Fahrenheit to Celsius
     steps:
@@ -67,7 +75,11 @@ services:
     await mq.ready(['temperature-in']);
     client = await connectAsync(broker.url, { clientId: 'status-page-load' });
     let n = 0;
-    sending = setInterval(() => void client.publishAsync('plant/north/temperature', JSON.stringify({ temp_f: 150 + (n++ % 20) }), { qos: 1 }), 50);
+    sending = setInterval(() => {
+      void client.publishAsync('plant/north/temperature', JSON.stringify({ temp_f: 150 + (n % 20) }), { qos: 1 });
+      // The window holds temperature readings (unacknowledged) for an hour: door events keep flowing.
+      void client.publishAsync('plant/north/door', JSON.stringify({ open: n++ % 2 === 0 }), { qos: 1 });
+    }, 50);
   }, 30_000);
 
   afterAll(async () => {
@@ -88,8 +100,8 @@ services:
       const received = row.locator('td.received');
       await row.waitFor({ timeout: 10_000 });
       const first = Number(await received.textContent());
-      // A string runs in the page (this project's TypeScript has no DOM types).
-      await page.waitForFunction(`Number(document.querySelector('tr[data-trigger="temperature-in"] td.received')?.textContent) > ${first}`, undefined, { timeout: 10_000 });
+      // Polled from here: the page's CSP allows no script but its own (a string evaluated in the page would be refused).
+      await expect.poll(async () => Number(await received.textContent()), { timeout: 10_000 }).toBeGreaterThan(first);
       await expect.poll(async () => row.locator('td.state').textContent()).toContain('subscribed');
       expect(await page.locator('tr[data-connection="plant"] td.state').textContent()).toContain('connected');
       expect(await page.locator('#services').textContent()).toContain('Fahrenheit to Celsius');
@@ -115,6 +127,59 @@ services:
       const path = await screenshot(page, 'status-page');
       expect(path).toMatch(/status-page\.png$/);
       expect(mq.lines.filter((l) => l.event === 'trigger-suspended' || l.event === 'trigger-resumed').map((l) => l.event)).toEqual(['trigger-suspended', 'trigger-resumed']);
+    } finally {
+      await close();
+    }
+  }, 60_000);
+
+  it('draws the integration with live counts, each trigger\'s last 5 minutes, and the live tap view, under its CSP', async () => {
+    const admin = await mq.waitFor((l) => l.event === 'admin');
+    const served = await fetch(`${admin.url as string}/?token=${TOKEN}`);
+    // Its own inline style and script (by hash) and requests to itself: nothing else loads.
+    expect(served.headers.get('content-security-policy')).toMatch(/^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/=]+'; style-src 'sha256-[A-Za-z0-9+/=]+'; connect-src 'self';/);
+    const { page, errors, close } = await openPage(`${admin.url as string}/?token=${TOKEN}`);
+    try {
+      // The mqflow graph picture: topics → triggers (in their connection's box) → services → topics.
+      const trigger = page.locator('#graph g.node[data-kind="trigger"][data-name="door-in"]');
+      await trigger.waitFor({ timeout: 10_000 });
+      for (const name of ['plant/+/temperature', 'plant/celsius', 'plant/+/door', 'plant/doors']) expect(await page.locator(`#graph g.node[data-kind="topic"][data-name="${name}"]`).count()).toBe(1);
+      for (const name of ['normalize', 'doors', 'hook']) expect(await page.locator(`#graph g.node[data-kind="service"][data-name="${name}"]`).count()).toBe(1);
+      expect(await page.locator('#graph g.node[data-kind="trigger"][data-name="temperature-in"]').count()).toBe(1);
+      expect(await page.locator('#graph text.group-label').allTextContents()).toContain('connection plant');
+      expect(await page.locator('#graph path.edge').count()).toBeGreaterThanOrEqual(6);
+      // Live counts on the picture move as messages flow, and agree with the table.
+      const count = async (): Promise<number> => Number(/^(\d+) in/.exec((await trigger.locator('text.count').textContent()) ?? '')?.[1] ?? -1);
+      const before = await count();
+      expect(before).toBeGreaterThan(0);
+      await expect.poll(count, { timeout: 10_000 }).toBeGreaterThan(before);
+      expect(await page.locator('#graph g.node[data-kind="service"][data-name="doors"] text.count').textContent()).toMatch(/^\d+ done$/);
+
+      // Rate and p50/p99 over the last 5 minutes, with a sparkline of 30 buckets of 10 s.
+      const recent = page.locator('tr[data-recent="door-in"]');
+      await expect.poll(async () => Number(await recent.locator('td.rate').textContent()), { timeout: 10_000 }).toBeGreaterThan(0);
+      expect(await recent.locator('td.p50').textContent()).toMatch(/ ms$/);
+      expect(await recent.locator('td.p99').textContent()).toMatch(/ m?s$/);
+      expect(await recent.locator('svg.spark polyline').getAttribute('points')).toMatch(/^(\d+,\d+ ){29}\d+,\d+$/);
+
+      // The live view: off until asked, then messages whole, then off again.
+      expect(await page.locator('#tap tbody tr').count()).toBe(0);
+      await page.locator('#tap-trigger').selectOption('door-in');
+      await page.locator('#tap-toggle').click();
+      await page.locator('#tap tbody tr.received').first().waitFor({ timeout: 10_000 });
+      expect(await page.locator('#tap-state').textContent()).toMatch(/^watching: at most 10 messages a second, payloads cut at 1024 bytes$/);
+      await page.locator('#tap tbody tr.done').first().waitFor({ timeout: 10_000 });
+      expect(await page.locator('#tap tbody tr.received td').nth(3).textContent()).toMatch(/^door-in ← plant\/north\/door \(qos 1, \d+ B\) \{"open":(true|false)\}$/);
+      expect(await page.locator('#tap tbody tr.publish').first().textContent()).toContain('via plant → plant/doors');
+      expect(await page.locator('#tap tbody').textContent()).not.toContain('temperature-in');
+      const status = (await (await fetch(`${admin.url as string}/api/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { tap: { streams: unknown[] } };
+      expect(status.tap.streams).toHaveLength(1);
+      await screenshot(page, 'status-page-live');
+      await page.locator('#tap-toggle').click();
+      expect(await page.locator('#tap-toggle').textContent()).toBe('watch');
+      await expect
+        .poll(async () => ((await (await fetch(`${admin.url as string}/api/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { tap: { streams: unknown[] } }).tap.streams.length, { timeout: 10_000 })
+        .toBe(0);
+      expect(errors).toEqual([]);
     } finally {
       await close();
     }
