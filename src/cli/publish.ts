@@ -2,14 +2,17 @@
 import { parseArgs } from 'node:util';
 import { createLog } from '../util/log.js';
 import { topicNameProblem } from '../mqtt/topic-filter.js';
+import { DEFAULT_TIMEOUT, notConnected, parseTimeout, withDeadline } from './connect-once.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
-import { commandPublisher, loadModel } from './load-model.js';
+import { commandPublisher, loadModel, onlyConnection } from './load-model.js';
 
-export const publishHelp = `Usage: mqflow publish --connection NAME --topic TOPIC [--qos 0|1|2] [--retain] [--dir DIR] <payload>
+export const publishHelp = `Usage: mqflow publish --connection NAME --topic TOPIC [--qos 0|1|2] [--retain] [--dir DIR] [--timeout DURATION] <payload>
 
 Publishes one message through a connection of the flow folder, with its URL, credentials and TLS
 settings, and waits for the broker's acknowledgement (QoS 1 and 2). The payload is sent as the
-text given. Exit 0 when published, 1 when it could not be, 2 on a usage error.
+text given. Only that connection needs to be valid: errors elsewhere in the folder are noted and
+left out. Exit 0 when published; 1 when it could not be (the broker is down, unreachable or
+refused it, --timeout ran out, or the connection has errors); 2 on a usage error.
 
 Options:
   --connection NAME   the connection (default: the only one)
@@ -29,7 +32,7 @@ export async function runPublish(args: readonly string[], io: CommandIO): Promis
       qos: { type: 'string', default: '1' },
       retain: { type: 'boolean' },
       dir: { type: 'string', default: 'flows' },
-      timeout: { type: 'string', default: '10s' },
+      timeout: { type: 'string', default: DEFAULT_TIMEOUT },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -44,32 +47,37 @@ export async function runPublish(args: readonly string[], io: CommandIO): Promis
   const problem = topicNameProblem(values.topic);
   if (problem !== undefined) throw new UsageError(`--topic: ${problem}`);
   if (!['0', '1', '2'].includes(values.qos)) throw new UsageError(`--qos must be 0, 1 or 2 (got ${values.qos})`);
-  const { parseDuration } = await import('./run.js');
-  const timeoutMs = parseDuration('timeout', values.timeout);
-  const model = loadModel(values.dir, io);
-  if (model === undefined) return EXIT.invalid;
-  const name = values.connection ?? (model.connections.size === 1 ? [...model.connections.keys()][0]! : undefined);
-  if (name === undefined) throw new UsageError(`--connection is required: ${values.dir} has ${model.connections.size} connections (${[...model.connections.keys()].join(', ')})`);
-  const connection = model.connections.get(name);
-  if (connection === undefined) throw new UsageError(`no connection named "${name}" in ${values.dir}`);
-  const log = createLog({ level: 'error', pretty: false, secrets: model.secrets, destination: process.stderr });
+  const timeoutMs = parseTimeout(values.timeout);
+  const loaded = loadModel(values.dir, io, {
+    command: 'mqflow publish',
+    uses: (defined) => {
+      const name = values.connection ?? onlyConnection(defined);
+      if (name === undefined) throw new UsageError(`--connection is required: ${values.dir} has ${defined.connections.size} connections (${[...defined.connections].sort().join(', ')})`);
+      if (!defined.connections.has(name)) throw new UsageError(`no connection named "${name}" in ${values.dir}`);
+      return [['connections', name]];
+    },
+  });
+  if (loaded === undefined) return EXIT.invalid;
+  const { model, defined } = loaded;
+  const name = values.connection ?? onlyConnection(defined)!;
+  const connection = model.connections.get(name)!;
+  // Connection errors are summed up in the one line below (the last one), not logged as they come.
+  const log = createLog({ level: 'silent', pretty: false, secrets: model.secrets, destination: process.stderr });
   const publisher = commandPublisher(connection, log);
   const qos = Number(values.qos) as 0 | 1 | 2;
-  let timer: NodeJS.Timeout | undefined;
+  let stopMs = 1000;
   try {
-    await Promise.race([
-      publisher.publish({ topic: values.topic, payload: positionals[0]!, qos, retain: values.retain === true }),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`not published within ${values.timeout}: ${publisher.lastError ?? `connection ${name} did not connect`}`)), timeoutMs);
-      }),
-    ]);
+    await withDeadline(publisher.publish({ topic: values.topic, payload: positionals[0]!, qos, retain: values.retain === true }), timeoutMs, () =>
+      publisher.state === 'connected' ? `the broker did not acknowledge the message (connection ${name})` : notConnected(name, publisher.lastError),
+    );
     io.stdout(`published to ${values.topic} via ${name} (qos ${qos}${values.retain === true ? ', retain' : ''})\n`);
     return EXIT.ok;
   } catch (error) {
-    io.stderr(`mqflow publish: ${(error as Error).message}\n`);
+    io.stderr(`mqflow publish: not published to ${values.topic}: ${(error as Error).message}\n`);
+    // The message may still be waiting: leave at once rather than send it after giving up.
+    stopMs = 0;
     return EXIT.invalid;
   } finally {
-    clearTimeout(timer);
-    await publisher.stop(1000);
+    await publisher.stop(stopMs);
   }
 }

@@ -2,6 +2,7 @@
  * The whole front half of mqflow for one folder: load → validate → compile. Returns the model
  * (when the folder is valid) and every problem found, sorted, with secrets redacted.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ExpressionEngine } from '../expr/expression.js';
@@ -56,28 +57,61 @@ export class FlowFolderError extends Error {
 
 /** Builds the model of the flow folder `dir`. Throws FlowFolderError only when the folder itself cannot be read. */
 export function buildFlowFolder(dir: string, options: BuildOptions = {}): BuildResult {
+  const { files, environment, problems, compile } = openFolder(dir, options);
+  if (options.cache !== undefined) {
+    const cached = options.cache.loadAll(files, environment, problems, options.cwd);
+    const checked = cached.flatMap((c) => (c.checked === undefined ? [] : [{ file: c.loaded, ...c.checked }]));
+    return buildFromChecked(cached.map((c) => c.loaded), checked, problems, { ...compile, definitions: options.cache.definitions });
+  }
+  return buildFromFiles(readFiles(files, environment, problems, options.cwd), problems, compile);
+}
+
+/** A folder's files read and parsed, not yet checked: a command that uses part of a folder builds it in parts (src/cli/load-model.ts). */
+export interface LoadedFolder {
+  readonly loaded: readonly LoadedFile[];
+  /** The problems of reading the files (and of the folder: no flow files). */
+  readonly problems: ProblemList;
+  /** What buildFromFiles needs to compile them. */
+  readonly compile: CompileInputs;
+}
+
+/** Reads the flow files of `dir` as buildFlowFolder does, without checking them. Throws FlowFolderError as it does. */
+export function loadFlowFolder(dir: string, options: Omit<BuildOptions, 'cache'> = {}): LoadedFolder {
+  const { files, environment, problems, compile } = openFolder(dir, options);
+  return { loaded: readFiles(files, environment, problems, options.cwd), problems, compile };
+}
+
+const ambientEnvironment = new AsyncLocalStorage<InterpolationEnvironment>();
+
+/**
+ * Runs `work` with `environment` as the one every build inside it uses when given none: for a
+ * command whose build happens further down (mqflow test resolves secrets with placeholders).
+ */
+export function withBuildEnvironment<T>(environment: InterpolationEnvironment, work: () => T): T {
+  return ambientEnvironment.run(environment, work);
+}
+
+function openFolder(dir: string, options: BuildOptions): { files: string[]; environment: InterpolationEnvironment; problems: ProblemList; compile: CompileInputs } {
   const absolute = resolve(options.cwd ?? process.cwd(), dir);
   if (!existsSync(absolute) || !statSync(absolute).isDirectory()) throw new FlowFolderError(`flow folder ${dir} does not exist or is not a folder`);
-  const environment = options.environment ?? processEnvironment;
+  const environment = options.environment ?? ambientEnvironment.getStore() ?? processEnvironment;
   const problems = new ProblemList();
   const files = discoverFlowFiles(absolute);
   if (files.length === 0) {
     // An empty folder is almost always a wrong path; passing it would let a typo pass CI.
     problems.add({ severity: 'error', code: 'MQFLOW_NO_FLOWS', file: dir, line: 1, column: 1, path: '', message: 'no flow files (*.yaml, *.yml) in this folder', hint: 'check the path; test files (*.test.yaml) and dot-folders are not flow files' });
   }
-  const compileOptions = { engine: options.engine ?? createJsonataEngine(), readFile: environment.readFile, ...(options.explain === true ? { expressions: [] } : {}) };
-  if (options.cache !== undefined) {
-    const cached = options.cache.loadAll(files, environment, problems, options.cwd);
-    const checked = cached.flatMap((c) => (c.checked === undefined ? [] : [{ file: c.loaded, ...c.checked }]));
-    return buildFromChecked(cached.map((c) => c.loaded), checked, problems, { ...compileOptions, definitions: options.cache.definitions });
-  }
-  // One budget for the folder: its files, and those their ${file:…} name, are read up to MAX_FOLDER_BYTES in all.
-  const budget = new ReadBudget();
-  const loaded = files.map((path) => readFlowFile(path, environment, problems, options.cwd, budget));
-  return buildFromFiles(loaded, problems, compileOptions);
+  const compile = { engine: options.engine ?? createJsonataEngine(), readFile: environment.readFile, ...(options.explain === true ? { expressions: [] } : {}) };
+  return { files, environment, problems, compile };
 }
 
-interface CompileInputs {
+function readFiles(files: readonly string[], environment: InterpolationEnvironment, problems: ProblemList, cwd: string | undefined): LoadedFile[] {
+  // One budget for the folder: its files, and those their ${file:…} name, are read up to MAX_FOLDER_BYTES in all.
+  const budget = new ReadBudget();
+  return files.map((path) => readFlowFile(path, environment, problems, cwd, budget));
+}
+
+export interface CompileInputs {
   readonly engine: ExpressionEngine;
   readonly readFile: (path: string) => string;
   readonly definitions?: DefinitionCache;

@@ -22,9 +22,42 @@ export interface Interpolation {
   readonly secrets: readonly string[];
 }
 
+/**
+ * Set on the variables of an environment by withPlaceholders(). It travels on `env`, which every
+ * stage passes on as it is (the folder's read budget wraps readFile, not env).
+ */
+const PLACEHOLDERS = Symbol('mqflow.placeholders');
+
+/**
+ * The variables `${env:…}` reads. With placeholders (withPlaceholders: for commands that connect to
+ * nothing, validate, test, graph, a dry-run invoke), a variable that is not set and has no default
+ * stands in as a placeholder value (placeholderValue) with a warning, MQFLOW_ENV_PLACEHOLDER, instead
+ * of an error, and the callback is told its name. Without, as for run, dev, publish and invoke
+ * --live, it is an error.
+ */
+export type EnvironmentVariables = Readonly<Record<string, string | undefined>> & { readonly [PLACEHOLDERS]?: (name: string) => void };
+
 export interface InterpolationEnvironment {
-  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly env: EnvironmentVariables;
   readonly readFile: (absolutePath: string) => string;
+}
+
+/** `environment`, with placeholders for the variables it does not set (see EnvironmentVariables). */
+export function withPlaceholders(environment: InterpolationEnvironment, used: (name: string) => void = () => {}): InterpolationEnvironment {
+  return { ...environment, env: { ...environment.env, [PLACEHOLDERS]: used } };
+}
+
+/**
+ * What a missing variable stands in as: a value every check accepts where such references are
+ * usually written. A whole URL gets a URL of the scheme its place needs (the reserved `.invalid`
+ * domain, which never resolves); anything else the word `placeholder`.
+ */
+export function placeholderValue(path: readonly PathSegment[], whole: boolean): string {
+  const key = path.findLast((s) => typeof s === 'string');
+  if (!whole || (key !== 'url' && key !== 'urls')) return 'placeholder';
+  if (path[0] === 'connections') return 'mqtt://placeholder.invalid:1883';
+  if (path[0] === 'stores') return 'redis://placeholder.invalid:6379';
+  return 'http://placeholder.invalid';
 }
 
 /** The real one. Its readFile, which also reads TLS files at compile, reads only regular files of at most MAX_FILE_BYTES. */
@@ -48,7 +81,7 @@ export function interpolate(
     const out = text.replace(REFERENCE, (whole: string, escape: string, kind: string, body: string) => {
       if (escape === '$') return whole.slice(1);
       used.push(whole);
-      return (kind === 'env' ? resolveEnv(whole, body, path) : resolveFile(whole, body, path)) ?? '';
+      return (kind === 'env' ? resolveEnv(whole, body, path, whole === text) : resolveFile(whole, body, path)) ?? '';
     });
     if (used.length > 0) interpolated.set(toPointer(path), used);
     return out;
@@ -65,7 +98,7 @@ export function interpolate(
     });
   };
 
-  const resolveEnv = (reference: string, body: string, path: PathSegment[]): string | undefined => {
+  const resolveEnv = (reference: string, body: string, path: PathSegment[], whole: boolean): string | undefined => {
     const split = body.indexOf(':-');
     const name = split === -1 ? body : body.slice(0, split);
     const fallback = split === -1 ? undefined : body.slice(split + 2);
@@ -80,6 +113,19 @@ export function interpolate(
     }
     // A default is written in the flow file itself, so it is not a secret.
     if (fallback !== undefined) return fallback;
+    const placeholders = environment.env[PLACEHOLDERS];
+    if (placeholders !== undefined) {
+      placeholders(name);
+      problems.add({
+        severity: 'warning',
+        code: 'MQFLOW_ENV_PLACEHOLDER',
+        ...referencePosition(source, path, reference),
+        path: formatPath(path),
+        message: `${formatPath(path)}: environment variable ${name} is not set; checked with a placeholder in its place`,
+        hint: `mqflow run, dev, publish and invoke --live need ${name} set (or give a default: \${env:${name}:-value})`,
+      });
+      return placeholderValue(path, whole);
+    }
     report(reference, path, `environment variable ${name} is not set`, `set ${name}, or give a default: \${env:${name}:-value}`);
     return undefined;
   };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseFlowFile } from '../../../src/flow/load.js';
 import { ProblemList, formatProblem } from '../../../src/flow/problem.js';
+import { placeholderValue, withPlaceholders } from '../../../src/flow/interpolate.js';
 
 function load(text: string, env: Record<string, string> = {}, files: Record<string, string> = {}) {
   const problems = new ProblemList();
@@ -56,5 +57,46 @@ describe('interpolation of ${env:…} and ${file:…}', () => {
     const { file } = load('__proto__:\n  polluted: ${env:X:-yes}\n');
     expect(Object.keys(file.data as object)).toEqual(['__proto__']);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('placeholders for variables that are not set (validate, test, graph, a dry-run invoke)', () => {
+  function loadWithPlaceholders(text: string, env: Record<string, string> = {}) {
+    const problems = new ProblemList();
+    const used: string[] = [];
+    const environment = withPlaceholders({ env, readFile: () => '' }, (name) => used.push(name));
+    const file = parseFlowFile('/flows/plant.yaml', 'plant.yaml', text, environment, problems);
+    return { file, used, problems: problems.sorted().map(formatProblem) };
+  }
+
+  it('stands in a value each check accepts there, warns at the reference and says which variable', () => {
+    const { file, used, problems } = loadWithPlaceholders(
+      'connections:\n  c:\n    url: ${env:MQTT_URL}\n    password: ${env:PW}\n    clientId: mqflow-${env:SITE}\nstores:\n  s:\n    url: ${env:REDIS_URL}\nservices:\n  x:\n    steps:\n      - http: { url: "${env:API}" }\n',
+      { SITE: 'north' },
+    );
+    expect(file.data).toEqual({
+      connections: { c: { url: 'mqtt://placeholder.invalid:1883', password: 'placeholder', clientId: 'mqflow-north' } },
+      stores: { s: { url: 'redis://placeholder.invalid:6379' } },
+      services: { x: { steps: [{ http: { url: 'http://placeholder.invalid' } }] } },
+    });
+    expect(used).toEqual(['MQTT_URL', 'PW', 'REDIS_URL', 'API']);
+    // A placeholder is no secret; the real value that was set is.
+    expect(file.secrets).toEqual(['north']);
+    expect(problems[1]).toBe(
+      'plant.yaml:4:15 warning: connections.c.password: environment variable PW is not set; checked with a placeholder in its place\n  hint: mqflow run, dev, publish and invoke --live need PW set (or give a default: ${env:PW:-value})',
+    );
+    expect(problems.every((p) => p.includes(' warning: '))).toBe(true);
+  });
+
+  it('a default still applies, and a part of a URL is a plain word', () => {
+    const { file, used } = loadWithPlaceholders('connections:\n  c:\n    url: mqtts://${env:HOST}:8883\n    username: ${env:USER:-mqflow}\n');
+    expect(file.data).toEqual({ connections: { c: { url: 'mqtts://placeholder:8883', username: 'mqflow' } } });
+    expect(used).toEqual(['HOST']);
+  });
+
+  it('placeholderValue: by where the reference is', () => {
+    expect(placeholderValue(['connections', 'c', 'urls', 1], true)).toBe('mqtt://placeholder.invalid:1883');
+    expect(placeholderValue(['connections', 'c', 'url'], false)).toBe('placeholder');
+    expect(placeholderValue(['triggers', 't', 'topic'], true)).toBe('placeholder');
   });
 });
