@@ -4,6 +4,7 @@
  * by difference (docs/architecture.md, "Hot reload", invariants 10–15).
  */
 import { baseClientId, clientOptions } from '../connections/client-options.js';
+import { ConnectionDiagnosis } from '../connections/diagnose.js';
 import type { Connection, FlowModel, Trigger } from '../flow/model.js';
 import { MessageHost } from '../host/host.js';
 import type { Output } from '../host/output.js';
@@ -74,6 +75,8 @@ export class Engine {
   readonly #endpoints: Endpoints;
   /** Schedules and the runners of their fires (invariant 49). */
   readonly #schedules: Schedules;
+  /** Per connection, where its clients report failures: one log line per cause, not per client (invariant 59). */
+  readonly #diagnoses = new Map<string, ConnectionDiagnosis>();
 
   /** `model`'s store drivers must be loaded first (loadStoreDrivers). */
   constructor(
@@ -218,9 +221,19 @@ export class Engine {
       publishTimeoutMs: connection.publishTimeoutMs,
       ...(connection.maxPacketSize === undefined ? {} : { maxPacketSize: connection.maxPacketSize }),
       ...(connection.birth === undefined ? {} : { birth: connection.birth }),
+      ...(connection.close === undefined ? {} : { close: connection.close }),
+      errors: this.#diagnosis(connection),
       log: this.#log,
       ...(options.deferConnect === true ? { deferConnect: true } : {}),
     });
+  }
+
+  #diagnosis(connection: Connection): ConnectionDiagnosis {
+    const known = this.#diagnoses.get(connection.name);
+    if (known !== undefined && known.urls.join(' ') === connection.urls.join(' ')) return known;
+    const diagnosis = new ConnectionDiagnosis(connection, this.#log);
+    this.#diagnoses.set(connection.name, diagnosis);
+    return diagnosis;
   }
 
   /** Starts a subscriber for `trigger`, feeding `runner` (a restart keeps the runner and its counters) or a new one. */
@@ -238,6 +251,7 @@ export class Engine {
       capacity: trigger.queueSize,
       ack: trigger.ack,
       log: this.#log.child({ trigger: trigger.name, connection: connection.name }),
+      errors: this.#diagnosis(connection),
       onDelivery: target.onDelivery,
       onConnectionLost: target.onConnectionLost,
     });
@@ -311,7 +325,8 @@ export class Engine {
     const switched = Promise.all(
       switches.map(async ({ name, old, replacement }) => {
         this.#publishers.set(name, replacement);
-        await old.stop(Math.max(1000, this.#drainTimeoutMs));
+        // No close message: the replacement connects at once and publishes the birth.
+        await old.stop(Math.max(1000, this.#drainTimeoutMs), { announce: false });
         replacement.start();
       }),
     );

@@ -5,7 +5,7 @@
  */
 import type { Identity } from '../connections/identity.js';
 import type { PublishLimits } from '../connections/publish-limits.js';
-import type { MessageTemplate } from '../connections/lifecycle.js';
+import type { CloseMessage, MessageTemplate } from '../connections/lifecycle.js';
 import type { SessionSettings } from '../connections/session.js';
 import type { Timing } from '../connections/timing.js';
 import type { TlsOptions } from '../connections/tls.js';
@@ -44,6 +44,8 @@ export interface Connection extends Definition, Identity, SessionSettings, Timin
   readonly offlineQueueSize: number;
   readonly will?: MessageTemplate;
   readonly birth?: MessageTemplate;
+  /** Published before a clean disconnect (docs/architecture.md, invariant 60). */
+  readonly close?: CloseMessage;
 }
 
 /** A state store (docs/architecture.md, "State"); `memory` exists in every model. */

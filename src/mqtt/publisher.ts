@@ -7,6 +7,7 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Log } from '../util/log.js';
 import { Waiters } from '../util/waiters.js';
+import { watchConnectionErrors, type ConnectionErrors } from './connection-errors.js';
 import type { OutgoingMessage, OutputTracker, QoS } from './message.js';
 import { publishPacketSize } from './packet-size.js';
 import { closeOnProtocolError, endClient, reconnectDelay, useNoDelay } from './reconnect.js';
@@ -39,6 +40,13 @@ export interface PublisherOptions {
   readonly publishTimeoutMs: number;
   /** Published each time the connection is established. */
   readonly birth?: { readonly topic: string; readonly payload: string; readonly qos: QoS; readonly retain: boolean };
+  /**
+   * Published by stop() before the clean disconnect (invariant 60). `isWill`: it is the will's
+   * message, which an MQTT 5 broker publishes itself on DISCONNECT with reason code 0x04.
+   */
+  readonly close?: { readonly topic: string; readonly payload: string; readonly qos: QoS; readonly retain: boolean; readonly isWill: boolean };
+  /** Where connection failures are reported (one line per cause for all the connection's clients); without it each is logged. */
+  readonly errors?: ConnectionErrors;
   readonly log: Log;
   /** Connect only when start() is called; publishes wait in the offline queue until then (a reload's replacement waits for the old client to disconnect). */
   readonly deferConnect?: boolean;
@@ -67,6 +75,9 @@ const SWEEP_MS = 250;
  * after every reconnect, and the timeout's clock, which runs while connected, might never run out.
  */
 const LOST_CONNECTIONS = 3;
+
+/** How long stop() waits for the broker to acknowledge the close message (within the drain deadline). */
+const CLOSE_WAIT_MS = 2000;
 
 export class Publisher {
   readonly name: string;
@@ -108,6 +119,14 @@ export class Publisher {
     this.#client = connect({ ...options.clientOptions, ...(this.#deferred ? { manualConnect: true } : {}) });
     useNoDelay(this.#client);
     closeOnProtocolError(this.#client);
+    watchConnectionErrors(this.#client, {
+      errors: options.errors,
+      log: this.#log,
+      label: `connection ${options.name}`,
+      established: () => this.#established,
+      active: () => this.#state !== 'stopped',
+      lastError: (text) => (this.#lastError = text),
+    });
     // CONNACK, before mqtt.js resends what it stored: a connection the broker drops while taking
     // those counts as reached, so a publish it will never take is found out (LOST_CONNECTIONS).
     const internals = this.#client as unknown as { _onConnect: (packet: unknown) => void };
@@ -141,10 +160,6 @@ export class Publisher {
       if (this.#state === 'connected') this.#log.warn({ event: 'disconnected' }, `connection ${options.name} lost; reconnecting`);
       this.#state = 'reconnecting';
       this.#client.options.reconnectPeriod = reconnectDelay(options.reconnectPeriodMs, this.#attempt++);
-    });
-    this.#client.on('error', (error) => {
-      this.#lastError = error.message;
-      this.#log.error({ event: 'connection-error', err: { message: error.message, code: (error as { code?: unknown }).code } }, `connection ${options.name}: ${error.message}`);
     });
   }
 
@@ -343,16 +358,50 @@ export class Publisher {
   /**
    * Waits (up to `timeoutMs`) for publishes in flight, then disconnects: cleanly when they all
    * settled, forcibly when some did not (a broker gone or frozen would hold a clean disconnect
-   * for ever; invariant 30). Resolves with the number of publishes left unconfirmed.
+   * for ever; invariant 30). Resolves with the number of publishes left unconfirmed. Unless
+   * `announce` is false (a reload switching clients), the close message goes first (invariant 60).
    */
-  async stop(timeoutMs: number): Promise<number> {
+  async stop(timeoutMs: number, options: { readonly announce?: boolean } = {}): Promise<number> {
     this.#inbox?.close(new PublishError(`connection ${this.name} is stopping`, 'MQFLOW_PUBLISH_STOPPED'));
     if (this.#state === 'stopped') return 0;
+    const deadline = Date.now() + timeoutMs;
     if (this.#unsettled > 0) await this.#settled.wait(timeoutMs);
+    const left = this.#unsettled;
+    const close = options.announce === false || left > 0 || this.#state !== 'connected' ? undefined : this.#options.close;
+    let ending: { force: boolean; reasonCode?: number } = { force: left > 0 };
+    if (close !== undefined) ending = await this.#announceClose(close, Math.max(0, deadline - Date.now()));
     this.#state = 'stopped';
     clearInterval(this.#sweep);
-    const left = this.#unsettled;
-    await endClient(this.#client, left > 0, Math.min(timeoutMs, 1000));
+    await endClient(this.#client, ending.force, Math.min(timeoutMs, 1000), ending.reasonCode);
     return left;
+  }
+
+  /**
+   * Publishes the close message and says how to disconnect. The will's message on MQTT 5: DISCONNECT
+   * with reason code 0x04 makes the broker publish it. Otherwise mqflow publishes it and waits for its
+   * acknowledgement (at most CLOSE_WAIT_MS); unconfirmed, the client ends without DISCONNECT, so the
+   * broker publishes the will, if there is one, rather than nothing.
+   */
+  async #announceClose(close: NonNullable<PublisherOptions['close']>, timeoutMs: number): Promise<{ force: boolean; reasonCode?: number }> {
+    if (close.isWill && this.#client.options.protocolVersion === 5) return { force: false, reasonCode: 0x04 };
+    let timer: NodeJS.Timeout | undefined;
+    const published = await Promise.race([
+      this.publish({ topic: close.topic, payload: Buffer.from(close.payload), qos: close.qos, retain: close.retain }).then(
+        () => true,
+        (error: unknown) => {
+          this.#log.warn({ event: 'close-message-failed', err: { message: (error as Error).message } }, `close message of connection ${this.name} failed: ${(error as Error).message}`);
+          return false;
+        },
+      ),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.min(CLOSE_WAIT_MS, timeoutMs)))),
+    ]);
+    clearTimeout(timer);
+    if (published) {
+      this.#log.debug({ event: 'close-message', topic: close.topic }, `close message of connection ${this.name} published to ${close.topic}`);
+      return { force: false };
+    }
+    const willFollows = this.#client.options.will !== undefined;
+    this.#log.warn({ event: 'close-message-failed', topic: close.topic }, `close message of connection ${this.name} not confirmed by the broker${willFollows ? '; disconnecting without DISCONNECT, so the broker publishes the will' : ''}`);
+    return { force: willFollows };
   }
 }

@@ -38,9 +38,9 @@ export function closeOnProtocolError(client: MqttClient): void {
  * after `graceMs`, so a broker gone or frozen never holds a shutdown (invariant 30). A clean end
  * only half-closes the socket, which stays open (and keeps the process alive) while a frozen
  * broker never closes its side; and mqtt.js ignores a second end() once it is disconnecting. So
- * the fallback destroys the socket itself.
+ * the fallback destroys the socket itself. `reasonCode` goes in the DISCONNECT (MQTT 5 only).
  */
-export function endClient(client: MqttClient, force: boolean, graceMs: number): Promise<void> {
+export function endClient(client: MqttClient, force: boolean, graceMs: number, reasonCode?: number): Promise<void> {
   return new Promise((resolve) => {
     let done = false;
     const finish = (): void => {
@@ -53,6 +53,7 @@ export function endClient(client: MqttClient, force: boolean, graceMs: number): 
       (client.stream as { destroy?: () => void } | undefined)?.destroy?.();
       finish();
     }, force ? 0 : graceMs);
-    client.end(force, {}, finish);
+    // MQTT 5 DISCONNECT reason code (0x04: publish the will, invariant 60).
+    client.end(force, reasonCode === undefined ? {} : { reasonCode }, finish);
   });
 }

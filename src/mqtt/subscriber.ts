@@ -8,6 +8,7 @@ import { connect, type IClientOptions, type IPublishPacket, type MqttClient } fr
 import type { Log } from '../util/log.js';
 import { Waiters } from '../util/waiters.js';
 import { AckWindow, type WindowEntry } from './ack-window.js';
+import { watchConnectionErrors, type ConnectionErrors } from './connection-errors.js';
 import type { Delivery, QoS } from './message.js';
 import { closeOnProtocolError, endClient, reconnectDelay, useNoDelay } from './reconnect.js';
 import { batchWrites } from './write-batch.js';
@@ -25,6 +26,8 @@ export interface SubscriberOptions {
   /** afterProcessing: ack when complete() is called; onReceipt: ack on arrival. */
   readonly ack: 'afterProcessing' | 'onReceipt';
   readonly log: Log;
+  /** Where connection failures are reported: shared by the clients of the connection (one line per cause, not per client). */
+  readonly errors?: ConnectionErrors;
   readonly onDelivery: (delivery: Delivery) => void;
   /** Called with the reason when the broker refuses a subscription (SUBACK 0x80). */
   readonly onRefused?: (filter: string, reason: string) => void;
@@ -123,6 +126,14 @@ export class Subscriber {
     this.#client = connect(options.clientOptions);
     useNoDelay(this.#client);
     closeOnProtocolError(this.#client);
+    watchConnectionErrors(this.#client, {
+      errors: options.errors,
+      log: this.#log,
+      label: 'trigger client',
+      established: () => this.#established,
+      active: () => this.#state !== 'stopped' && this.#state !== 'suspended',
+      lastError: (text) => (this.#lastError = text),
+    });
     const internals = this.#client as unknown as { _sendPacket: SendPacket };
     this.#sendPacket = internals._sendPacket.bind(this.#client);
     const afterProcessing = options.ack === 'afterProcessing';
@@ -189,10 +200,6 @@ export class Subscriber {
       if (established) this.#log.warn({ event: 'disconnected' }, 'trigger client lost its connection; reconnecting');
       this.#state = 'reconnecting';
       this.#client.options.reconnectPeriod = reconnectDelay(options.reconnectPeriodMs, this.#attempt++);
-    });
-    this.#client.on('error', (error) => {
-      this.#lastError = error.message;
-      this.#log.error({ event: 'connection-error', err: { message: error.message, code: (error as { code?: unknown }).code } }, `trigger client: ${error.message}`);
     });
   }
 

@@ -1,5 +1,5 @@
-/** The runtime's structured log (pino): JSON lines, or human-readable lines with --pretty / on a TTY. */
-import { pino, transport, type DestinationStream, type Logger } from 'pino';
+/** The runtime's structured log (pino): JSON lines, or human-readable lines with --pretty / on a TTY (coloured only on a TTY). */
+import { pino, stdSerializers, transport, type DestinationStream, type Logger } from 'pino';
 
 export type Log = Logger;
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -32,6 +32,28 @@ function longestFirst(list: string[]): void {
   list.sort((a, b) => b.length - a.length);
 }
 
+/**
+ * pino's error serializer, without the fields that say nothing: an error given as plain data
+ * (`{ message, code }`) has no stack, and would print an empty `"stack":` and `"type": "Object"`.
+ */
+function serializeError(value: unknown): unknown {
+  const serialized = stdSerializers.err(value as Error) as unknown;
+  if (typeof serialized !== 'object' || serialized === null) return serialized;
+  const { stack, type, ...rest } = serialized as { stack?: unknown; type?: unknown; [key: string]: unknown };
+  return {
+    ...(type === undefined || type === 'Object' ? {} : { type }),
+    ...rest,
+    ...(typeof stack === 'string' && stack !== '' ? { stack } : {}),
+  };
+}
+
+/** Colours only on a terminal (a file or a pipe gets none); NO_COLOR turns them off, FORCE_COLOR on. */
+export function useColours(stream: { readonly isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0') return true;
+  return stream.isTTY === true;
+}
+
 export function createLog(options: LogOptions): Log {
   const secrets = options.secrets.filter(worthMasking);
   longestFirst(secrets);
@@ -44,6 +66,7 @@ export function createLog(options: LogOptions): Log {
     level: options.level,
     base: undefined,
     timestamp: pino.stdTimeFunctions.isoTime,
+    serializers: { err: serializeError },
     redact: { paths: ['password', '*.password', 'token', '*.token', 'key', '*.key', 'passphrase', '*.passphrase'], censor: '[secret]' },
     hooks: {
       // Last line of defence: no resolved secret reaches a log line, whatever field it is in.
@@ -52,7 +75,12 @@ export function createLog(options: LogOptions): Log {
   };
   let log: Log;
   if (options.pretty) {
-    const pretty: DestinationStream = transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,event', singleLine: true } }) as DestinationStream;
+    // One line per entry: an error's fields go on its line like any other (errorLikeObjectKeys would
+    // print them as an indented block below it). pino-pretty writes to stdout.
+    const pretty: DestinationStream = transport({
+      target: 'pino-pretty',
+      options: { colorize: useColours(process.stdout), translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,event', singleLine: true, errorLikeObjectKeys: [] },
+    }) as DestinationStream;
     log = pino(base, pretty);
   } else log = options.destination === undefined ? pino(base) : pino(base, options.destination as DestinationStream);
   secretLists.set(log, secrets);

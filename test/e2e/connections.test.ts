@@ -106,7 +106,10 @@ async function until(what: string, probe: () => boolean, describeState: () => st
   }
 }
 
+/** The connection's error lines: one per cause, whichever of its clients failed (invariant 59). */
 const errorsOf = (lines: readonly LogLine[]): LogLine[] => lines.filter((l) => l.event === 'connection-error');
+/** Each failed attempt of each client, at debug level. */
+const attemptsOf = (lines: readonly LogLine[]): LogLine[] => lines.filter((l) => l.event === 'connection-attempt-failed');
 const errMessage = (l: LogLine): string => (l.err as { message?: string } | undefined)?.message ?? '';
 const errCode = (l: LogLine): unknown => (l.err as { code?: unknown } | undefined)?.code;
 /** Lines of the connection's publishing client (trigger clients' lines carry a `trigger` field). */
@@ -116,14 +119,15 @@ const showLog = (lines: readonly LogLine[], stderr = ''): string =>
   `log:\n${lines.map((l) => JSON.stringify(l)).join('\n')}${stderr === '' ? '' : `\nstderr:\n${stderr}`}`;
 
 /**
- * Asserts that mqflow cannot get through: it keeps logging connection errors that pass
- * `expected` from both its publishing client and its trigger client, retrying, without exiting,
- * and a reading published meanwhile (through `sink`) produces no output. Absence is checked
- * against events, not time: two more failed attempts of each client after the reading was sent.
+ * Asserts that mqflow cannot get through: its publishing client and its trigger client keep
+ * failing with errors that pass `expected`, retrying, without exiting, and the connection logs one
+ * error line for it, not one per client or attempt; a reading published meanwhile (through `sink`)
+ * produces no output. Absence is checked against events, not time: two more failed attempts of
+ * each client after the reading was sent.
  */
 async function assertKeepsFailing(p: { lines: readonly LogLine[]; exited: Promise<unknown>; stderr: string }, sink: TestClient, expected: (l: LogLine) => boolean): Promise<void> {
   const exited = exitWatch(p);
-  const failing = (who: (lines: readonly LogLine[]) => LogLine[]): number => errorsOf(who(p.lines)).filter(expected).length;
+  const failing = (who: (lines: readonly LogLine[]) => LogLine[]): number => attemptsOf(who(p.lines)).filter(expected).length;
   const fromPublisher = (): number => failing(publisherLines);
   const fromTrigger = (): number => failing((lines) => triggerLines(lines, 'readings'));
   await until('connection errors from the publishing and the trigger client', () => (fromPublisher() >= 2 && fromTrigger() >= 2) || exited(), () => showLog(p.lines, p.stderr), 30_000);
@@ -135,6 +139,8 @@ async function assertKeepsFailing(p: { lines: readonly LogLine[]; exited: Promis
   await until('two more failed attempts of each client', () => (fromPublisher() >= pub + 2 && fromTrigger() >= trig + 2) || exited(), () => showLog(p.lines, p.stderr), 45_000);
 
   expect(exited(), `${exited.note()}\n${showLog(p.lines, p.stderr)}`).toBe(false);
+  expect(errorsOf(p.lines).filter(expected), showLog(p.lines)).toHaveLength(1);
+  expect(errorsOf(p.lines).filter(expected)[0]).toMatchObject({ level: 50, connection: 'broker' });
   expect(sink.received).toEqual([]);
   expect(p.lines.filter((l) => l.event === 'connected' || l.event === 'subscribed')).toEqual([]);
   expect(p.lines.filter((l) => l.level >= 60)).toEqual([]); // no fatal line
@@ -274,9 +280,16 @@ describe.runIf(RUN_MOSQUITTO && (CI || mosquittoPasswdAvailable()))('credentials
   it('with a wrong password: logs that the broker refused the credentials, and never prints the password', async () => {
     const dir = folder(() => ({ 'flow.yaml': relayFlow(withCredentials(secure.port)) }));
     const p = runCaptured(dir, { MQTT_PASSWORD: WRONG_PASSWORD });
-    const refusedBy = (lines: readonly LogLine[]): LogLine | undefined => errorsOf(lines).find((l) => /not authori[sz]ed|bad user ?name or password/i.test(errMessage(l)));
+    const refusedBy = (lines: readonly LogLine[]): LogLine | undefined => attemptsOf(lines).find((l) => /not authori[sz]ed|bad user ?name or password/i.test(errMessage(l)));
     await until('a refused-credentials error from both clients', () => refusedBy(publisherLines(p.lines)) !== undefined && refusedBy(triggerLines(p.lines, 'readings')) !== undefined, () => showLog(p.lines, p.stderr));
-    expect(refusedBy(publisherLines(p.lines))).toMatchObject({ level: 50, connection: 'broker', msg: 'connection broker: Connection refused: Not authorized' });
+    expect(errorsOf(p.lines)).toMatchObject([
+      {
+        level: 50,
+        connection: 'broker',
+        cause: 'credentials',
+        msg: `connection broker: cannot connect to mqtt://127.0.0.1:${secure.port}: the broker refused the credentials (Not authorized) — check username and password, and that the broker lets this user connect (Connection refused: Not authorized)`,
+      },
+    ]);
     if (p.running) p.kill('SIGTERM');
     await p.exited;
     expect(p.stdout).not.toContain(WRONG_PASSWORD);
@@ -407,14 +420,15 @@ describe.runIf(RUN_MOSQUITTO)('a broker unreachable at start', () => {
     const dir = folder(() => ({ 'flow.yaml': relayFlow(`    url: mqtt://127.0.0.1:${port}\n    reconnectPeriod: 200ms\n`) }));
     const p = run(dir);
     const exited = exitWatch(p);
-    const refused = (lines: readonly LogLine[]): number => errorsOf(lines).filter((l) => errCode(l) === 'ECONNREFUSED').length;
+    const refused = (lines: readonly LogLine[]): number => attemptsOf(lines).filter((l) => errCode(l) === 'ECONNREFUSED').length;
     await until(
       'connection refused errors from both clients',
       () => (refused(publisherLines(p.lines)) >= 2 && refused(triggerLines(p.lines, 'readings')) >= 2) || exited(),
       () => showLog(p.lines, p.stderr),
     );
     expect(exited(), `${exited.note()}\n${showLog(p.lines, p.stderr)}`).toBe(false);
-    expect(errorsOf(p.lines)[0]!.msg).toMatch(/ECONNREFUSED/);
+    expect(errorsOf(p.lines)).toHaveLength(1);
+    expect(errorsOf(p.lines)[0]!.msg).toMatch(/^connection broker: cannot connect to mqtt:\/\/127\.0\.0\.1:\d+: connection refused — .*\(connect ECONNREFUSED/);
 
     const broker = await startMosquitto('', { port });
     brokers.push(broker);
