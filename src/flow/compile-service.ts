@@ -5,6 +5,7 @@
 import { definitionHeader, recordingReads, type CompileContext, type Located } from './compile-context.js';
 import { componentCompiler } from './component-compiler.js';
 import type { Service } from './model.js';
+import { checkServiceTypes } from './typed-expressions.js';
 
 export interface ServiceValue {
   description?: string;
@@ -22,6 +23,8 @@ export function compileService(context: CompileContext, def: Located<ServiceValu
   const steps = def.brokenAt([...path, 'steps']) || !Array.isArray(value.steps) ? [] : compiler.steps(value.steps, [...path, 'steps']);
   if (def.broken(path)) ok = false;
   if (!ok) return undefined;
+  // Warnings only (typed expressions): what is compiled does not depend on them.
+  checkServiceTypes(context, { file: def.file, path, input: value.input, steps: value.steps });
   return {
     // A file a step read (a .proto) is part of what it is: a changed file is a changed service.
     ...definitionHeader(def, own.files.size === 0 ? value : { value, files: [...own.files] }),
