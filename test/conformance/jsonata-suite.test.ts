@@ -1,6 +1,10 @@
 /**
  * Runs every case of the official JSONata test suite through mqflow's expression engine and
  * reports how many ran compiled and how many fell back to jsonata's evaluator (and why).
+ *
+ * The suite is data from jsonata-js/jsonata (test/test-suite at v2.2.2), kept outside the
+ * repository: MQFLOW_JSONATA_SUITE names its folder, else ../shared/jsonata-test-suite beside the
+ * clone is used (README.md, "The JSONata conformance suite").
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,11 +12,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createJsonataEngine } from '../../src/expr/jsonata-engine.js';
 import { checkCase, loadSuite, PROJECT_ROOT, suiteFolder, type CaseOutcome, type EngineFactory, type SuiteEntry } from '../support/jsonata-suite.js';
 
-const folder = suiteFolder();
+const fromEnv = process.env.MQFLOW_JSONATA_SUITE;
+const folder = fromEnv === undefined || fromEnv === '' ? suiteFolder() : path.resolve(fromEnv);
 const REPORT_FILE = path.join(PROJECT_ROOT, 'test-results', 'jsonata-suite.json');
 
-if (!existsSync(folder)) {
-  const message = `JSONata test suite not found: expected it at ${folder} (the shared copy of jsonata-js/jsonata test/test-suite)`;
+if (!existsSync(path.join(folder, 'groups'))) {
+  const message = `JSONata conformance suite not found at ${folder}: set MQFLOW_JSONATA_SUITE to the test/test-suite folder of jsonata-js/jsonata v2.2.2 (README.md)`;
   if (process.env.CI === 'true') {
     // Under CI a missing suite must not turn the conformance check into a silent no-op.
     describe('JSONata test suite', () => {
@@ -21,10 +26,9 @@ if (!existsSync(folder)) {
       });
     });
   } else {
+    // A skipped test, named for what is missing, so the run's summary counts it (and .ci/run names it).
     console.warn(`${message}; skipping the conformance tests`);
-    describe.skip('JSONata test suite', () => {
-      it.skip('runs every case', () => {});
-    });
+    it.skip(message, () => {});
   }
 } else {
   const entries = loadSuite(folder);
