@@ -2,7 +2,6 @@
  * The whole front half of mqflow for one folder: load → validate → compile. Returns the model
  * (when the folder is valid) and every problem found, sorted, with secrets redacted.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ExpressionEngine } from '../expr/expression.js';
@@ -81,20 +80,10 @@ export function loadFlowFolder(dir: string, options: Omit<BuildOptions, 'cache'>
   return { loaded: readFiles(files, environment, problems, options.cwd), problems, compile };
 }
 
-const ambientEnvironment = new AsyncLocalStorage<InterpolationEnvironment>();
-
-/**
- * Runs `work` with `environment` as the one every build inside it uses when given none: for a
- * command whose build happens further down (mqflow test resolves secrets with placeholders).
- */
-export function withBuildEnvironment<T>(environment: InterpolationEnvironment, work: () => T): T {
-  return ambientEnvironment.run(environment, work);
-}
-
 function openFolder(dir: string, options: BuildOptions): { files: string[]; environment: InterpolationEnvironment; problems: ProblemList; compile: CompileInputs } {
   const absolute = resolve(options.cwd ?? process.cwd(), dir);
   if (!existsSync(absolute) || !statSync(absolute).isDirectory()) throw new FlowFolderError(`flow folder ${dir} does not exist or is not a folder`);
-  const environment = options.environment ?? ambientEnvironment.getStore() ?? processEnvironment;
+  const environment = options.environment ?? processEnvironment;
   const problems = new ProblemList();
   const files = discoverFlowFiles(absolute);
   if (files.length === 0) {

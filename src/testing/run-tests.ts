@@ -3,6 +3,7 @@ import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createJsonataEngine } from '../expr/jsonata-engine.js';
 import { buildFlowFolder } from '../flow/build.js';
+import type { InterpolationEnvironment } from '../flow/interpolate.js';
 import { ProblemList, type FlowProblem } from '../flow/problem.js';
 import { mismatches } from './expect.js';
 import { fixedFunctions, type FixedValues } from './fixed.js';
@@ -41,11 +42,11 @@ export function discoverTestFiles(dir: string): string[] {
   return found;
 }
 
-export async function runFlowTests(dir: string, options: { cwd: string; only?: string }): Promise<TestRun> {
+export async function runFlowTests(dir: string, options: { cwd: string; only?: string; environment?: InterpolationEnvironment }): Promise<TestRun> {
   const fixed = { current: {} as FixedValues };
   // One engine for the whole run: $now, $millis and $random read the case's fixed values.
   const engine = createJsonataEngine({ timeoutMs: 1000, maxDepth: 500, functions: fixedFunctions(fixed) });
-  const build = buildFlowFolder(dir, { cwd: options.cwd, engine });
+  const build = buildFlowFolder(dir, { cwd: options.cwd, engine, ...(options.environment === undefined ? {} : { environment: options.environment }) });
   if (build.model === undefined) return { problems: build.problems.filter((p) => p.severity === 'error'), files: [], results: [] };
   const model = build.model;
   const problems = new ProblemList();
