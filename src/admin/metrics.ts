@@ -144,6 +144,10 @@ export function createMetrics(version: string): Metrics {
     set({ outcome: 'failed' }, counts.failed);
   });
   gauge('mqflow_flow_version', 'The flow version in force (1 at start, +1 per applied reload)', [], (set) => set({}, reloader?.version ?? 1));
+  gauge('mqflow_flow_revision_info', 'The commit the flow version in force was built from (1; absent outside git), dirty="true" when the folder differed from it', ['revision', 'dirty'], (set) => {
+    const revision = reloader?.current.revision;
+    if (revision !== undefined) set({ revision: revision.commit, dirty: String(revision.dirty) }, 1);
+  });
 
   return {
     registry,

@@ -6,6 +6,7 @@ import type { Engine } from '../engine/engine.js';
 import type { ReloadResult, Reloader } from '../engine/reloader.js';
 import type { ConnectionSnapshot, EngineSnapshot, TriggerSnapshot } from '../engine/snapshot.js';
 import { formatProblem } from '../flow/problem.js';
+import type { FlowRevision } from '../flow/revision.js';
 
 export type ConnectionStatus = ConnectionSnapshot;
 export type TriggerStatus = Omit<TriggerSnapshot, 'processingTime'>;
@@ -15,6 +16,10 @@ export interface Status {
   readonly folder: string;
   readonly startedAt: string;
   readonly flowVersion: number;
+  /** The commit the version in force was built from, and whether the folder differed from it; absent outside git. */
+  readonly revision?: FlowRevision;
+  /** When the version in force went live. */
+  readonly appliedAt: string;
   readonly reloads: { readonly applied: number; readonly unchanged: number; readonly failed: number };
   readonly lastReload?: { readonly outcome: string; readonly at: string; readonly reason: string; readonly ms: number; readonly changes: readonly string[]; readonly problems: readonly string[] };
   readonly connections: readonly ConnectionStatus[];
@@ -45,6 +50,8 @@ export function status(source: StatusSource, snapshot: EngineSnapshot = source.e
     folder: source.folder,
     startedAt: source.startedAt.toISOString(),
     flowVersion: reloader.version,
+    ...(reloader.current.revision === undefined ? {} : { revision: reloader.current.revision }),
+    appliedAt: reloader.current.appliedAt,
     reloads: { ...reloader.counts },
     ...(last === undefined ? {} : { lastReload: reloadSummary(last) }),
     connections: snapshot.connections,

@@ -5,6 +5,7 @@
  * file:line:col, and the failure is counted (docs/architecture.md, "Hot reload").
  */
 import type { BuildResult } from '../flow/build.js';
+import type { FlowRevision } from '../flow/revision.js';
 import { formatProblem, type FlowProblem } from '../flow/problem.js';
 import type { Engine } from './engine.js';
 import { rememberSecrets, type Log } from '../util/log.js';
@@ -23,6 +24,21 @@ export interface ReloadResult {
   readonly at: string;
 }
 
+/** A version applied: its number, the commit its folder was at (when in git), and when it went live. */
+export interface AppliedVersion {
+  readonly version: number;
+  readonly revision?: FlowRevision;
+  readonly appliedAt: string;
+}
+
+export interface ReloaderOptions {
+  /** The folder's revision now (src/flow/revision.ts); read before each build, so it names what is built. */
+  readonly revision?: () => Promise<FlowRevision | undefined>;
+}
+
+/** Versions kept for status and deploys (the newest last); older ones are dropped. */
+const KEPT_VERSIONS = 50;
+
 export interface ReloadCounts {
   applied: number;
   unchanged: number;
@@ -32,6 +48,7 @@ export interface ReloadCounts {
 export class Reloader {
   readonly counts: ReloadCounts = { applied: 0, unchanged: 0, failed: 0 };
   #version = 1;
+  #applied: AppliedVersion[] = [{ version: 1, appliedAt: new Date().toISOString() }];
   #last: ReloadResult | undefined;
   #running: Promise<ReloadResult> | undefined;
   #queued: { promise: Promise<ReloadResult>; reasons: string[] } | undefined;
@@ -41,7 +58,24 @@ export class Reloader {
     /** Loads, validates and compiles the folder (with a file cache, so unchanged files are not parsed again). */
     private readonly build: () => BuildResult,
     private readonly log: Log,
+    private readonly options: ReloaderOptions = {},
   ) {}
+
+  /** Records the revision of the version started with (call once, before the first reload). */
+  async start(): Promise<void> {
+    const revision = await this.#revision();
+    if (revision !== undefined && this.#version === 1) this.#applied[0] = { ...this.#applied[0]!, revision };
+  }
+
+  /** The version in force. */
+  get current(): AppliedVersion {
+    return this.#applied.at(-1)!;
+  }
+
+  /** The versions applied, oldest first (at most the last 50). */
+  get applied(): readonly AppliedVersion[] {
+    return this.#applied;
+  }
 
   get version(): number {
     return this.#version;
@@ -79,15 +113,17 @@ export class Reloader {
   async #reload(reason: string): Promise<ReloadResult> {
     const started = performance.now();
     const at = new Date().toISOString();
+    const revision = await this.#revision();
+    const rev = revision === undefined ? {} : { revision: revision.commit, dirty: revision.dirty };
     let result: BuildResult;
     try {
       result = this.build();
     } catch (error) {
       // The folder itself is gone or unreadable: keep running what we have.
       const problem: FlowProblem = { severity: 'error', code: 'MQFLOW_FOLDER', file: '.', line: 1, column: 1, path: '', message: (error as Error).message };
-      return this.#failed([problem], reason, at, started);
+      return this.#failed([problem], reason, at, started, rev);
     }
-    if (result.model === undefined) return this.#failed(result.problems, reason, at, started);
+    if (result.model === undefined) return this.#failed(result.problems, reason, at, started, rev);
     const built = performance.now();
     rememberSecrets(this.log, result.model.secrets);
     for (const p of result.problems) this.log.warn({ event: 'flow-warning', file: p.file, line: p.line, column: p.column, code: p.code }, formatProblem(p));
@@ -99,29 +135,41 @@ export class Reloader {
     } catch (error) {
       this.log.error({ event: 'reload-apply-failed', err: error }, `reload (${reason}): applying the plan failed: ${(error as Error).message}`);
       const problem: FlowProblem = { severity: 'error', code: 'MQFLOW_APPLY', file: '.', line: 1, column: 1, path: '', message: (error as Error).message };
-      return this.#failed([problem], reason, at, started);
+      return this.#failed([problem], reason, at, started, rev);
     }
     const now = performance.now();
     const ms = round(now - started);
     const stages = { buildMs: round(built - started), planMs: round(planned - built), applyMs: round(now - planned) };
     if (isEmptyPlan(plan)) {
       this.counts.unchanged++;
-      this.log.info({ event: 'reload-unchanged', reason, ms, ...stages, version: this.#version }, `reload (${reason}): nothing to change (${ms} ms)`);
+      // Same definitions, newer commit (the edit applied was committed): the version in force is that commit's.
+      if (revision !== undefined && !sameRevision(revision, this.current.revision)) this.#applied[this.#applied.length - 1] = { ...this.current, revision };
+      this.log.info({ event: 'reload-unchanged', reason, ms, ...stages, version: this.#version, ...rev }, `reload (${reason}): nothing to change (${ms} ms)`);
       return this.#done({ outcome: 'unchanged', version: this.#version, changes: [], problems: result.problems, ms, reason, at });
     }
     this.#version++;
     this.counts.applied++;
+    this.#applied.push({ version: this.#version, ...(revision === undefined ? {} : { revision }), appliedAt: new Date().toISOString() });
+    if (this.#applied.length > KEPT_VERSIONS) this.#applied.shift();
     const changes = describePlan(plan);
     for (const change of changes) this.log.info({ event: 'reload-change', change }, change);
     const counts = planCounts(plan);
     this.log.info(
-      { event: 'reload-applied', reason, ms, ...stages, version: this.#version, ...counts },
+      { event: 'reload-applied', reason, ms, ...stages, version: this.#version, ...rev, ...counts },
       `reload (${reason}) applied in ${ms} ms: ${counts.added} to add, ${counts.changed} to change, ${counts.removed} to remove; version ${this.#version} in force`,
     );
     return this.#done({ outcome: 'applied', version: this.#version, changes, problems: result.problems, ms, reason, at });
   }
 
-  #failed(problems: readonly FlowProblem[], reason: string, at: string, started: number): ReloadResult {
+  async #revision(): Promise<FlowRevision | undefined> {
+    try {
+      return await this.options.revision?.();
+    } catch {
+      return undefined;
+    }
+  }
+
+  #failed(problems: readonly FlowProblem[], reason: string, at: string, started: number, rev: { revision?: string; dirty?: boolean } = {}): ReloadResult {
     this.counts.failed++;
     for (const p of problems) {
       const level = p.severity === 'error' ? 'error' : 'warn';
@@ -130,7 +178,7 @@ export class Reloader {
     const errors = problems.filter((p) => p.severity === 'error').length;
     const ms = round(performance.now() - started);
     this.log.error(
-      { event: 'reload-failed', reason, errors, ms, version: this.#version },
+      { event: 'reload-failed', reason, errors, ms, version: this.#version, ...rev },
       `reload (${reason}) failed: ${errors} error${errors === 1 ? '' : 's'} in the flow folder; version ${this.#version} stays in force`,
     );
     return this.#done({ outcome: 'failed', version: this.#version, changes: [], problems, ms, reason, at });
@@ -141,5 +189,7 @@ export class Reloader {
     return result;
   }
 }
+
+const sameRevision = (a: FlowRevision, b: FlowRevision | undefined): boolean => b !== undefined && a.commit === b.commit && a.dirty === b.dirty;
 
 const round = (ms: number): number => Math.round(ms * 10) / 10;
