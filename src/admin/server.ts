@@ -12,8 +12,11 @@ import type { Log } from '../util/log.js';
 import type { Metrics } from './metrics.js';
 import { flowGraph } from '../graph/graph.js';
 import { tap } from '../host/tap.js';
+import { definitionsResponse } from './definitions.js';
 import { STATUS_PAGE, STATUS_PAGE_CSP } from './page.js';
 import { createRequestGuard, type Refusal } from './request-guard.js';
+import { DEPLOY_PATHS, serveDeploy } from './deploy.js';
+import type { Deployer } from '../engine/deploy.js';
 import { readiness, status, type StatusSource } from './status.js';
 import { MAX_TAP_CLIENTS, parseTapRequest, TapStreams } from './tap-stream.js';
 
@@ -27,6 +30,8 @@ export interface AdminOptions extends StatusSource {
   readonly stuckAfterMs?: number;
   readonly metrics: Metrics;
   readonly log: Log;
+  /** Takes POST /api/deploy and /api/rollback (only with a token) and GET /api/history. */
+  readonly deployer?: Deployer;
 }
 
 export interface AdminServer {
@@ -88,6 +93,7 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
       return;
     }
     if (method === 'GET' && path === '/api/status') return send(res, 200, { ...status(options), tap: taps.status() });
+    if (method === 'GET' && path === '/api/definitions') return send(res, 200, definitionsResponse(options));
     if (method === 'GET' && path === '/api/graph') return send(res, 200, flowGraph(options.engine.defined));
     if (path === '/api/tap') {
       if (method !== 'GET') return send(res, 405, { error: `use GET for ${path}` });
@@ -101,6 +107,7 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
       taps.open(req, res, asked.filter, asked.rate);
       return;
     }
+    if (DEPLOY_PATHS.has(path)) return serveDeploy(req, res, path, { ...(options.deployer === undefined ? {} : { deployer: options.deployer }), tokenConfigured: expected !== undefined, log: options.log });
     const control = /^\/api\/(triggers|connections)\/([^/]+)\/(suspend|resume|enable|disable)$/.exec(path);
     if (control !== null) {
       if (method !== 'POST') return send(res, 405, { error: `use POST for ${path}` });

@@ -14,6 +14,8 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   subscribe: { load: async () => (await import('./subscribe.js')).runSubscribe, summary: 'print the messages on a topic, through a configured connection' },
   tap: { load: async () => (await import('./tap.js')).runTap, summary: 'watch messages pass a running mqflow\'s triggers, steps and publishes (admin API)' },
   plan: { load: async () => (await import('./plan.js')).runPlan, summary: 'print what reloading from one flow folder to another would change' },
+  deploy: { load: async () => (await import('./deploy.js')).runDeploy, summary: 'send a flow folder to running instances and apply it live (admin API)' },
+  rollback: { load: async () => (await import('./rollback.js')).runRollback, summary: 'apply again a version a running instance keeps in its history' },
   graph: { load: async () => (await import('./graph.js')).runGraph, summary: 'print a Mermaid (or dot) diagram of the flows: topics → triggers → services → topics' },
   schema: { load: async () => (await import('./schema.js')).runSchema, summary: 'print the JSON Schema of flow files (for editors)' },
 };

@@ -8,6 +8,8 @@ import { loadStoreDrivers } from '../stores/drivers.js';
 import { Engine } from '../engine/engine.js';
 import { createLog, type Log, type LogLevel } from '../util/log.js';
 import { Reloader } from '../engine/reloader.js';
+import { Deployer } from '../engine/deploy.js';
+import { flowRevision } from '../flow/revision.js';
 import type { BuildLimits } from '../expr/bounds.js';
 import { createJsonataEngine, DEFAULT_LIMITS } from '../expr/jsonata-engine.js';
 import { buildFlowFolder } from '../flow/build.js';
@@ -196,16 +198,20 @@ export async function startRuntime(settings: RuntimeSettings, io: CommandIO): Pr
   const startedAt = new Date();
   engine.start();
   const m = result.model;
+  const folder = resolveDir(settings.dir, io.cwd);
+  const reloader = new Reloader(engine, build, log, { revision: () => flowRevision(folder) });
+  await reloader.start();
+  const started = reloader.current.revision;
   log.info(
-    { event: 'started', folder: settings.dir, connections: m.connections.size, triggers: m.triggers.size, services: m.services.size },
-    `mqflow running ${settings.dir}: ${m.connections.size} connections, ${m.triggers.size} triggers, ${m.services.size} services`,
+    { event: 'started', folder: settings.dir, connections: m.connections.size, triggers: m.triggers.size, services: m.services.size, ...(started === undefined ? {} : { revision: started.commit, dirty: started.dirty }) },
+    `mqflow running ${settings.dir}${started === undefined ? '' : ` (commit ${started.commit.slice(0, 12)}${started.dirty ? ', with uncommitted changes' : ''})`}: ${m.connections.size} connections, ${m.triggers.size} triggers, ${m.services.size} services`,
   );
-  const reloader = new Reloader(engine, build, log);
   let admin: AdminServer | undefined;
   if (settings.admin !== undefined && metrics !== undefined) {
     metrics.attach(engine, reloader);
     try {
-      admin = await startAdminServer({ ...settings.admin, metrics, log, engine, reloader, version, folder: settings.dir, startedAt });
+      const deployer = new Deployer({ dir: resolveDir(settings.dir, io.cwd), engine, reloader, expressions, log });
+      admin = await startAdminServer({ ...settings.admin, metrics, log, engine, reloader, version, folder: settings.dir, startedAt, deployer });
     } catch (error) {
       await engine.stop(0);
       throw new UsageError(`cannot serve the admin API on ${settings.admin.host}:${settings.admin.port}: ${(error as Error).message} (choose another with --admin HOST:PORT, or --no-admin)`);

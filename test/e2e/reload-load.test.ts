@@ -10,6 +10,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_MOSQUITTO } from '../support/brokers.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
+import { runsOf, startLoad } from '../support/qos1-load.js';
 import { flowFolder, startMqflow, type LogLine, type MqflowProcess } from '../support/runtime.js';
 
 const RATE = 2000; // messages per second
@@ -52,17 +53,6 @@ const EXTRA = `triggers:
 const reloads = (m: MqflowProcess): LogLine[] => m.lines.filter((l) => l.event === 'reload-applied' || l.event === 'reload-failed' || l.event === 'reload-unchanged');
 const newClients = (broker: Mosquitto): string[] => broker.output().split('\n').filter((l) => l.includes('New client connected'));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Consecutive runs [from, to] of sorted numbers. */
-function runsOf(sorted: readonly number[]): [number, number][] {
-  const runs: [number, number][] = [];
-  for (const n of sorted) {
-    const last = runs[runs.length - 1];
-    if (last !== undefined && last[1] === n - 1) last[1] = n;
-    else runs.push([n, n]);
-  }
-  return runs;
-}
 
 /** Writes a file the way editors save: a temporary file renamed over the original. */
 function atomicWrite(path: string, text: string): void {
@@ -145,26 +135,12 @@ describe.runIf(RUN_MOSQUITTO)('hot reload against Mosquitto', () => {
     });
     await sink.subscribeAsync('out/main', { qos: 1 });
 
-    // The load: RATE messages per second for SECONDS, QoS 1, paced in 10 ms slices.
-    const load: MqttClient = await connectAsync(broker.url, { clientId: 'reload-load-publisher', clean: true });
+    // The load: RATE messages per second for SECONDS, QoS 1, paced in 10 ms slices (test/support/qos1-load.ts).
+    const loadStream = await startLoad(broker.url, 'load/in', 'reload-load-publisher', RATE, SECONDS);
+    const load = loadStream.client;
     cleanup.push(() => load.endAsync());
-    const total = RATE * SECONDS;
-    const publishedAt = new Float64Array(total + 1);
-    let failedPublishes = 0;
-    const loadDone = (async () => {
-      const started = Date.now();
-      let next = 1;
-      while (next <= total) {
-        const due = Math.min(total, Math.floor(((Date.now() - started) * RATE) / 1000));
-        for (; next <= due; next++) {
-          publishedAt[next] = Date.now();
-          load.publish('load/in', JSON.stringify({ seq: next }), { qos: 1 }, (error) => {
-            if (error) failedPublishes++;
-          });
-        }
-        await sleep(10);
-      }
-    })();
+    const { total, publishedAt } = loadStream;
+    const loadDone = loadStream.done;
 
     // The edits: transform versions, a trigger added then removed, an invalid edit and its fix,
     // a connection option. Each waits for its reload so every one is applied on its own.
@@ -218,7 +194,7 @@ describe.runIf(RUN_MOSQUITTO)('hot reload against Mosquitto', () => {
     // On a failure, the missing runs with the time they were published, to set against the reload log.
     expect(runsOf(missing()).map(([from, to]) => `${from}-${to} published ${new Date(publishedAt[from]!).toISOString()}`)).toEqual([]);
     await expect.poll(() => extraSent.filter((s) => !versionsOf.has(s)), { timeout: 10_000 }).toEqual([]);
-    expect(failedPublishes).toBe(0);
+    expect(loadStream.failedPublishes()).toBe(0);
     expect(extraSent.length).toBeGreaterThan(50);
 
     // Versions in message order never go back: each message runs on the version it arrived under.
