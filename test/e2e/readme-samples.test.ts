@@ -49,11 +49,17 @@ function printed(command: string, cwd = repoRoot): string {
 
 const stripColour = (text: string): string => text.replace(/\x1b\[[0-9;]*m/g, ''); // eslint-disable-line no-control-regex
 
-/** What differs between two runs of `mqflow dev --simulate`: the times and the random readings. */
+/**
+ * What differs between two runs of `mqflow dev --simulate`: the times, the random readings, and
+ * the commit the clone is at (and whether it has uncommitted changes), or none.
+ */
 function steady(line: string): string {
   return line
     .replace(/^\[\d\d:\d\d:\d\d\.\d{3}\]/, '[time]')
-    .replace(/"(temp_f|bar|ts)":\d+(\.\d+)?/g, '"$1":N');
+    .replace(/"(temp_f|bar|ts)":\d+(\.\d+)?/g, '"$1":N')
+    // Outside a git work tree (an unpacked archive) there is none: compared without it.
+    .replace(/ \(commit [0-9a-f]{12}( with uncommitted changes)?\)/, '')
+    .replace(/,"revision":"[0-9a-f]{40,64}","dirty":(true|false)/, '');
 }
 
 /** Whether the sample's lines (without its `…` lines) occur in `output`, in order. */
