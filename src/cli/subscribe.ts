@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { baseClientId, clientOptions } from '../connections/client-options.js';
 import { topicFilterProblem } from '../mqtt/topic-filter.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
+import { parseTimeout } from './connect-once.js';
 import { loadModel, onlyConnection } from './load-model.js';
 
 export const subscribeHelp = `Usage: mqflow subscribe <topic filter> [--connection NAME] [--dir DIR] [--qos 0|1|2]
@@ -53,8 +54,7 @@ export async function runSubscribe(args: readonly string[], io: CommandIO): Prom
   if (values.format !== 'text' && values.format !== 'json') throw new UsageError(`--format must be text or json (got ${values.format})`);
   const count = values.count === undefined ? undefined : Number(values.count);
   if (count !== undefined && (!Number.isInteger(count) || count < 1)) throw new UsageError(`--count must be a whole number of at least 1 (got ${values.count})`);
-  const { parseDuration } = await import('./run.js');
-  const timeoutMs = values.timeout === undefined ? undefined : parseDuration('timeout', values.timeout);
+  const timeoutMs = values.timeout === undefined ? undefined : parseTimeout(values.timeout);
   let name = values.connection;
   const loaded = loadModel(values.dir, io, {
     command: 'mqflow subscribe',

@@ -6,6 +6,7 @@
 import { request, type IncomingMessage } from 'node:http';
 import { parseArgs } from 'node:util';
 import { EXIT, UsageError, type CommandIO } from './io.js';
+import { parseTimeout } from './connect-once.js';
 
 export const tapHelp = `Usage: mqflow tap [--admin HOST:PORT] [--trigger NAME] [--topic FILTER] [--service NAME]
                  [--rate N] [--count N] [--timeout DURATION] [--format text|json]
@@ -62,8 +63,7 @@ export async function runTap(args: readonly string[], io: CommandIO): Promise<nu
   if (!/^\d+$/.test(values.rate) || Number(values.rate) < 1 || Number(values.rate) > 1000) throw new UsageError(`--rate must be a whole number from 1 to 1000 (got ${values.rate})`);
   const count = values.count === undefined ? undefined : Number(values.count);
   if (count !== undefined && (!Number.isInteger(count) || count < 1)) throw new UsageError(`--count must be a whole number of at least 1 (got ${values.count})`);
-  const { parseDuration } = await import('./run.js');
-  const timeoutMs = values.timeout === undefined ? undefined : parseDuration('timeout', values.timeout);
+  const timeoutMs = values.timeout === undefined ? undefined : parseTimeout(values.timeout);
   let base: URL;
   try {
     base = new URL(/^https?:\/\//.test(values.admin) ? values.admin : `http://${values.admin}`);
